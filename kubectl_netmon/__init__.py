@@ -1,0 +1,3 @@
+"""kubectl-netmon: ad-hoc network forensics for Kubernetes pods."""
+
+__version__ = "0.1.0"

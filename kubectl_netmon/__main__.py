@@ -1,0 +1,3 @@
+from kubectl_netmon.cli.main import main
+
+main()

@@ -1,0 +1,54 @@
+"""L7 events the parsers emit and detectors and outputs consume.
+
+Text fields are decoded latin-1 (lossless: every byte maps to one character) and are untrusted:
+outputs pass them through output.escape before showing them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class HttpRequest:
+    ts_ns: int
+    method: str
+    uri: str
+    version: str
+    host: str = ""
+    user_agent: str = ""
+    headers: list[tuple[str, str]] = field(default_factory=list)  # (lower-case name, value)
+    body: bytes = b""  # the first bytes of the body (up to the parser's limit)
+    body_len: int = 0  # the body's full length as seen (or announced)
+    content_type: str = ""
+
+
+@dataclass
+class HttpResponse:
+    ts_ns: int
+    status: int
+    reason: str
+    version: str
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    content_type: str = ""
+    body: bytes = b""
+    body_len: int = 0
+
+
+@dataclass
+class DnsMessage:
+    ts_ns: int
+    trans_id: int
+    is_response: bool
+    query: str  # first question name, "" if none
+    qtype: int = 0
+    rcode: int = 0
+    answers: list[str] = field(default_factory=list)  # rdata as text (addresses, names)
+    ttls: list[int] = field(default_factory=list)
+
+
+@dataclass
+class TlsClientHello:
+    ts_ns: int
+    server_name: str  # SNI, "" if absent
+    version: int = 0

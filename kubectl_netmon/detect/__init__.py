@@ -1,0 +1,1 @@
+"""Detectors: FlowListeners that raise Zeek-style notices."""

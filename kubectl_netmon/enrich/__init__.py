@@ -1,0 +1,1 @@
+"""Pod context for IPs: who held an address at a given time."""

@@ -1,0 +1,21 @@
+"""The user-facing failures. Raised anywhere below the CLI; turned into one-line messages at its edge."""
+
+
+class NetmonError(Exception):
+    """Base of every failure the user is told about; the message says what was wrong and what to do."""
+
+    exit_code = 1
+
+
+class UsageError(NetmonError):
+    """Bad flags or arguments."""
+
+    exit_code = 2
+
+
+class CaptureError(NetmonError):
+    """A capture file or stream that cannot be read at all (missing, not a capture, empty)."""
+
+
+class ClusterError(NetmonError):
+    """The cluster refused or failed an operation (API error, RBAC, admission, timeouts)."""

@@ -1,0 +1,1 @@
+"""Outputs: terminal tables, JSON lines and Zeek logs. Every untrusted string passes output.escape."""

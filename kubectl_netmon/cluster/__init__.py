@@ -1,0 +1,1 @@
+"""Kubernetes access: client configuration, capture specs, exec streaming over WebSocket."""

@@ -1,0 +1,190 @@
+"""A remote command's output over the exec API, driven with websocket-client directly.
+
+Why not kubernetes.stream: it buffers every byte of a session in memory, swaps the ApiClient's
+request method while streaming, and decoded binary as UTF-8 before v30. Here one blocking reader
+yields stdout bytes once and in order, hands stderr to a callback, and reads the exit status from
+channel 3 (see shared notes: v5.channel.k8s.io framing).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import ssl
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from urllib.parse import urlencode, urlparse
+
+import websocket
+
+from kubectl_netmon.errors import ClusterError
+
+PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
+STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
+
+
+@dataclass
+class ExitStatus:
+    """How the remote command ended: code is None when the server gave no exit code."""
+
+    code: int | None
+    message: str = ""
+
+
+def exec_url(host: str, namespace: str, pod: str, command: list[str], container: str = "",
+             stdin: bool = False) -> str:
+    """The exec subresource URL with the query kubectl sends (false flags left out)."""
+    query: list[tuple[str, str]] = [("command", c) for c in command]
+    if container:
+        query.append(("container", container))
+    if stdin:
+        query.append(("stdin", "true"))
+    query += [("stdout", "true"), ("stderr", "true")]
+    base = urlparse(host)
+    scheme = "wss" if base.scheme == "https" else "ws"
+    path = f"{base.path.rstrip('/')}/api/v1/namespaces/{namespace}/pods/{pod}/exec"
+    return f"{scheme}://{base.netloc}{path}?{urlencode(query)}"
+
+
+def ssl_options(cfg) -> dict:
+    """TLS options for websocket-client from a kubernetes.client.Configuration."""
+    if not cfg.verify_ssl:
+        opts: dict = {"cert_reqs": ssl.CERT_NONE, "check_hostname": False}
+    else:
+        opts = {"cert_reqs": ssl.CERT_REQUIRED}
+        if cfg.ssl_ca_cert:
+            opts["ca_certs"] = cfg.ssl_ca_cert
+        if cfg.assert_hostname is not None:
+            opts["check_hostname"] = cfg.assert_hostname
+    if cfg.cert_file:
+        opts["certfile"] = cfg.cert_file
+    if cfg.key_file:
+        opts["keyfile"] = cfg.key_file
+    if getattr(cfg, "tls_server_name", None):
+        opts["server_hostname"] = cfg.tls_server_name
+    return opts
+
+
+def auth_headers(cfg) -> list[str]:
+    """Authorization headers; auth_settings() refreshes tokens of exec credential plugins."""
+    headers = []
+    for setting in cfg.auth_settings().values():
+        if setting.get("in") == "header" and setting.get("value"):
+            headers.append(f"{setting['key']}: {setting['value']}")
+    return headers
+
+
+def proxy_options(cfg) -> dict:
+    """websocket-client proxy options from the configuration's proxy and no_proxy."""
+    opts: dict = {}
+    if cfg.proxy:
+        proxy = urlparse(cfg.proxy)
+        opts.update(http_proxy_host=proxy.hostname, http_proxy_port=proxy.port,
+                    proxy_type="http")
+        if proxy.username:
+            opts["http_proxy_auth"] = (proxy.username, proxy.password or "")
+    if getattr(cfg, "no_proxy", None):
+        opts["http_no_proxy"] = [h.strip() for h in cfg.no_proxy.split(",") if h.strip()]
+    return opts
+
+
+def parse_status(payload: bytes) -> ExitStatus:
+    """The metav1.Status on channel 3: Success -> 0; NonZeroExitCode -> its ExitCode cause."""
+    try:
+        status = json.loads(payload)
+    except ValueError:
+        return ExitStatus(None, payload.decode("utf-8", "replace"))
+    if status.get("status") == "Success":
+        return ExitStatus(0)
+    message = str(status.get("message", ""))
+    for cause in (status.get("details") or {}).get("causes") or []:
+        if cause.get("reason") == "ExitCode":
+            try:
+                return ExitStatus(int(cause.get("message", "")), message)
+            except ValueError:
+                break
+    return ExitStatus(None, message)
+
+
+def handshake_error(exc: websocket.WebSocketBadStatusException, what: str) -> ClusterError:
+    """The API server's refusal of the upgrade as a user message (its Status message if any)."""
+    body = exc.resp_body or b""
+    try:
+        message = json.loads(body).get("message") or ""
+    except (ValueError, AttributeError):
+        message = body.decode("utf-8", "replace").strip() if isinstance(body, bytes) else ""
+    return ClusterError(f"{what}: {message or exc}")
+
+
+class ExecStream:
+    """One exec session. Iterate chunks() for stdout; exit is set once the server closes."""
+
+    def __init__(self, cfg, namespace: str, pod: str, command: list[str], container: str = "",
+                 stdin: bool = False, on_stderr: Callable[[bytes], None] | None = None,
+                 timeout: float | None = None) -> None:
+        self.url = exec_url(cfg.host, namespace, pod, command, container, stdin)
+        self.what = f"exec in pod {namespace}/{pod}"
+        self._cfg = cfg
+        self._on_stderr = on_stderr
+        self._timeout = timeout
+        self._ws: websocket.WebSocket | None = None
+        self.protocol = ""
+        self.exit: ExitStatus | None = None
+        self.bytes_received = 0
+
+    def connect(self) -> None:
+        """Open the WebSocket, offering v5 then v4 (the server picks in our order)."""
+        ws = websocket.WebSocket(sslopt=ssl_options(self._cfg), skip_utf8_validation=True)
+        try:
+            ws.connect(self.url, header=auth_headers(self._cfg), subprotocols=list(PROTOCOLS),
+                       timeout=self._timeout, **proxy_options(self._cfg))
+        except websocket.WebSocketBadStatusException as e:
+            raise handshake_error(e, self.what) from None
+        except (OSError, websocket.WebSocketException) as e:
+            raise ClusterError(f"{self.what}: cannot connect to {self._cfg.host}: {e}") from None
+        ws.settimeout(None)
+        self.protocol = ws.subprotocol or "v4.channel.k8s.io"
+        self._ws = ws
+
+    def chunks(self) -> Iterator[bytes]:
+        """Stdout payloads, in order, until the server closes the stream."""
+        ws = self._ws
+        if ws is None:
+            raise ClusterError(f"{self.what}: not connected")
+        while True:
+            try:
+                opcode, frame = ws.recv_data_frame(True)
+            except websocket.WebSocketConnectionClosedException:
+                return
+            except (OSError, websocket.WebSocketException) as e:
+                raise ClusterError(f"{self.what}: stream dropped: {e}") from None
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                return
+            data = frame.data if isinstance(frame.data, bytes) else frame.data.encode()
+            if not data:
+                continue
+            channel, payload = data[0], data[1:]
+            if channel == STDOUT and payload:
+                self.bytes_received += len(payload)
+                yield payload
+            elif channel == STDERR and payload and self._on_stderr:
+                self._on_stderr(payload)
+            elif channel == ERROR:
+                self.exit = parse_status(payload)
+
+    def send_stdin(self, data: bytes) -> None:
+        """Bytes to the remote command's stdin."""
+        if self._ws is not None:
+            self._ws.send_binary(bytes([STDIN]) + data)
+
+    def close_stdin(self) -> None:
+        """Half-close stdin (v5 only) so a remote watchdog reading stdin sees EOF."""
+        if self._ws is not None and self.protocol.startswith("v5"):
+            self._ws.send_binary(bytes([CLOSE, STDIN]))
+
+    def close(self) -> None:
+        """Close the WebSocket (the remote side ends its reads; captures also bound themselves)."""
+        if self._ws is not None:
+            with contextlib.suppress(OSError, websocket.WebSocketException):
+                self._ws.close(timeout=2)
+            self._ws = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -23,6 +24,7 @@ def version() -> None:
 
 def _register_commands() -> None:
     """Commands live in their own modules; importing them here keeps start-up light."""
+    import kubectl_netmon.cli.completion  # noqa: F401
     from kubectl_netmon.cli import analyze  # noqa: F401
 
 
@@ -45,3 +47,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(0)
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as e:  # a bug: still one line for the user; NETMON_DEBUG=1 shows where
+        if os.environ.get("NETMON_DEBUG"):
+            raise
+        from kubectl_netmon.output.escape import escape
+        click.echo(f"internal error: {type(e).__name__}: {escape(str(e))}; please report it "
+                   "(run with NETMON_DEBUG=1 for the traceback)", err=True)
+        sys.exit(70)

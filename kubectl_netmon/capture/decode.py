@@ -1,0 +1,260 @@
+"""Records -> `Packet`s: link layer (linktypes.py), IPv4/IPv6 with extension headers, TCP/UDP/ICMP.
+
+Never raises on malformed layers: each cause is counted in DecodeStats.malformed and the packet
+skipped. IP fragments are not reassembled. The first fragment is yielded with its ports and
+frag=True (for UDP, payload_len comes from the UDP length, so it covers the whole datagram); later
+fragments are counted in stats.fragments and not yielded. Zeek counts a reassembled datagram as
+one packet of the first fragment's connection, so packet and connection counts stay equal to
+Zeek's and to tshark's conversations; `frag` never means "ports unknown".
+"""
+
+from __future__ import annotations
+
+import struct
+from collections import Counter
+from collections.abc import Callable, Iterator
+
+from kubectl_netmon.capture.linktypes import DECODERS, FIXED_HEADERS, NOT_IP, LinkDecoder
+from kubectl_netmon.capture.model import PROTO_ICMP, PROTO_ICMP6, PROTO_TCP, PROTO_UDP, Packet
+from kubectl_netmon.capture.source import CaptureReader
+
+# version/ihl, total length, flags/fragment offset, protocol, source, destination
+_IP4 = struct.Struct("!BxHxxHxB2x4s4s").unpack_from
+# version/class/flow, payload length, next header, source, destination
+_IP6 = struct.Struct("!4xHBx16s16s").unpack_from
+# source port, destination port, seq, ack, data offset, flags
+_TCP_FORMAT = "HHIIBB"
+_TCP = struct.Struct("!" + _TCP_FORMAT).unpack_from
+_IP4_TCP = "BxHxxHxB2x4s4s" + _TCP_FORMAT
+_UDP = struct.Struct("!HHH").unpack_from
+_U16 = struct.Struct("!H").unpack_from
+
+# IPv6 extension headers whose length is (byte 1 + 1) * 8: hop-by-hop, routing, destination
+# options, mobility, HIP, shim6. Fragment (44) and AH (51) have their own rules.
+_EXT_8 = frozenset((0, 43, 60, 135, 139, 140))
+_FRAG6, _AH = 44, 51
+_EXT = _EXT_8 | {_FRAG6, _AH}
+_ICMPS = frozenset((PROTO_ICMP, PROTO_ICMP6))
+ICMP_HEADER = 8
+
+# (buf, start, end, ts_ns, iface) -> Packet, or raises Malformed, NotIP or LaterFragment
+FrameDecoder = Callable[[bytes, int, int, int, int], Packet]
+
+
+class Malformed(Exception):
+    """A layer that cannot be decoded; the argument is the cause counted in DecodeStats."""
+
+
+class NotIP(Exception):
+    """A frame without IPv4/IPv6 in it (ARP, LLDP, ...): counted, not an error."""
+
+
+class LaterFragment(Exception):
+    """An IP fragment after the first: no transport header, so no ports to file it under."""
+
+
+class DecodeStats:
+    """Counters for one decoding run; `summary()` is what the CLI prints at exit."""
+
+    def __init__(self) -> None:
+        self.packets = 0      # records read
+        self.ip = 0           # IPv4/IPv6 packets yielded
+        self.non_ip = 0       # frames without IP (ARP, LLDP, ...)
+        self.fragments = 0    # later IP fragments, not yielded
+        self.malformed: Counter[str] = Counter()
+
+    def summary(self) -> list[str]:
+        """One line per cause worth telling the user about: malformed layers, fragments."""
+        lines = [f"{n} packet{'' if n == 1 else 's'} skipped: {cause}"
+                 for cause, n in sorted(self.malformed.items())]
+        if self.fragments:
+            lines.append(f"{self.fragments} later IP fragment(s) skipped: fragments are not "
+                         "reassembled, each datagram counts as its first fragment")
+        return lines
+
+
+def packets(reader: CaptureReader, stats: DecodeStats) -> Iterator[Packet]:
+    """Decode every record of `reader` into Packets; count non-IP frames and malformed ones."""
+    decoders: list[FrameDecoder] = []
+    bad = stats.malformed
+    n = ip = 0
+    try:
+        for ts, iface, buf, start, end in reader.records():
+            n += 1
+            try:
+                decode = decoders[iface]
+            except IndexError:
+                decoders = [decoder_for(i.linktype) for i in reader.interfaces]
+                decode = decoders[iface]
+            try:
+                pkt = decode(buf, start, end, ts, iface)
+            except Malformed as e:
+                bad[e.args[0]] += 1
+                continue
+            except NotIP:
+                stats.non_ip += 1
+                continue
+            except LaterFragment:
+                stats.fragments += 1
+                continue
+            ip += 1
+            yield pkt
+    finally:
+        stats.packets += n
+        stats.ip += ip
+
+
+def decoder_for(linktype: int) -> FrameDecoder:
+    """The frame decoder of one link type: a TCP/IPv4 fast path where the link header has a fixed
+    size, in front of the general path (link offset function, IPv4/IPv6, any transport)."""
+    link = DECODERS.get(linktype)
+    if link is None:
+        return _unsupported(linktype)
+    general = _general(link, linktype)
+    if linktype in FIXED_HEADERS:
+        return _tcp4_fast_path(*FIXED_HEADERS[linktype], general)
+    return general
+
+
+def _unsupported(linktype: int) -> FrameDecoder:
+    cause = f"unsupported link type {linktype}"
+
+    def decode(buf: bytes, start: int, end: int, ts: int, iface: int) -> Packet:
+        raise Malformed(cause)
+    return decode
+
+
+def _general(link: LinkDecoder, linktype: int) -> FrameDecoder:
+    short = f"truncated link-layer header (link type {linktype})"
+
+    def decode(buf: bytes, start: int, end: int, ts: int, iface: int) -> Packet:
+        off = link(buf, start, end)
+        if off < 0:
+            if off == NOT_IP:
+                raise NotIP
+            raise Malformed(short)
+        version = buf[off] >> 4 if off < end else 0
+        if version == 4:
+            return ip4(buf, off, end, ts, iface)
+        if version == 6:
+            return ip6(buf, off, end, ts, iface)
+        raise Malformed("truncated IP header" if off >= end else "IP version not 4 or 6")
+    return decode
+
+
+def _tcp4_fast_path(link_len: int, etype_at: int | None, general: FrameDecoder) -> FrameDecoder:
+    """Link header + IPv4 without options + TCP in one unpack_from; anything else (IPv6, UDP,
+    options, fragments, short or odd headers) goes to `general`."""
+    need = link_len + 34
+    if etype_at is None:
+        unpack = struct.Struct(f"!{link_len}x" + _IP4_TCP).unpack_from
+
+        def decode(buf: bytes, start: int, end: int, ts: int, iface: int) -> Packet:
+            if end - start >= need:
+                vihl, total, frag, proto, src, dst, sport, dport, seq, ack, doff, flags = \
+                    unpack(buf, start)
+                if vihl == 0x45 and proto == 6 and not frag & 0x3FFF:
+                    ip_end = start + total
+                    p = start + 20 + ((doff >> 4) << 2)
+                    if doff >= 0x50 and p <= ip_end:
+                        cend = ip_end if ip_end < end else end
+                        return Packet(ts, iface, 4, src, dst, 6, sport, dport, total, ip_end - p,
+                                      buf[p:cend] if cend > p else b"", flags, seq, ack, False)
+            return general(buf, start, end, ts, iface)
+        return decode
+
+    unpack = struct.Struct(f"!{etype_at}xH{link_len - etype_at - 2}x" + _IP4_TCP).unpack_from
+
+    def decode_linked(buf: bytes, start: int, end: int, ts: int, iface: int) -> Packet:
+        if end - start >= need:
+            etype, vihl, total, frag, proto, src, dst, sport, dport, seq, ack, doff, flags = \
+                unpack(buf, start)
+            if etype == 0x0800 and vihl == 0x45 and proto == 6 and not frag & 0x3FFF:
+                ip_end = start + link_len + total
+                p = start + link_len + 20 + ((doff >> 4) << 2)
+                if doff >= 0x50 and p <= ip_end:
+                    cend = ip_end if ip_end < end else end
+                    return Packet(ts, iface, 4, src, dst, 6, sport, dport, total, ip_end - p,
+                                  buf[p:cend] if cend > p else b"", flags, seq, ack, False)
+        return general(buf, start, end, ts, iface)
+    return decode_linked
+
+
+def ip4(buf: bytes, off: int, end: int, ts: int, iface: int) -> Packet:
+    """Decode an IPv4 packet starting at off (options skipped) and its transport header."""
+    if end - off < 20:
+        raise Malformed("truncated IPv4 header")
+    vihl, total, frag, proto, src, dst = _IP4(buf, off)
+    hlen = (vihl & 15) << 2
+    if total == 0:  # TCP segmentation offload: the kernel left the length for the NIC
+        total = end - off
+    if hlen < 20 or total < hlen:
+        raise Malformed("bad IPv4 header length")
+    ip_end = off + total
+    if frag & 0x3FFF:  # more-fragments flag or an offset
+        if frag & 0x1FFF:
+            raise LaterFragment
+        return transport(buf, off + hlen, min(end, ip_end), ip_end, ts, iface, 4, src, dst,
+                         proto, total, True)
+    return transport(buf, off + hlen, min(end, ip_end), ip_end, ts, iface, 4, src, dst, proto,
+                     total, False)
+
+
+def ip6(buf: bytes, off: int, end: int, ts: int, iface: int) -> Packet:
+    """Decode an IPv6 packet: walk extension headers up to the transport (or ESP/no-next)."""
+    if end - off < 40:
+        raise Malformed("truncated IPv6 header")
+    plen, nh, src, dst = _IP6(buf, off)
+    total = 40 + plen if plen else end - off  # 0: jumbogram or offload; trust the capture
+    ip_end = off + total
+    cend = min(end, ip_end)
+    pos = off + 40
+    first_frag = False
+    while nh in _EXT:
+        if pos + 8 > cend:
+            raise Malformed("truncated IPv6 extension header")
+        if nh == _FRAG6:
+            if _U16(buf, pos + 2)[0] & 0xFFF8:
+                raise LaterFragment
+            first_frag = True
+            size = 8
+        elif nh == _AH:
+            size = (buf[pos + 1] + 2) << 2
+        else:
+            size = (buf[pos + 1] + 1) << 3
+        nh = buf[pos]
+        pos += size
+    if pos > ip_end:
+        raise Malformed("IPv6 extension headers longer than the packet")
+    return transport(buf, pos, cend, ip_end, ts, iface, 6, src, dst, nh, total, first_frag)
+
+
+def transport(buf: bytes, t: int, cend: int, ip_end: int, ts: int, iface: int, version: int,
+              src: bytes, dst: bytes, proto: int, total: int, frag: bool) -> Packet:
+    """Decode TCP/UDP/ICMP at t; cend ends the captured bytes, ip_end the IP packet."""
+    if proto == PROTO_TCP:
+        if cend - t < 14:
+            raise Malformed("truncated TCP header")
+        sport, dport, seq, ack, doff, flags = _TCP(buf, t)
+        p = t + ((doff >> 4) << 2)
+        if p - t < 20 or p > ip_end:
+            raise Malformed("bad TCP header length")
+        return Packet(ts, iface, version, src, dst, PROTO_TCP, sport, dport, total, ip_end - p,
+                      buf[p:cend] if cend > p else b"", flags, seq, ack, frag)
+    if proto == PROTO_UDP:
+        if cend - t < 8:
+            raise Malformed("truncated UDP header")
+        sport, dport, ulen = _UDP(buf, t)
+        p = t + 8
+        # The UDP length covers the whole datagram, also when only its first fragment is here.
+        plen = ulen - 8 if ulen >= 8 and (frag or ulen <= ip_end - t) else ip_end - p
+        return Packet(ts, iface, version, src, dst, PROTO_UDP, sport, dport, total, plen,
+                      buf[p:cend] if cend > p else b"", 0, 0, 0, frag)
+    if proto in _ICMPS:
+        if cend - t < 4:
+            raise Malformed("truncated ICMP header")
+        p = t + ICMP_HEADER
+        return Packet(ts, iface, version, src, dst, proto, buf[t], buf[t + 1], total,
+                      max(ip_end - p, 0), buf[p:cend] if cend > p else b"", 0, 0, 0, frag)
+    return Packet(ts, iface, version, src, dst, proto, 0, 0, total, ip_end - t,
+                  buf[t:cend] if cend > t else b"", 0, 0, 0, frag)

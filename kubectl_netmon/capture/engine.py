@@ -1,0 +1,589 @@
+"""The flow engine: packets in, finished Zeek-style connection records out, listeners told.
+
+One pass, streaming. Each packet finds its flow in two dicts keyed by the 5-tuple as the
+originator and as the responder send it; TCP endpoints follow Zeek's TCP analyzer (states,
+history letters, sizes from sequence numbers); payload goes through reassembly to listeners and
+L7 parsers. A record is final when its TCP close delay passes, it idles past its protocol's
+inactivity timeout, the active timeout splits it, the table evicts it, or the input ends.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from collections.abc import Iterable, Iterator
+
+from kubectl_netmon.capture.conn import Conn
+from kubectl_netmon.capture.conn_state import (
+    CLOSED,
+    ESTABLISHED,
+    INACTIVE,
+    PARTIAL,
+    RESET,
+    SYN_ACK_SENT,
+    SYN_SENT,
+    tcp_conn_state,
+    udp_conn_state,
+)
+from kubectl_netmon.capture.flows import (
+    ICMP4_COUNTERPART,
+    ICMP6_COUNTERPART,
+    SECOND,
+    Flow,
+    FlowConfig,
+    FlowStats,
+    TcpEndpoint,
+    make_uid,
+    originator_first,
+    uid_key,
+)
+from kubectl_netmon.capture.l7.registry import parser_for
+from kubectl_netmon.capture.listener import FlowListener, overridden
+from kubectl_netmon.capture.model import (
+    ACK,
+    FIN,
+    PROTO_ICMP6,
+    PROTO_NAMES,
+    PROTO_TCP,
+    PROTO_UDP,
+    RST,
+    SYN,
+    Packet,
+    ip_str,
+)
+from kubectl_netmon.capture.reassembly import Stream
+
+__all__ = ["Engine", "FlowConfig"]
+
+_M32 = 0xFFFFFFFF
+_HALF = 0x80000000
+_TOO_LARGE = 1 << 20  # Zeek's TOO_LARGE_SEQ_DELTA: SYN/RST sequence jumps not trusted
+_SWEEP_NS = SECOND  # how often (in packet time) finished flows are looked for
+_TCP, _UDP, _OTHER = 0, 1, 2
+_KIND = {PROTO_TCP: _TCP, PROTO_UDP: _UDP}
+
+# History letter bits (one per letter and direction) and the letters' originator forms.
+_H_SYN, _H_FIN, _H_RST, _H_DATA, _H_ACK, _H_FINRST, _H_MULTI = (1 << i for i in range(7))
+_RESP = 8  # shift of the responder's bits
+_POW10 = frozenset(10 ** i for i in range(19))  # 't' and 'g' are logged at 1, 10, 100, ...
+_ADDR_CACHE = 65536
+
+
+class Engine:
+    """Turns packets into connection records (see module doc); one engine per input."""
+
+    def __init__(self, listeners: Iterable[FlowListener] = (),
+                 config: FlowConfig | None = None) -> None:
+        listeners = list(listeners)
+        self.config = config = config or FlowConfig()
+        self.stats = FlowStats()
+        self._on_packet = _hooks(listeners, "on_packet")
+        self._on_data = _hooks(listeners, "on_data")
+        self._on_event = _hooks(listeners, "on_event")
+        self._on_conn_end = _hooks(listeners, "on_conn_end")
+        self._on_finish = _hooks(listeners, "on_finish")
+        self._fwd: dict[tuple, Flow] = {}  # key as the originator sends -> flow
+        self._rev: dict[tuple, Flow] = {}  # key as the responder sends -> flow
+        self._lru = (OrderedDict(), OrderedDict(), OrderedDict())  # per kind, least recent first
+        self._closing: deque[Flow] = deque()  # closed TCP flows waiting out the close delay
+        self._out: list[Conn] = []  # finished, not yet yielded
+        self._idle = config.timeouts_ns()
+        self._active = int(config.active_timeout * SECOND)
+        self._close_delay = int(config.tcp_close_delay * SECOND)
+        self._limits = config.limits()
+        self._seed = uid_key(config.uid_seed)
+        self._names: dict[bytes, str] = {}
+        self._now = 0
+        self._next_sweep = 0
+
+    # -- public -------------------------------------------------------------------------------
+
+    def run(self, packets: Iterable[Packet]) -> Iterator[Conn]:
+        """Yield each connection once, when final; at the end flush all and call on_finish."""
+        out = self._out
+        fwd_get = self._fwd.get
+        rev_get = self._rev.get
+        lru = self._lru
+        idle = self._idle
+        active = self._active
+        on_packet = self._on_packet
+        stats = self.stats
+        count = 0
+        try:
+            for p in packets:
+                count += 1
+                ts = p.ts_ns
+                if ts >= self._next_sweep:
+                    self._sweep(ts)
+                proto = p.proto
+                if proto in (PROTO_TCP, PROTO_UDP):
+                    key = (p.src, p.dst, p.sport, p.dport, proto)
+                elif proto in PROTO_NAMES:
+                    key = _icmp_key(p)
+                else:
+                    stats.other_proto += 1
+                    continue
+                f = fwd_get(key)
+                is_orig = True
+                if f is None:
+                    f = rev_get(key)
+                    if f is None:
+                        f = self._new(p, key)
+                        is_orig = f.key is key
+                    else:
+                        is_orig = False
+                conn = f.conn
+                if f.close_at and ts >= f.close_at or ts - conn.last_ns >= idle[f.kind] or (
+                        proto == PROTO_TCP and _reused(f, is_orig, p)):
+                    self._finish(f)
+                    f = self._new(p, key)
+                    is_orig = f.key is key
+                    conn = f.conn
+                elif ts - conn.ts_ns >= active:
+                    self._split(f, ts)
+                    conn = f.conn
+                if proto == PROTO_TCP:
+                    self._tcp(f, is_orig, p, ts)
+                else:
+                    self._datagram(f, is_orig, p, ts)
+                for hook in on_packet:
+                    hook(p, conn)
+                lru[f.kind].move_to_end(f)
+                if out:
+                    yield from out
+                    out.clear()
+        finally:
+            stats.packets += count
+        for f in list(self._fwd.values()):
+            self._finish(f)
+        yield from out
+        out.clear()
+        for hook in self._on_finish:
+            hook()
+
+    def active(self) -> Iterator[Conn]:
+        """The live connections, their records filled as of now (for a live table)."""
+        for f in list(self._fwd.values()):
+            self._fill(f)
+            yield f.conn
+
+    def expire(self, now_ns: int) -> list[Conn]:
+        """For live sources when no packet arrives: finish what timed out by now_ns."""
+        self._sweep(now_ns)
+        done = list(self._out)
+        self._out.clear()
+        return done
+
+    # -- flows --------------------------------------------------------------------------------
+
+    def _new(self, p: Packet, key: tuple) -> Flow:
+        """A flow for a packet no live flow has; decides who the originator is."""
+        if len(self._fwd) >= self.config.max_flows:
+            self._evict()
+        proto = p.proto
+        src, dst, sport, dport = p.src, p.dst, key[2], key[3]
+        rkey = (dst, src, dport, sport, proto)
+        kind = _KIND.get(proto, _OTHER)
+        first = originator_first(proto, sport, dport, p.tcp_flags)
+        if not first:
+            key, rkey = rkey, key
+            src, dst, sport, dport = dst, src, dport, sport
+        uid = make_uid(self._seed, p.ts_ns, sport, dport, proto, 0, src, dst)
+        conn = Conn(uid, p.ts_ns, self._name(src), sport, self._name(dst), dport,
+                    PROTO_NAMES[proto], p.iface)
+        f = Flow(conn, key, kind)
+        conn.state = f
+        if not first:
+            conn.history = "^"
+        if kind == _TCP:
+            f.orig = TcpEndpoint()
+            f.resp = TcpEndpoint()
+        self._fwd[key] = f
+        self._rev[rkey] = f
+        self._lru[kind][f] = None
+        self.stats.flows += 1
+        return f
+
+    def _name(self, packed: bytes) -> str:
+        """Address text, shared between the many connections of a host."""
+        name = self._names.get(packed)
+        if name is None:
+            if len(self._names) >= _ADDR_CACHE:
+                self._names.clear()
+            name = self._names[packed] = ip_str(packed)
+        return name
+
+    def _finish(self, f: Flow) -> None:
+        """The record is final: drain payload, close the parser, tell listeners, queue it."""
+        key = f.key
+        del self._fwd[key]
+        del self._rev[(key[1], key[0], key[3], key[2], key[4])]
+        del self._lru[f.kind][f]
+        f.close_at = 0
+        conn = f.conn
+        for from_orig, stream in ((True, f.ostream), (False, f.rstream)):
+            if stream is not None:
+                missed = stream.missed
+                data = stream.flush()
+                if stream.missed != missed:
+                    self._gap(f, from_orig, stream, missed)
+                if data:
+                    self._deliver(f, from_orig, data, conn.last_ns)
+        if f.parser:
+            events = f.parser.close(conn.last_ns)
+            if events:
+                self._events(f, events)
+        self._emit(f)
+
+    def _emit(self, f: Flow) -> None:
+        conn = f.conn
+        self._fill(f)
+        for hook in self._on_conn_end:
+            hook(conn)
+        self._out.append(conn)
+
+    def _fill(self, f: Flow) -> None:
+        """Derive the record's computed fields (sizes, conn_state) from the tracking state."""
+        conn = f.conn
+        o, r = f.orig, f.resp
+        if o is not None:
+            conn.orig_bytes = o.size(r.state)
+            conn.resp_bytes = r.size(o.state)
+            conn.conn_state = tcp_conn_state(o.state, r.state, conn.orig_bytes, conn.resp_bytes,
+                                             conn.history)
+        elif f.kind == _UDP:
+            conn.conn_state = udp_conn_state(conn.orig_pkts > 0, conn.resp_pkts > 0)
+
+    def _split(self, f: Flow, ts: int) -> None:
+        """Active timeout: emit the record so far; the connection goes on in a new record."""
+        old = f.conn
+        self._emit(f)
+        self.stats.active_splits += 1
+        f.part += 1
+        key = f.key
+        src, dst = key[0], key[1]
+        uid = make_uid(self._seed, old.ts_ns, old.orig_p, old.resp_p, key[4], f.part, src, dst)
+        conn = Conn(uid, ts, old.orig_h, old.orig_p, old.resp_h, old.resp_p, old.proto, old.iface)
+        conn.service = old.service
+        conn.state = f
+        f.conn = conn
+        f.hist = 0
+        if f.orig is not None:
+            f.orig.base += old.orig_bytes
+            f.resp.base += old.resp_bytes
+
+    def _evict(self) -> None:
+        """The table is full: end the least recently active flow early."""
+        fronts = [next(iter(lru)) for lru in self._lru if lru]
+        self._finish(min(fronts, key=lambda f: f.conn.last_ns))
+        self.stats.evicted += 1
+
+    def _sweep(self, now: int) -> None:
+        """Finish flows whose close delay or inactivity timeout passed by now."""
+        self._next_sweep = now + _SWEEP_NS
+        closing = self._closing
+        fwd = self._fwd
+        while closing and closing[0].close_at <= now:
+            f = closing.popleft()
+            if f.close_at and fwd.get(f.key) is f:
+                self._finish(f)
+        for lru, timeout in zip(self._lru, self._idle):
+            while lru:
+                f = next(iter(lru))
+                if f.conn.last_ns + timeout > now:
+                    break
+                self.stats.idle_expired += 1
+                self._finish(f)
+
+    # -- per packet ---------------------------------------------------------------------------
+
+    def _datagram(self, f: Flow, is_orig: bool, p: Packet, ts: int) -> None:
+        """UDP and ICMP: counters, Zeek's D/d history for UDP, each UDP payload to L7."""
+        conn = f.conn
+        conn.last_ns = ts
+        if is_orig:
+            conn.orig_pkts += 1
+            conn.orig_ip_bytes += p.ip_len
+            conn.orig_bytes += p.payload_len
+            bit, letter = _H_DATA, "D"
+        else:
+            conn.resp_pkts += 1
+            conn.resp_ip_bytes += p.ip_len
+            conn.resp_bytes += p.payload_len
+            bit, letter = _H_DATA << _RESP, "d"
+        if f.kind == _UDP:
+            if not f.hist & bit:
+                f.hist |= bit
+                conn.history += letter
+            if p.payload:
+                if p.frag:
+                    self.stats.fragments += 1  # only the first fragment's part is here
+                else:
+                    self._deliver(f, is_orig, p.payload, ts)
+
+    def _tcp(self, f: Flow, is_orig: bool, p: Packet, ts: int) -> None:
+        """One TCP segment, as Zeek's TCPAnalyzer::DeliverPacket sees it."""
+        conn = f.conn
+        flags = p.tcp_flags
+        ln = p.payload_len
+        if is_orig:
+            conn.orig_pkts += 1
+            conn.orig_ip_bytes += p.ip_len
+            ep, peer, shift = f.orig, f.resp, 0
+        else:
+            conn.resp_pkts += 1
+            conn.resp_ip_bytes += p.ip_len
+            ep, peer, shift = f.resp, f.orig, _RESP
+        if not (ep.did_close and peer.did_close):
+            conn.last_ns = ts
+        seq = p.seq
+        ctrl = flags & (SYN | FIN | RST)
+        if ctrl or ep.state == INACTIVE:
+            seg = ln + (1 if flags & SYN else 0) + (1 if flags & FIN else 0)
+            if flags & RST:
+                seg -= ln
+            _init_endpoint(ep, flags, seq, seg)
+        else:
+            seg = ln
+        last = ep.last
+        rel = last + ((seq - ep.start - last + _HALF) & _M32) - _HALF
+        if ctrl:
+            if flags & FIN:
+                ep.fins += 1
+            self._control_history(f, ep, flags, rel, ln, shift)
+        else:
+            bit = (_H_DATA if ln else _H_ACK if flags & ACK else 0) << shift
+            if bit and not f.hist & bit:
+                f.hist |= bit
+                letter = "D" if ln else "A"
+                conn.history += letter if is_orig else letter.lower()
+        rel_ack = 0
+        if flags & ACK:
+            if peer.state == INACTIVE:
+                peer.init_seq(p.ack - 1, 0)
+                rel_ack = 1
+            else:
+                pa = peer.ack
+                rel_ack = pa + ((p.ack - peer.start - pa + _HALF) & _M32) - _HALF
+                if rel_ack < 0:
+                    rel_ack = 0
+                elif not flags & RST and rel_ack > pa and (p.ack or rel_ack - pa <= _TOO_LARGE):
+                    peer.ack = rel_ack
+        end = rel + seg
+        delta = end - last
+        if ctrl & (SYN | RST) and (delta > _TOO_LARGE or delta < -_TOO_LARGE):
+            pass
+        elif flags & FIN and last == 1:
+            ep.last = end
+        elif ep.state == RESET:
+            pass
+        elif delta > 0:
+            ep.last = end
+        elif ln:
+            ep.rxmit += 1
+            if ep.rxmit in _POW10:
+                conn.history += "T" if is_orig else "t"
+        if ctrl or ep.state == INACTIVE:
+            do_close = _update_state(ep, peer, is_orig, flags, ln)
+        else:
+            do_close = False
+        if rel_ack > 1 and not flags & RST:
+            self._acked(f, not is_orig, peer, rel_ack, ts)
+        if ln and not flags & RST and rel >= 0 and p.payload:
+            if p.frag:
+                self.stats.fragments += 1  # the rest of the segment is missing: a gap
+            else:
+                self._segment(f, is_orig, rel + 1 if flags & SYN else rel, p.payload, ts)
+        if do_close and not ep.did_close:
+            ep.did_close = True
+            if ep.state == RESET or peer.did_close or peer.state == INACTIVE:
+                f.close_at = conn.last_ns + self._close_delay
+                self._closing.append(f)
+
+    def _control_history(self, f: Flow, ep: TcpEndpoint, flags: int, rel: int, ln: int,
+                         shift: int) -> None:
+        """History letters of a segment with SYN, FIN or RST (Zeek's update_history)."""
+        conn = f.conn
+        upper = shift == 0
+        bits = bool(flags & SYN) + bool(flags & FIN) + bool(flags & RST)
+        if bits > 1:
+            bit, letter = ((_H_FINRST, "I") if flags & FIN and flags & RST else (_H_MULTI, "Q"))
+            if not f.hist & bit << shift:
+                f.hist |= bit << shift
+                conn.history += letter if upper else letter.lower()
+            return
+        if flags & SYN:
+            letter, at = ("H" if flags & ACK else "S"), rel
+            seen, ep.syn_at = ep.syn_at, rel
+            bit = _H_SYN
+        elif flags & FIN:
+            letter, at = "F", rel + ln
+            seen, ep.fin_at = ep.fin_at, at
+            bit = _H_FIN
+        else:
+            letter, at = "R", rel
+            seen, ep.rst_at = ep.rst_at, rel
+            bit = _H_RST
+        if not f.hist & bit << shift:
+            f.hist |= bit << shift
+        elif at == seen:
+            return
+        conn.history += letter if upper else letter.lower()
+
+    def _acked(self, f: Flow, data_from_orig: bool, sender: TcpEndpoint, upto: int,
+               ts: int) -> None:
+        """An acknowledgement: data before it that never passed by is a content gap."""
+        stream = f.ostream if data_from_orig else f.rstream
+        if sender.fins and upto > sender.fin_at:
+            upto = sender.fin_at  # the FIN's slot is no payload byte
+        if stream is None:
+            if upto <= 1:
+                return
+            stream = self._stream(f, data_from_orig)
+        elif upto <= stream.next:
+            return
+        missed = stream.missed
+        data = stream.ack(upto)
+        if stream.missed != missed:
+            self._gap(f, data_from_orig, stream, missed)
+        if data:
+            self._deliver(f, data_from_orig, data, ts)
+
+    def _segment(self, f: Flow, from_orig: bool, rel: int, payload: bytes, ts: int) -> None:
+        """Payload at relative position rel: reassemble, deliver what became in order."""
+        stream = f.ostream if from_orig else f.rstream
+        if stream is None:
+            stream = self._stream(f, from_orig)
+        missed = stream.missed
+        data = stream.add(rel, payload)
+        if stream.missed != missed:
+            self._gap(f, from_orig, stream, missed)
+        if data:
+            self._deliver(f, from_orig, data, ts)
+
+    def _stream(self, f: Flow, from_orig: bool) -> Stream:
+        stream = Stream(self._limits)
+        if from_orig:
+            f.ostream = stream
+        else:
+            f.rstream = stream
+        return stream
+
+    def _gap(self, f: Flow, from_orig: bool, stream: Stream, missed_before: int) -> None:
+        conn = f.conn
+        conn.missed_bytes += stream.missed - missed_before
+        if stream.gaps in _POW10:
+            conn.history += "G" if from_orig else "g"
+
+    def _deliver(self, f: Flow, from_orig: bool, data: bytes, ts: int) -> None:
+        """In-order payload to listeners and the connection's L7 parser (found on first use)."""
+        conn = f.conn
+        for hook in self._on_data:
+            hook(conn, from_orig, data, ts)
+        parser = f.parser
+        if parser is None:
+            if not self.config.l7:
+                f.parser = False
+                return
+            parser = f.parser = parser_for(conn.proto, conn.resp_p, from_orig, data) or False
+        if parser:
+            events = parser.feed(from_orig, data, ts)
+            if events:
+                self._events(f, events)
+
+    def _events(self, f: Flow, events: list) -> None:
+        conn = f.conn
+        if not conn.service:
+            conn.service = f.parser.service
+        conn.l7.extend(events)
+        for hook in self._on_event:
+            for event in events:
+                hook(conn, event)
+
+
+def _hooks(listeners: list[FlowListener], name: str) -> list:
+    """Bound methods of the listeners that implement this hook (the rest are never called)."""
+    return [getattr(listener, name) for listener in listeners if overridden(listener, name)]
+
+
+def _icmp_key(p: Packet) -> tuple:
+    """ICMP flows: (type, counterpart type) for request/reply pairs, else (type, code)."""
+    table = ICMP6_COUNTERPART if p.proto == PROTO_ICMP6 else ICMP4_COUNTERPART
+    return (p.src, p.dst, p.sport, table.get(p.sport, p.dport), p.proto)
+
+
+def _reused(f: Flow, is_orig: bool, p: Packet) -> bool:
+    """A new SYN (other sequence number) on a known 5-tuple starts a new connection."""
+    if p.tcp_flags & (SYN | ACK) != SYN:
+        return False
+    ep = f.orig if is_orig else f.resp
+    return ep.state != INACTIVE and p.seq != ep.start
+
+
+def _init_endpoint(ep: TcpEndpoint, flags: int, seq: int, seg: int) -> None:
+    """Set up sequence numbering on a side's first packet or a fresh SYN (Zeek init_endpoint)."""
+    state = ep.state
+    if state == INACTIVE:
+        if flags & SYN:
+            ep.init_seq(seq, seg)
+        else:
+            ep.init_seq(seq - 1, 1)  # as though a SYN was seen, so positions stay consistent
+    elif flags & SYN and (
+            (state in (SYN_SENT, SYN_ACK_SENT, ESTABLISHED, PARTIAL) and seq != ep.start)
+            or (state == RESET and ep.prev == INACTIVE)):
+        ep.init_seq(seq, seg)
+
+
+def _set(ep: TcpEndpoint, state: int) -> None:
+    ep.prev = ep.state
+    ep.state = state
+
+
+def _update_state(ep: TcpEndpoint, peer: TcpEndpoint, is_orig: bool, flags: int,
+                  ln: int) -> bool:
+    """Zeek's UpdateStateMachine for one segment; True when it closes this side."""
+    state = ep.state
+    syn, fin, rst, ack = flags & SYN, flags & FIN, flags & RST, flags & ACK
+    do_close = False
+    if state == INACTIVE:
+        if syn:
+            if is_orig:
+                _set(ep, SYN_ACK_SENT if ack else SYN_SENT)
+            else:
+                if peer.state == SYN_SENT:
+                    _set(peer, ESTABLISHED)
+                _set(ep, ESTABLISHED)
+        if fin:
+            _set(ep, CLOSED)
+            do_close = True
+        if rst:
+            _set(ep, RESET)
+            do_close = True
+        if ep.state == INACTIVE:
+            if not is_orig and ln == 0 and peer.state == SYN_SENT:
+                pass  # an ACK of the SYN before the SYN-ACK: not a partial connection
+            elif ack and peer.state == ESTABLISHED:
+                _set(ep, ESTABLISHED)  # the SYN was missed, the SYN-ACK seen
+            else:
+                _set(ep, PARTIAL)
+    elif state in (SYN_SENT, SYN_ACK_SENT):
+        if fin:
+            _set(ep, CLOSED)
+            do_close = True
+        if rst:
+            _set(ep, RESET)
+            do_close = True
+    elif state in (ESTABLISHED, PARTIAL):
+        if syn and state == PARTIAL and peer.state == INACTIVE and not ack:
+            _set(ep, SYN_SENT)
+        if fin and not rst:
+            _set(ep, CLOSED)
+            if peer.state == RESET and peer.prev == CLOSED:
+                _set(peer, CLOSED)  # a FIN then a RST from the peer: a normal close after all
+            do_close = True
+        if rst:
+            _set(ep, RESET)
+            do_close = True
+    elif state == CLOSED and rst and peer.state != CLOSED:
+        _set(ep, RESET)
+        do_close = not ep.did_close
+    return do_close

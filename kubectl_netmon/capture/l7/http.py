@@ -1,0 +1,291 @@
+"""HTTP/1.x requests and responses from in-order stream chunks of both directions.
+
+Lenient on purpose: attackers hide payloads in the method token, the target, any header and the
+body, so bare LF line ends, odd whitespace and colon-less header lines are kept, not rejected.
+Each direction is a small state machine over a bounded buffer; garbage ends that direction only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+
+from kubectl_netmon.capture.l7.events import HttpRequest, HttpResponse
+
+HEADER_LIMIT = 64 * 1024  # a header block longer than this is not HTTP: stop the direction
+BODY_LIMIT = 64 * 1024  # bytes of body an event carries; body_len still counts all of it
+LINE_LIMIT = 4096  # chunk-size and trailer lines
+
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+_LINE_END = re.compile(rb"\r?\n")
+_TOKEN = re.compile(rb"[\x21-\x7e]+")
+_STATUS = re.compile(rb"HTTP/(\S*)[ \t]+(\d{3})(?:[ \t]+(.*))?", re.DOTALL)
+_CHUNK_SIZE = re.compile(rb"[ \t]*([0-9a-fA-F]{1,15})")
+_DIGITS = re.compile(r"[0-9]{1,18}", re.ASCII)
+
+# Direction states.
+_HEAD, _BODY, _CHUNK_SIZE_LINE, _CHUNK_DATA, _TRAILER, _UNTIL_CLOSE, _DEAD = range(7)
+
+
+class _Direction:
+    """One direction's parse state: the unparsed bytes and the message being built."""
+
+    __slots__ = ("buf", "state", "scanned", "msg", "remaining", "body", "seen", "announced",
+                 "ts_ns")
+
+    def __init__(self) -> None:
+        self.buf = bytearray()
+        self.state = _HEAD
+        self.scanned = 0  # where the next search for the header end starts
+        self.msg: HttpRequest | HttpResponse | None = None  # built, not yet emitted
+        self.remaining = 0  # bytes left in the current Content-Length body or chunk
+        self.body = bytearray()
+        self.seen = 0  # body bytes seen so far
+        self.announced: int | None = None  # Content-Length, when given
+        self.ts_ns = 0  # when the current message started
+
+
+class HttpParser:
+    """Zeek service "http": emits HttpRequest/HttpResponse once each body is complete."""
+
+    service = "http"
+
+    def __init__(self) -> None:
+        self._dirs = {True: _Direction(), False: _Direction()}
+        self._methods: deque[str] = deque(maxlen=256)  # requests awaiting their response
+
+    def feed(self, from_orig: bool, data: bytes, ts_ns: int) -> list:
+        """Parse one in-order chunk; returns the messages it completed."""
+        d = self._dirs[from_orig]
+        if d.state == _DEAD or not data:
+            return []
+        d.buf += data
+        out: list = []
+        self._run(d, ts_ns, out)
+        return out
+
+    def close(self, ts_ns: int) -> list:
+        """Emit messages cut short by the end of the connection (partial headers included)."""
+        out: list = []
+        for d in self._dirs.values():
+            if d.state == _HEAD and d.buf.strip():
+                d.buf += b"\r\n\r\n"
+                self._head(d, out)
+            if d.msg is not None:
+                self._emit(d, out)
+            d.state = _DEAD
+            d.buf.clear()
+        return out
+
+    def _run(self, d: _Direction, ts_ns: int, out: list) -> None:
+        progress = True
+        while progress and d.buf and d.state != _DEAD:
+            if d.state == _HEAD:
+                d.ts_ns = d.ts_ns or ts_ns
+                progress = self._head(d, out)
+            elif d.state in (_BODY, _CHUNK_DATA):
+                self._take(d, min(d.remaining, len(d.buf)), out)
+                if d.remaining == 0:
+                    if d.state == _BODY:
+                        self._finish(d, out)
+                    else:
+                        d.state = _CHUNK_SIZE_LINE
+            elif d.state == _CHUNK_SIZE_LINE:
+                progress = self._chunk_size(d, out)
+            elif d.state == _TRAILER:
+                progress = self._trailer(d, out)
+            else:  # _UNTIL_CLOSE
+                self._take(d, len(d.buf), out)
+
+    def _head(self, d: _Direction, out: list) -> bool:
+        """Parse a complete header block if there is one; False when more bytes are needed."""
+        start = 0
+        while start < len(d.buf) and d.buf[start] in b"\r\n":
+            start += 1  # blank lines between pipelined messages
+        if start:
+            del d.buf[:start]
+            d.scanned = 0
+        m = _HEADER_END.search(d.buf, max(0, d.scanned - 3))
+        if m is None:
+            d.scanned = len(d.buf)
+            if len(d.buf) > HEADER_LIMIT:
+                self._stop(d)
+            return False
+        head = bytes(d.buf[:m.start()])
+        del d.buf[:m.end()]
+        d.scanned = 0
+        lines = _LINE_END.split(head)
+        headers = _headers(lines[1:])
+        if head.startswith(b"HTTP/"):
+            return self._response(d, lines[0], headers, out)
+        return self._request(d, lines[0], headers, out)
+
+    def _request(self, d: _Direction, line: bytes, headers: list, out: list) -> bool:
+        parsed = _request_line(line)
+        if parsed is None:
+            self._stop(d)
+            return False
+        method, uri, version = parsed
+        self._methods.append(method)
+        d.msg = HttpRequest(
+            ts_ns=d.ts_ns, method=method, uri=uri, version=version, host=_first(headers, "host"),
+            user_agent=_first(headers, "user-agent"), headers=headers,
+            content_type=_first(headers, "content-type"))
+        self._frame(d, headers, until_close=False, out=out)
+        return True
+
+    def _response(self, d: _Direction, line: bytes, headers: list, out: list) -> bool:
+        m = _STATUS.fullmatch(line)
+        if m is None:
+            self._stop(d)
+            return False
+        status = int(m.group(2))
+        method = "" if 100 <= status < 200 or not self._methods else self._methods.popleft()
+        d.msg = HttpResponse(
+            ts_ns=d.ts_ns, status=status, reason=(m.group(3) or b"").strip().decode("latin-1"),
+            version=m.group(1).decode("latin-1"), headers=headers,
+            content_type=_first(headers, "content-type"))
+        if status == 101 or (method == "CONNECT" and 200 <= status < 300):
+            self._emit(d, out)  # the stream is no longer HTTP from here on
+            for other in self._dirs.values():
+                self._stop(other)
+            return False
+        no_body = method == "HEAD" or 100 <= status < 200 or status in (204, 304)
+        if no_body:
+            self._finish(d, out)
+        else:
+            self._frame(d, headers, until_close=True, out=out)
+        return True
+
+    def _frame(self, d: _Direction, headers: list, until_close: bool, out: list) -> None:
+        """Choose how the body ends: chunked, Content-Length, or (responses) connection close."""
+        if "chunked" in _last(headers, "transfer-encoding").lower():
+            d.state = _CHUNK_SIZE_LINE
+            return
+        length = _DIGITS.fullmatch(_first(headers, "content-length"))
+        if length is not None:
+            d.announced = d.remaining = int(length.group())
+            d.state = _BODY
+            if d.remaining == 0:
+                self._finish(d, out)
+        elif until_close:
+            d.state = _UNTIL_CLOSE
+        else:
+            self._finish(d, out)
+
+    def _chunk_size(self, d: _Direction, out: list) -> bool:
+        line = self._line(d, out)
+        if line is None:
+            return False
+        if not line.strip():
+            return True  # the CRLF that ends the previous chunk's data
+        m = _CHUNK_SIZE.match(line)
+        if m is None:
+            self._stop(d, out)
+            return False
+        d.remaining = int(m.group(1), 16)
+        d.state = _CHUNK_DATA if d.remaining else _TRAILER
+        return True
+
+    def _trailer(self, d: _Direction, out: list) -> bool:
+        line = self._line(d, out)
+        if line is None:
+            return False
+        if not line.strip():
+            self._finish(d, out)
+        elif d.msg is not None:
+            d.msg.headers.extend(_headers([line]))
+        return True
+
+    def _take(self, d: _Direction, n: int, out: list) -> None:
+        """Consume n body bytes: keep the first BODY_LIMIT, count them all."""
+        room = BODY_LIMIT - len(d.body)
+        if room > 0:
+            d.body += d.buf[:min(n, room)]
+        del d.buf[:n]
+        d.seen += n
+        if d.state != _UNTIL_CLOSE:
+            d.remaining -= n
+        if d.msg is not None and len(d.body) >= BODY_LIMIT:
+            self._emit(d, out)  # early, so detectors see big uploads before they end
+
+    def _line(self, d: _Direction, out: list) -> bytes | None:
+        """Pop one line (without its end) from the buffer; None while incomplete."""
+        end = d.buf.find(b"\n")
+        if end < 0:
+            if len(d.buf) > LINE_LIMIT:
+                self._stop(d, out)
+            return None
+        line = bytes(d.buf[:end]).rstrip(b"\r")
+        del d.buf[:end + 1]
+        return line
+
+    def _finish(self, d: _Direction, out: list) -> None:
+        """The message is complete: emit it (unless the body limit already did) and reset."""
+        if d.msg is not None:
+            self._emit(d, out)
+        d.state = _HEAD
+        d.ts_ns = 0
+        d.body = bytearray()
+        d.seen = 0
+        d.announced = None
+
+    def _emit(self, d: _Direction, out: list) -> None:
+        msg = d.msg
+        msg.body = bytes(d.body)
+        msg.body_len = d.announced if d.announced is not None else d.seen
+        out.append(msg)
+        d.msg = None
+
+    def _stop(self, d: _Direction, out: list | None = None) -> None:
+        """Not (or no longer) HTTP: emit what was built if asked, and ignore the rest."""
+        if out is not None and d.msg is not None:
+            self._emit(d, out)
+        d.state = _DEAD
+        d.msg = None
+        d.buf.clear()
+
+
+def _request_line(line: bytes) -> tuple[str, str, str] | None:
+    """(method, target, version) from a request line; None when it has no method and target.
+
+    The target is everything between the method and a trailing HTTP/x token (spaces kept), so a
+    payload with blanks in it stays whole; HTTP/0.9 style lines give version "".
+    """
+    line = line.strip()
+    parts = line.split()
+    if len(parts) < 2 or not _TOKEN.fullmatch(parts[0]):
+        return None
+    method = parts[0]
+    version = b""
+    rest = line[len(method):]
+    if len(parts) >= 3 and parts[-1].startswith(b"HTTP/"):
+        version = parts[-1][5:]
+        rest = rest[:-len(parts[-1])]
+    return (method.decode("latin-1"), rest.strip().decode("latin-1"),
+            version.decode("latin-1"))
+
+
+def _headers(lines: list[bytes]) -> list[tuple[str, str]]:
+    """(lower-case name, value) pairs in order; folded lines join the previous value and a line
+    without a colon is kept with an empty name, so no header is ever dropped."""
+    out: list[tuple[str, str]] = []
+    for line in lines:
+        if line[:1] in (b" ", b"\t") and out:
+            name, value = out[-1]
+            out[-1] = (name, f"{value} {line.strip().decode('latin-1')}")
+            continue
+        name, sep, value = line.partition(b":")
+        if sep:
+            out.append((name.strip().lower().decode("latin-1"), value.strip().decode("latin-1")))
+        elif line.strip():
+            out.append(("", line.strip().decode("latin-1")))
+    return out
+
+
+def _first(headers: list[tuple[str, str]], name: str) -> str:
+    return next((v for n, v in headers if n == name), "")
+
+
+def _last(headers: list[tuple[str, str]], name: str) -> str:
+    return next((v for n, v in reversed(headers) if n == name), "")

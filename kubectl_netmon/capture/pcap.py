@@ -1,0 +1,75 @@
+"""Classic libpcap files: both byte orders, micro- and nanosecond timestamps, one interface.
+
+Byte order, record Struct and timestamp scale are chosen once from the magic number.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from kubectl_netmon.capture.source import MAX_SNAPLEN, CaptureReader, Interface, Record
+from kubectl_netmon.errors import CaptureError
+from kubectl_netmon.output.escape import escape
+
+HEADER_LEN = 24
+RECORD_LEN = 16
+# magic as read big-endian -> (byte order, nanoseconds per timestamp fraction unit)
+MAGICS = {
+    0xA1B2C3D4: (">", 1000), 0xD4C3B2A1: ("<", 1000),
+    0xA1B23C4D: (">", 1), 0x4D3CB2A1: ("<", 1),
+}
+_MAGIC = struct.Struct(">I")
+
+
+class PcapReader(CaptureReader):
+    """Reader of one classic pcap stream; `head` holds at least the file header when possible."""
+
+    def __init__(self, name: str, fileobj: BinaryIO, head: bytes, owns_file: bool = True) -> None:
+        super().__init__(name, fileobj, head, owns_file)
+        if len(head) < HEADER_LEN:
+            raise CaptureError(f"{escape(name)}: pcap file header cut short ({len(head)} of "
+                               f"{HEADER_LEN} bytes); the file is truncated, capture again")
+        order, self._frac_ns = MAGICS[_MAGIC.unpack_from(head)[0]]
+        snaplen, network = struct.unpack_from(order + "16xII", head)
+        self._record = struct.Struct(order + "IIII")
+        self._limit = snaplen or MAX_SNAPLEN
+        # The upper bits of the link-type field carry FCS information, not the link type.
+        self.interfaces.append(Interface(network & 0xFFFF, "", "", snaplen))
+
+    def records(self) -> Iterator[Record]:
+        unpack = self._record.unpack_from
+        frac_ns, limit, refill = self._frac_ns, self._limit, self._chunks.refill
+        buf, pos = self._head, HEADER_LEN
+        self._head = b""
+        size = len(buf)
+        n = 0
+        while True:
+            if size - pos < RECORD_LEN:
+                buf, pos = refill(buf, pos, RECORD_LEN), 0
+                size = len(buf)
+                if size < RECORD_LEN:
+                    if size:
+                        self._cut(pos, n, f"record header has {size} of {RECORD_LEN} bytes")
+                    return
+            sec, frac, incl, _orig = unpack(buf, pos)
+            if incl > limit:
+                self._damaged(self._chunks.base + pos, n, "damaged",
+                              f"record header says {incl} bytes, snap length {limit}")
+                return
+            start = pos + RECORD_LEN
+            end = start + incl
+            if end > size:
+                buf, pos = refill(buf, pos, RECORD_LEN + incl), 0
+                size = len(buf)
+                start, end = RECORD_LEN, RECORD_LEN + incl
+                if end > size:
+                    self._cut(0, n, f"record needs {incl} bytes, {size - RECORD_LEN} present")
+                    return
+            yield sec * 1_000_000_000 + frac * frac_ns, 0, buf, start, end
+            n += 1
+            pos = end
+
+    def _cut(self, pos: int, packets: int, detail: str) -> None:
+        self._damaged(self._chunks.base + pos, packets, "truncated", detail)

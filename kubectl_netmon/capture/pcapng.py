@@ -1,0 +1,193 @@
+"""pcapng: several sections (each with its own byte order and interfaces), EPB, SPB, the obsolete
+PB, interface options (name, description, if_tsresol, if_tsoffset) and Name Resolution Blocks.
+
+Unknown block types are skipped; a block whose leading and trailing lengths disagree is damage.
+The block Structs and each interface's timestamp scale are chosen once per section/interface.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+from collections.abc import Iterator
+
+from kubectl_netmon.capture.source import MAX_SNAPLEN, CaptureReader, Interface, Record
+
+SHB, IDB, PB, SPB, NRB, EPB = 0x0A0D0D0A, 1, 2, 3, 4, 6
+BOM = {b"\x4d\x3c\x2b\x1a": "<", b"\x1a\x2b\x3c\x4d": ">"}
+MAX_BLOCK = 16 << 20
+OPT_NAME, OPT_DESCRIPTION, OPT_TSRESOL, OPT_TSOFFSET = 2, 3, 9, 14
+NRB_IPV4, NRB_IPV6 = 1, 2
+
+
+class _Order:
+    """The Structs of one byte order; a section picks one when its header is read."""
+
+    def __init__(self, c: str) -> None:
+        self.c = c
+        # type, length, then an EPB's interface, ts high, ts low, captured and original length
+        self.head = struct.Struct(c + "IIIIIII").unpack_from
+        self.u32 = struct.Struct(c + "I").unpack_from
+        self.opt = struct.Struct(c + "HH").unpack_from
+        self.pb = struct.Struct(c + "HHIIII").unpack_from
+        self.idb = struct.Struct(c + "HxxI").unpack_from
+        self.shb = struct.Struct(c + "HH").unpack_from
+        self.i64 = struct.Struct(c + "q").unpack_from
+
+
+ORDERS = {c: _Order(c) for c in "<>"}
+_ZEROS = bytes(28)
+
+
+def ts_scale(tsresol: int) -> tuple[int, int]:
+    """(mul, div) turning if_tsresol units into ns: 10^-n if the top bit is clear, else 2^-n."""
+    exp = tsresol & 0x7F
+    if tsresol & 0x80:
+        return 1_000_000_000, 1 << exp
+    if exp <= 9:
+        return 10 ** (9 - exp), 1
+    return 1, 10 ** (exp - 9)
+
+
+class PcapngReader(CaptureReader):
+    """Reader of one pcapng stream; `head` starts with the first Section Header Block."""
+
+    def records(self) -> Iterator[Record]:
+        refill = self._chunks.refill
+        buf, pos = self._head, 0
+        self._head = b""
+        size = len(buf)
+        n = ts = 0
+        o = ORDERS["<"]
+        head, u32 = o.head, o.u32
+        # this section's interfaces: (global index, ts mul, ts div, ts offset ns, snap length)
+        sect: list[tuple[int, int, int, int, int]] = []
+        while True:
+            if size - pos < 28:
+                buf, pos = refill(buf, pos, 28), 0
+                size = len(buf)
+                if size < 12:
+                    if size:
+                        self._cut(0, n, f"block header has {size} of 12 bytes")
+                    return
+                btype, blen, a, b, c, cap, _ = head(buf + _ZEROS if size < 28 else buf, 0)
+            else:
+                btype, blen, a, b, c, cap, _ = head(buf, pos)
+            if btype == SHB:
+                order = BOM.get(buf[pos + 8:pos + 12])
+                if order is None:
+                    magic = buf[pos + 8:pos + 12].hex()
+                    self._bad(pos, n, f"section header with byte-order magic {magic}")
+                    return
+                o = ORDERS[order]
+                head, u32 = o.head, o.u32
+                blen = u32(buf, pos + 4)[0]
+            end = pos + blen
+            if blen & 3 or not 12 <= blen <= MAX_BLOCK or end > size:
+                if blen & 3 or not 12 <= blen <= MAX_BLOCK:
+                    self._bad(pos, n, f"block of type {btype:#x} says it has {blen} bytes")
+                    return
+                buf, pos = refill(buf, pos, blen), 0
+                size = len(buf)
+                end = blen
+                if end > size:
+                    self._cut(0, n, f"block needs {blen} bytes, {size} present")
+                    return
+            tail = u32(buf, end - 4)[0]
+            if tail != blen:
+                self._bad(pos, n, f"block lengths disagree: {blen} at its start, {tail} at its end")
+                return
+            if btype == EPB:
+                if not (a < len(sect) and 32 + cap <= blen):
+                    self._bad(pos, n, self._epb_problem(a, len(sect), cap, blen))
+                    return
+                g, mul, div, off, _snap = sect[a]
+                ts = (b << 32 | c) * mul // div + off
+                yield ts, g, buf, pos + 28, pos + 28 + cap
+                n += 1
+            elif btype == SHB:
+                major = o.shb(buf, pos + 12)[0] if blen >= 28 else 0
+                if major != 1:
+                    self._bad(pos, n, f"pcapng version {major} is not supported")
+                    return
+                sect = []
+            elif btype == IDB:
+                if blen < 20:
+                    self._bad(pos, n, f"interface block of {blen} bytes")
+                    return
+                sect.append(self._interface(o, buf, pos, end))
+            elif btype == SPB:
+                if not sect or blen < 16:
+                    self._bad(pos, n, "simple packet block without an interface block")
+                    return
+                g, _mul, _div, _off, snap = sect[0]
+                # a = original length; a simple packet has no timestamp: keep the last one seen.
+                yield ts, g, buf, pos + 12, pos + 12 + min(a, blen - 16, snap)
+                n += 1
+            elif btype == PB:
+                iface, _drops, th, tl, cap, _len = o.pb(buf, pos + 8)
+                if not (iface < len(sect) and 32 + cap <= blen):
+                    self._bad(pos, n, self._epb_problem(iface, len(sect), cap, blen))
+                    return
+                g, mul, div, off, _snap = sect[iface]
+                ts = (th << 32 | tl) * mul // div + off
+                yield ts, g, buf, pos + 28, pos + 28 + cap
+                n += 1
+            elif btype == NRB:
+                self._names(o, buf, pos + 8, end - 4)
+            pos = end
+
+    def _interface(self, o: _Order, buf: bytes, pos: int, end: int) -> tuple[int, ...]:
+        """Record an Interface Description Block; return its per-section entry."""
+        linktype, snaplen = o.idb(buf, pos + 8)
+        opts = _options(o, buf, pos + 16, end - 4)
+        tsresol, tsoffset = opts.get(OPT_TSRESOL), opts.get(OPT_TSOFFSET, b"")
+        mul, div = ts_scale(tsresol[0]) if tsresol else (1000, 1)
+        offset = o.i64(tsoffset)[0] * 1_000_000_000 if len(tsoffset) == 8 else 0
+        self.interfaces.append(Interface(linktype, _text(opts.get(OPT_NAME, b"")),
+                                         _text(opts.get(OPT_DESCRIPTION, b"")), snaplen))
+        return len(self.interfaces) - 1, mul, div, offset, snaplen or MAX_SNAPLEN
+
+    def _names(self, o: _Order, buf: bytes, pos: int, stop: int) -> None:
+        """Collect IPv4/IPv6 records of a Name Resolution Block (first name of each address)."""
+        while pos + 4 <= stop:
+            rtype, rlen = o.opt(buf, pos)
+            value = buf[pos + 4:min(pos + 4 + rlen, stop)]
+            if rtype == 0:
+                return
+            width = 4 if rtype == NRB_IPV4 else 16 if rtype == NRB_IPV6 else 0
+            if width and len(value) > width:
+                family = socket.AF_INET if width == 4 else socket.AF_INET6
+                name = value[width:].split(b"\0", 1)[0]
+                if name:
+                    self.name_records[socket.inet_ntop(family, value[:width])] = _text(name)
+            pos += 4 + (rlen + 3 & ~3)
+
+    @staticmethod
+    def _epb_problem(iface: int, count: int, cap: int, blen: int) -> str:
+        if iface >= count:
+            return f"packet on interface {iface}, but the section describes {count}"
+        return f"packet block of {blen} bytes says it holds {cap} captured bytes"
+
+    def _cut(self, pos: int, packets: int, detail: str) -> None:
+        self._damaged(self._chunks.base + pos, packets, "truncated", detail)
+
+    def _bad(self, pos: int, packets: int, detail: str) -> None:
+        self._damaged(self._chunks.base + pos, packets, "damaged", detail)
+
+
+def _options(o: _Order, buf: bytes, pos: int, stop: int) -> dict[int, bytes]:
+    """Option code -> value (first occurrence) from an options area ending at `stop`."""
+    found: dict[int, bytes] = {}
+    while pos + 4 <= stop:
+        code, length = o.opt(buf, pos)
+        if code == 0:
+            break
+        found.setdefault(code, buf[pos + 4:min(pos + 4 + length, stop)])
+        pos += 4 + (length + 3 & ~3)
+    return found
+
+
+def _text(value: bytes) -> str:
+    """An option string: UTF-8 up to the first NUL (some writers add one); bad bytes replaced."""
+    return value.split(b"\0", 1)[0].decode("utf-8", "replace")

@@ -1,0 +1,109 @@
+"""What every capture reader shares: its interfaces, the damage note, and chunked reading.
+
+Readers parse records straight out of large chunks (`unpack_from` on the buffer) instead of one
+`read()` per record; `Chunks.refill` is only called at chunk boundaries, so it is off the hot path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import BinaryIO, NamedTuple
+
+from kubectl_netmon.output.escape import escape
+
+CHUNK = 1 << 20
+# The largest packet any Wireshark dissector accepts; used when a file gives no snap length.
+MAX_SNAPLEN = 262144
+
+# A record as the readers yield it: (ts_ns, global interface index, buffer, start, end).
+Record = tuple[int, int, bytes, int, int]
+
+
+class Interface(NamedTuple):
+    """One capture interface; `Packet.iface` indexes `CaptureReader.interfaces`."""
+
+    linktype: int
+    name: str = ""
+    description: str = ""
+    snaplen: int = 0
+
+
+class Damage:
+    """Why reading stopped before the end of the input; every packet before it was yielded."""
+
+    __slots__ = ("name", "offset", "packets", "kind", "detail")
+
+    def __init__(self, name: str, offset: int, packets: int, kind: str, detail: str) -> None:
+        self.name = name
+        self.offset = offset
+        self.packets = packets
+        self.kind = kind
+        self.detail = detail
+
+    def __str__(self) -> str:
+        plural = "" if self.packets == 1 else "s"
+        return (f"{escape(self.name)}: capture {self.kind} at byte {self.offset} after "
+                f"{self.packets} packet{plural} ({self.detail})")
+
+
+class Chunks:
+    """A byte stream read in large chunks; tracks the file offset of the current buffer."""
+
+    __slots__ = ("_read", "base")
+
+    def __init__(self, fileobj: BinaryIO) -> None:
+        # read1 returns what a pipe has now instead of waiting for a full chunk (live streams).
+        self._read = getattr(fileobj, "read1", fileobj.read)
+        self.base = 0
+
+    def refill(self, buf: bytes, pos: int, need: int) -> bytes:
+        """Return buf[pos:] extended to at least `need` bytes, or shorter at end of input."""
+        self.base += pos
+        data = buf[pos:]
+        while len(data) < need:
+            chunk = self._read(max(CHUNK, need - len(data)))
+            if not chunk:
+                break
+            data += chunk
+        return data
+
+
+class CaptureReader:
+    """Base of the pcap and pcapng readers.
+
+    Iterating yields `(ts_ns, iface, data)`; `records()` yields the same without copying the
+    data out of the read buffer, for the decoder. After iteration, `damage` says why reading
+    stopped early, or is None.
+    """
+
+    def __init__(self, name: str, fileobj: BinaryIO, head: bytes, owns_file: bool = True) -> None:
+        self.name = name
+        self.interfaces: list[Interface] = []
+        self.name_records: dict[str, str] = {}
+        self.damage: Damage | None = None
+        self._file = fileobj
+        self._chunks = Chunks(fileobj)
+        self._head = head
+        self._owns_file = owns_file
+
+    def records(self) -> Iterator[Record]:
+        """Yield (ts_ns, iface, buf, start, end) per packet; the packet is buf[start:end]."""
+        raise NotImplementedError
+
+    def __iter__(self) -> Iterator[tuple[int, int, bytes]]:
+        for ts_ns, iface, buf, start, end in self.records():
+            yield ts_ns, iface, buf[start:end]
+
+    def _damaged(self, offset: int, packets: int, kind: str, detail: str) -> None:
+        self.damage = Damage(self.name, offset, packets, kind, detail)
+
+    def close(self) -> None:
+        """Close the underlying file if the reader opened it (stdin stays open)."""
+        if self._owns_file:
+            self._file.close()
+
+    def __enter__(self) -> CaptureReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

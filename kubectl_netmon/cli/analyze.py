@@ -1,0 +1,124 @@
+"""`kubectl-netmon analyze FILE`: flows with pod names and Log4Shell alerts from a capture file.
+
+Options -> validate -> run. The engine, detectors and pyshark are imported when the command runs,
+so `--help` and the other commands start fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+import click
+
+from kubectl_netmon.cli.main import cli
+from kubectl_netmon.errors import CaptureError, UsageError
+from kubectl_netmon.output.escape import escape
+
+# Wireshark dissector names for the services our parsers name, for tshark's decode-as.
+_DISSECTORS = {"http": "http", "dns": "dns", "ssl": "tls", "ldap": "ldap"}
+
+
+@dataclass
+class AnalyzeOptions:
+    """What the user asked for, checked by validate() before anything is read."""
+
+    capture: str
+    output: str = "table"
+    zeek_dir: str | None = None
+    pods_json: str | None = None
+    inspect: str | None = None
+    max_flows: int | None = None
+    top: int = 20
+    detect: bool = True
+
+    def validate(self) -> None:
+        if self.inspect is not None and self.capture == "-":
+            raise UsageError("--inspect needs a capture file, not stdin: tshark reads the file "
+                             "again to dissect the flow")
+
+
+@cli.command()
+@click.argument("capture", metavar="FILE")
+@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table",
+              show_default=True, help="A terminal table, or Zeek JSON lines (_path conn/notice/"
+              "http/dns).")
+@click.option("--zeek-dir", metavar="DIR", help="Also write conn.log, notice.log, http.log and "
+              "dns.log (Zeek JSON) into DIR.")
+@click.option("--pods-json", metavar="FILE", help="Name pods: the output of "
+              "`kubectl get pods -A -o json`.")
+@click.option("--inspect", metavar="UID", help="Print Wireshark's full dissection of that flow's "
+              "packets (needs tshark).")
+@click.option("--max-flows", type=click.IntRange(min=1), metavar="N",
+              help="Track at most N open connections; the oldest idle ones are finished early.")
+@click.option("--top", type=click.IntRange(min=1), default=20, show_default=True, metavar="N",
+              help="Flows shown in the table.")
+@click.option("--no-detect", is_flag=True, help="Skip the detectors (flows only).")
+def analyze(capture: str, output: str, zeek_dir: str | None, pods_json: str | None,
+            inspect: str | None, max_flows: int | None, top: int, no_detect: bool) -> None:
+    """Read a pcap or pcapng FILE (- for stdin): flows busiest first, with pod names, and alerts."""
+    opts = AnalyzeOptions(capture, output, zeek_dir, pods_json, inspect, max_flows, top,
+                          not no_detect)
+    opts.validate()
+    if opts.inspect is not None:
+        run_inspect(opts)
+    else:
+        run_analyze(opts)
+
+
+def run_analyze(opts: AnalyzeOptions) -> None:
+    """Stream the capture through the pipeline into the chosen outputs; summary on stderr."""
+    from kubectl_netmon import pipeline
+    from kubectl_netmon.capture.decode import DecodeStats, packets
+    from kubectl_netmon.capture.reader import open_capture
+    from kubectl_netmon.enrich.pods_json import load_pods_json
+    from kubectl_netmon.output.table import TableCollector
+    from kubectl_netmon.output.writers import JsonLinesWriter, ZeekDirWriter
+
+    pods = load_pods_json(opts.pods_json) if opts.pods_json else None
+    with open_capture(opts.capture) as reader:
+        outputs: list = [ZeekDirWriter(opts.zeek_dir, pods)] if opts.zeek_dir else []
+        table = TableCollector(pods, opts.top) if opts.output == "table" else None
+        outputs.append(table or JsonLinesWriter(sys.stdout, pods))
+        stats = DecodeStats()
+        result = pipeline.run(packets(reader, stats), outputs, _detectors(opts),
+                              _flow_config(opts))
+        damage = reader.damage
+    if damage is not None and stats.packets == 0:
+        raise CaptureError(str(damage))
+    if table is not None:
+        click.echo(table.render())
+    for line in ([str(damage)] if damage else []) + stats.summary() + result.warnings:
+        click.echo(f"warning: {line}", err=True)
+    click.echo(f"{stats.packets} packets, {result.flows} flows, {result.notices} alerts", err=True)
+
+
+def run_inspect(opts: AnalyzeOptions) -> None:
+    """Find the flow by UID, then print tshark's dissection of its packets."""
+    from kubectl_netmon import pipeline
+    from kubectl_netmon.capture.decode import DecodeStats, packets
+    from kubectl_netmon.capture.reader import open_capture
+    from kubectl_netmon.inspect import dissect_conn
+
+    with open_capture(opts.capture) as reader:
+        conn = pipeline.find_conn(packets(reader, DecodeStats()), opts.inspect, _flow_config(opts))
+    if conn is None:
+        raise UsageError(f"no flow with UID {escape(opts.inspect)} in {escape(opts.capture)}; "
+                         "run analyze without --inspect to list the flows and their UIDs")
+    dissector = _DISSECTORS.get(conn.service)
+    hints = [f"{conn.proto}.port=={conn.resp_p},{dissector}"] if dissector else None
+    for text in dissect_conn(opts.capture, conn.orig_h, conn.orig_p, conn.resp_h, conn.resp_p,
+                             conn.proto, decode_as=hints):
+        click.echo(text + "\n")
+
+
+def _detectors(opts: AnalyzeOptions) -> list:
+    if not opts.detect:
+        return []
+    from kubectl_netmon.detect.registry import default_detectors
+    return default_detectors()
+
+
+def _flow_config(opts: AnalyzeOptions):
+    from kubectl_netmon.capture.flows import FlowConfig
+    return FlowConfig() if opts.max_flows is None else FlowConfig(max_flows=opts.max_flows)

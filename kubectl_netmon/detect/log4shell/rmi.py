@@ -1,0 +1,70 @@
+"""LOG4J_RMI_JAVA: a Java RMI (JRMP) handshake answered with a serialized Java object.
+
+The client opens with "JRMI", version and protocol; a ReturnData message (0x51) followed by a
+Java serialization stream (AC ED) or a class file (CA FE BA BE) from the server is the payload a
+JNDI rmi:// lookup loads.
+"""
+
+from __future__ import annotations
+
+import re
+
+from kubectl_netmon.capture.conn import Conn
+from kubectl_netmon.detect.base import Detector, Notice
+from kubectl_netmon.detect.log4shell import notes
+from kubectl_netmon.detect.log4shell.correlate import Tracker, endpoint
+from kubectl_netmon.output.escape import escape
+
+JRMI_MAGIC = b"JRMI"
+_RETURN_DATA = re.compile(rb"\x51(?:\xac\xed\x00\x05|\xca\xfe\xba\xbe)")
+_REFERENCE = re.compile(rb"javax\.naming\.Reference|ReferenceWrapper")
+SAMPLE_BYTES = 256
+_UNDECIDED = object()
+
+
+class RmiJavaDetector(Detector):
+    """Raises LOG4J_RMI_JAVA once per RMI connection whose server returns a Java object."""
+
+    name = "log4shell.rmi_java"
+
+    def __init__(self, tracker: Tracker) -> None:
+        super().__init__()
+        self._tracker = tracker
+        self._conns: dict[str, bytes | None] = {}  # uid -> last server bytes (None: not RMI)
+        self._opening: dict[str, bytes] = {}  # client bytes while too few to decide
+
+    def on_data(self, conn: Conn, from_orig: bool, data: bytes, ts_ns: int) -> None:
+        uid = conn.uid
+        tail = self._conns.get(uid, _UNDECIDED)
+        if tail is _UNDECIDED:
+            if from_orig:
+                self._decide(uid, data)
+            return
+        if tail is None or from_orig:
+            return
+        buf = tail + data if tail else data
+        m = _RETURN_DATA.search(buf)
+        if m is None:
+            self._conns[uid] = buf[-4:]
+            return
+        self._conns[uid] = None
+        reply = buf[m.start():]
+        notice = Notice.for_conn(
+            conn, ts_ns, notes.RMI_JAVA, notes.MSG[notes.RMI_JAVA],
+            sub=escape(reply[:SAMPLE_BYTES]), identifier=conn.resp_h,
+            extra={"java.serialized": reply[1:3] == b"\xac\xed",
+                   "java.reference": _REFERENCE.search(reply) is not None})
+        self._tracker.report(self, notice, conn.orig_h, attacker=conn.resp_h,
+                             callback=endpoint(conn.resp_h, conn.resp_p), delivered=True)
+
+    def _decide(self, uid: str, data: bytes) -> None:
+        """Is this JRMP? Decided on the client's first four bytes (gathered if cut shorter)."""
+        opening = self._opening.pop(uid, b"") + data
+        if len(opening) < len(JRMI_MAGIC) and JRMI_MAGIC.startswith(opening):
+            self._opening[uid] = opening
+        else:
+            self._conns[uid] = b"" if opening.startswith(JRMI_MAGIC) else None
+
+    def on_conn_end(self, conn: Conn) -> None:
+        self._conns.pop(conn.uid, None)
+        self._opening.pop(conn.uid, None)

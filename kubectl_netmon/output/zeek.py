@@ -1,0 +1,122 @@
+"""Zeek conn.log and notice.log records (dicts in Zeek JSON field order) with pod context.
+
+Fields without a value are left out, as Zeek's JSON writer does; every string that came from a
+packet or a pod passes output.escape. Notice text is made by detectors, which escape the payload
+they quote as they write it: it is escaped here only if a raw character is left in it (so it is
+never escaped twice). Times are Zeek's ISO 8601 form, "2022-03-08T18:54:18.846539Z".
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+from kubectl_netmon.capture.conn import Conn
+from kubectl_netmon.detect.base import Notice
+from kubectl_netmon.enrich.podmap import PodInfo, PodMap
+from kubectl_netmon.output.escape import escape
+
+NOTICE_ACTIONS = ["Notice::ACTION_LOG"]
+_RAW = re.compile(r"[^\x20-\x7e]")
+_POD_FIELDS = {side: tuple(f"{side}_pod.{k}" for k in ("ns", "name", "node", "node_ip"))
+               for side in ("orig", "resp")}
+
+
+def iso_ts(ts_ns: int) -> str:
+    """ns since the epoch as Zeek's JSON::TS_ISO8601 text (microseconds, UTC)."""
+    secs, ns = divmod(ts_ns, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{ns // 1000:06d}Z"
+
+
+def id_fields(orig_h: str, orig_p: int, resp_h: str, resp_p: int) -> dict:
+    """Zeek's conn_id record, flattened the way its JSON writer does."""
+    return {"id.orig_h": orig_h, "id.orig_p": orig_p, "id.resp_h": resp_h, "id.resp_p": resp_p}
+
+
+def conn_record(conn: Conn, pods: PodMap | None = None) -> dict:
+    """conn.log: duration and byte counts only when the duration is positive, as Zeek does.
+
+    With a pod map, local_orig/local_resp say whether the address is a known cluster address.
+    """
+    rec = {"ts": iso_ts(conn.ts_ns), "uid": conn.uid,
+           **id_fields(conn.orig_h, conn.orig_p, conn.resp_h, conn.resp_p), "proto": conn.proto}
+    if conn.service:
+        rec["service"] = escape(conn.service)
+    if conn.duration_ns > 0:
+        rec["duration"] = conn.duration_ns / 1e9
+        rec["orig_bytes"] = conn.orig_bytes
+        rec["resp_bytes"] = conn.resp_bytes
+    rec["conn_state"] = conn.conn_state
+    orig_pod, resp_pod = _pods_of(pods, conn.orig_h, conn.resp_h, conn.ts_ns)
+    if pods is not None:
+        rec["local_orig"] = orig_pod is not None
+        rec["local_resp"] = resp_pod is not None
+    rec["missed_bytes"] = conn.missed_bytes
+    if conn.history:
+        rec["history"] = conn.history
+    rec.update(orig_pkts=conn.orig_pkts, orig_ip_bytes=conn.orig_ip_bytes,
+               resp_pkts=conn.resp_pkts, resp_ip_bytes=conn.resp_ip_bytes)
+    _add_pod_fields(rec, "orig", orig_pod)
+    _add_pod_fields(rec, "resp", resp_pod)
+    return rec
+
+
+def notice_record(notice: Notice, pods: PodMap | None = None) -> dict:
+    """notice.log: Zeek's fields, then pod context, then the detector's extra fields."""
+    n = notice
+    rec: dict = {"ts": iso_ts(n.ts_ns)}
+    if n.uid:
+        rec["uid"] = n.uid
+    if n.orig_h:
+        rec.update(id_fields(n.orig_h, n.orig_p, n.resp_h, n.resp_p))
+    if n.proto:
+        rec["proto"] = n.proto
+    rec["note"] = safe_text(n.note)
+    rec["msg"] = safe_text(n.msg)
+    if n.sub:
+        rec["sub"] = safe_text(n.sub)
+    if n.src:
+        rec["src"] = n.src
+    if n.dst:
+        rec.update(dst=n.dst, p=n.p)
+    rec["actions"] = list(NOTICE_ACTIONS)
+    rec["suppress_for"] = float(n.suppress_for)
+    orig_pod, resp_pod = _pods_of(pods, n.orig_h or n.src, n.resp_h or n.dst, n.ts_ns)
+    _add_pod_fields(rec, "orig", orig_pod)
+    _add_pod_fields(rec, "resp", resp_pod)
+    for key, value in n.extra.items():
+        rec.setdefault(safe_text(str(key)), clean(value))
+    return rec
+
+
+def safe_text(text: str) -> str:
+    """Detector-made text as is when it is printable ASCII (already escaped), else escaped."""
+    return escape(text) if _RAW.search(text) else text
+
+
+def clean(value: object) -> object:
+    """A JSON-ready copy of a detector's value: strings safe_text, bytes escaped."""
+    if isinstance(value, (bool, int, float)) or value is None:
+        return value
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [clean(v) for v in value]
+    if isinstance(value, dict):
+        return {safe_text(str(k)): clean(v) for k, v in value.items()}
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return escape(value)
+    return safe_text(str(value))
+
+
+def _pods_of(pods: PodMap | None, orig_h: str, resp_h: str, ts_ns: int) -> tuple:
+    if pods is None:
+        return None, None
+    return (pods.lookup(orig_h, ts_ns) if orig_h else None,
+            pods.lookup(resp_h, ts_ns) if resp_h else None)
+
+
+def _add_pod_fields(rec: dict, side: str, info: PodInfo | None) -> None:
+    if info is None:
+        return
+    for key, value in zip(_POD_FIELDS[side], (info.ns, info.name, info.node, info.node_ip)):
+        if value:
+            rec[key] = escape(value)

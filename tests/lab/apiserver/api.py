@@ -1,0 +1,299 @@
+"""Dispatch: authorization, then the handler for the resource and verb the request addresses."""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+import threading
+from typing import Any
+
+from . import discovery, listing, objects, pods, podsecurity, routing
+from .kubelet import Kubelet, now
+from .messages import Request, Response, ok, warning_headers
+from .rbac import Attributes, Policy
+from .status import ApiError, conflict, forbidden, method_not_allowed
+from .store import Store
+
+_PUBLIC = {"/version", "/healthz", "/livez", "/readyz"}
+SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/12")
+
+
+class Api:
+    """The API server's request handling, independent of HTTP."""
+
+    def __init__(
+        self, store: Store, policy: Policy, kubelet: Kubelet | None, runtime: Any, address: str
+    ) -> None:
+        self.store, self.policy, self.kubelet = store, policy, kubelet
+        self.runtime, self.address = runtime, address
+        self._ip_lock = threading.Lock()
+
+    # entry ---------------------------------------------------------------------------------------
+
+    def handle(self, req: Request) -> Response:
+        """Answer one authenticated request (errors as Status bodies)."""
+        try:
+            info = routing.parse(req.method, req.path, req.flag("watch"))
+            if not info.resource_request:
+                return self._non_resource(req)
+            self.authorize(req, info.verb, info)
+            return self._resource(req, info)
+        except ApiError as e:
+            return ok(e.status(), e.code)
+
+    def authorize(self, req: Request, verb: str, info: routing.RequestInfo) -> None:
+        """Forbidden (with the RBAC authorizer's text) unless the user may do `verb`."""
+        attrs = Attributes(
+            req.user, verb, info.group, info.resource, info.subresource, info.namespace, info.name
+        )
+        if not self.policy.allowed(attrs, req.groups):
+            raise attrs.forbidden()
+
+    def _non_resource(self, req: Request) -> Response:
+        if req.user == "system:anonymous" and req.path not in _PUBLIC:
+            raise ApiError(
+                "Forbidden",
+                f'forbidden: User "system:anonymous" cannot {req.method.lower()} path "{req.path}"',
+                {},
+            )
+        docs = {
+            "/version": discovery.VERSION,
+            "/api": discovery.api_versions(self.address),
+            "/apis": discovery.APIS,
+            "/api/v1": discovery.CORE_V1,
+            "/apis/authorization.k8s.io": discovery.AUTHZ_GROUP,
+            "/apis/authorization.k8s.io/v1": discovery.AUTHZ_V1,
+            "/openapi/v3": discovery.OPENAPI_ROOT,
+            "/openapi/v3/api/v1": discovery.OPENAPI_V1,
+        }
+        if req.method == "GET" and req.path in docs:
+            return ok(docs[req.path])
+        if req.method == "GET" and req.path in ("/healthz", "/livez", "/readyz"):
+            return Response(body=b"ok", content_type="text/plain; charset=utf-8")
+        return Response(
+            code=404, body=b"404 page not found\n", content_type="text/plain; charset=utf-8"
+        )
+
+    # resources -----------------------------------------------------------------------------------
+
+    def _resource(self, req: Request, info: routing.RequestInfo) -> Response:
+        if info.resource == "selfsubjectaccessreviews":
+            return self._access_review(req, info)
+        if info.subresource:
+            return self._subresource(req, info)
+        ns = info.namespace if info.resource in routing.NAMESPACED else ""
+        if info.verb == "list":
+            return listing.list_response(self.store, req, info.resource, ns)
+        if info.verb == "watch":
+            return listing.watch_response(self.store, req, info.resource, ns)
+        if info.verb == "get":
+            return self._get(req, info.resource, ns, info.name)
+        if info.verb == "create":
+            return self._create(req, info.resource, ns)
+        if info.verb in ("update", "patch"):
+            return self._update(req, info.resource, ns, info.name, info.verb)
+        if info.verb == "delete":
+            return self._delete(req, info.resource, ns, info.name)
+        raise method_not_allowed(info.verb, info.resource)
+
+    def _get(self, req: Request, resource: str, ns: str, name: str) -> Response:
+        obj = self.store.get(resource, ns, name)
+        if req.wants_table():
+            from . import tables
+
+            return ok(
+                tables.table(
+                    resource,
+                    [obj],
+                    obj["metadata"]["resourceVersion"],
+                    req.param("includeObject", "Metadata"),
+                )
+            )
+        return ok(obj)
+
+    def _create(self, req: Request, resource: str, ns: str) -> Response:
+        if resource == "nodes":
+            raise method_not_allowed("create", resource)
+        obj, warnings = objects.decode(req, resource, req.json())
+        objects.new_meta(obj, ns, obj["kind"])
+        if ns:
+            namespace = objects.check_namespace(self.store, resource, obj["metadata"]["name"], ns)
+        if resource == "pods":
+            pods.default_pod(obj)
+            pods.validate_pod(obj)
+            podsecurity.check(namespace, obj)
+        elif resource == "services":
+            self._default_service(obj)
+        elif resource == "namespaces":
+            obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = obj[
+                "metadata"
+            ]["name"]
+            obj["spec"] = {"finalizers": ["kubernetes"]}
+            obj["status"] = {"phase": "Active"}
+        if objects.dry_run(req):
+            return ok(obj, 201, **warning_headers(warnings))
+        return ok(self.store.create(resource, obj), 201, **warning_headers(warnings))
+
+    def _update(self, req: Request, resource: str, ns: str, name: str, verb: str) -> Response:
+        old = self.store.get(resource, ns, name)
+        if verb == "patch":
+            new, warnings = objects.decode(req, resource, objects.patched(req, resource, old))
+        else:
+            new, warnings = objects.decode(req, resource, req.json())
+        expect = new.get("metadata", {}).get("resourceVersion")
+        if expect and expect != old["metadata"]["resourceVersion"]:
+            raise conflict(resource, name, "the object has been modified; please apply your "
+                           "changes to the latest version and try again")
+        new = objects.merge_update(resource, old, new)
+        if objects.dry_run(req):
+            return ok(new, **warning_headers(warnings))
+        return ok(self.store.update(resource, new, expect), **warning_headers(warnings))
+
+    def _delete(self, req: Request, resource: str, ns: str, name: str) -> Response:
+        opts = objects.delete_options(req)
+        obj = self.store.get(resource, ns, name)
+        uid = (opts.get("preconditions") or {}).get("uid")
+        if uid and uid != obj["metadata"]["uid"]:
+            raise ApiError(
+                "Conflict",
+                f'Operation cannot be fulfilled on {resource} "{name}": '
+                f"Precondition failed: UID in precondition: {uid}, UID in object "
+                f"meta: {obj['metadata']['uid']}",
+                {"name": name, "kind": resource},
+            )
+        if objects.dry_run(req):
+            return ok(obj)
+        if resource == "pods":
+            return ok(self._delete_pod(obj, opts))
+        if resource == "namespaces":
+            return ok(self._delete_namespace(obj))
+        if resource == "nodes":
+            raise method_not_allowed("delete", resource)
+        return ok(self.store.delete(resource, ns, name))
+
+    def _delete_pod(self, pod: dict, opts: dict) -> dict:
+        """Graceful deletion: mark with deletionTimestamp; the kubelet stops and removes it."""
+        meta = pod["metadata"]
+        grace = opts.get("gracePeriodSeconds")
+        grace = pod["spec"].get("terminationGracePeriodSeconds", 30) if grace is None else grace
+        unscheduled = not pod["spec"].get("nodeName") or pod["spec"]["nodeName"] not in (
+            self.kubelet.nodes if self.kubelet else {}
+        )
+        terminal = pod["status"].get("phase") in ("Succeeded", "Failed")
+        if grace <= 0 or unscheduled or terminal:
+            return self.store.delete("pods", meta["namespace"], meta["name"])
+        current = meta.get("deletionGracePeriodSeconds")
+        if current is not None and current <= grace:
+            return pod
+
+        def mark(p: dict) -> None:
+            p["metadata"]["deletionTimestamp"] = now()
+            p["metadata"]["deletionGracePeriodSeconds"] = grace
+
+        return self.store.mutate("pods", meta["namespace"], meta["name"], mark) or pod
+
+    def _delete_namespace(self, ns: dict) -> dict:
+        name = ns["metadata"]["name"]
+        if name in ("default", "kube-system", "kube-public"):
+            raise forbidden("namespaces", name, f"this namespace may not be deleted")
+
+        def mark(o: dict) -> None:
+            o["metadata"].setdefault("deletionTimestamp", now())
+            o["status"]["phase"] = "Terminating"
+
+        marked = self.store.mutate("namespaces", "", name, mark) or ns
+        threading.Thread(target=self._finalize_namespace, args=(name,), daemon=True).start()
+        return marked
+
+    def _finalize_namespace(self, name: str) -> None:
+        """The namespace controller: delete the contents, wait for pods to go, then the namespace."""
+        import time
+
+        for pod in self.store.list("pods", name)[0]:
+            try:
+                self._delete_pod(pod, {})
+            except ApiError:
+                pass
+        for svc in self.store.list("services", name)[0]:
+            self.store.delete("services", name, svc["metadata"]["name"])
+        while self.store.list("pods", name)[0] and not self.store.closed:
+            time.sleep(0.2)
+        try:
+            self.store.delete("namespaces", "", name)
+        except ApiError:
+            pass
+
+    def _default_service(self, svc: dict) -> None:
+        spec = svc.setdefault("spec", {})
+        spec.setdefault("type", "ClusterIP")
+        spec.setdefault("sessionAffinity", "None")
+        spec.setdefault("ipFamilies", ["IPv4"])
+        spec.setdefault("ipFamilyPolicy", "SingleStack")
+        spec.setdefault("internalTrafficPolicy", "Cluster")
+        for port in spec.get("ports", []):
+            port.setdefault("protocol", "TCP")
+            port.setdefault("targetPort", port.get("port"))
+        if spec.get("clusterIP") != "None":
+            spec["clusterIP"] = spec.get("clusterIP") or self._allocate_ip()
+        spec["clusterIPs"] = [spec["clusterIP"]]
+        svc["status"] = {"loadBalancer": {}}
+
+    def _allocate_ip(self) -> str:
+        with self._ip_lock:
+            used = {s["spec"].get("clusterIP") for s in self.store.list("services")[0]}
+            for ip in SERVICE_CIDR.hosts():
+                if int(ip) - int(SERVICE_CIDR.network_address) >= 10 and str(ip) not in used:
+                    return str(ip)
+        raise ApiError(
+            "InternalError",
+            "Internal error occurred: failed to allocate a serviceIP: range is full",
+        )
+
+    # subresources --------------------------------------------------------------------------------
+
+    def _subresource(self, req: Request, info: routing.RequestInfo) -> Response:
+        from . import subresources
+
+        return subresources.handle(self, req, info)
+
+    def _access_review(self, req: Request, info: routing.RequestInfo) -> Response:
+        if info.verb != "create" or info.name:
+            raise method_not_allowed(info.verb, info.resource)
+        body = req.json()
+        if not isinstance(body, dict) or not isinstance(body.get("spec"), dict):
+            raise ApiError(
+                "Invalid",
+                'SelfSubjectAccessReview.authorization.k8s.io "" is invalid: '
+                'spec.resourceAttributes: Invalid value: "null": exactly one of '
+                "nonResourceAttributes or resourceAttributes must be specified",
+                {"group": "authorization.k8s.io", "kind": "SelfSubjectAccessReview"},
+            )
+        spec = body["spec"]
+        res = spec.get("resourceAttributes")
+        if res is not None:
+            attrs = Attributes(
+                req.user,
+                res.get("verb", ""),
+                res.get("group", ""),
+                res.get("resource", ""),
+                res.get("subresource", ""),
+                res.get("namespace", ""),
+                res.get("name", ""),
+            )
+            allowed = self.policy.allowed(attrs, req.groups)
+        else:
+            allowed = req.path in _PUBLIC or req.user != "system:anonymous"
+        status: dict[str, Any] = {"allowed": allowed}
+        if allowed:
+            status["reason"] = (
+                'RBAC: allowed by ClusterRoleBinding "lab" of ClusterRole '
+                f'"lab" to User "{req.user}"'
+            )
+        out = {
+            "kind": "SelfSubjectAccessReview",
+            "apiVersion": "authorization.k8s.io/v1",
+            "metadata": {"creationTimestamp": None, **(body.get("metadata") or {})},
+            "spec": copy.deepcopy(spec),
+            "status": status,
+        }
+        return ok(out, 201)

@@ -1,0 +1,121 @@
+"""The lab's certificate authority, the API server's serving certificate, tokens and kubeconfig."""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import json
+import secrets
+from pathlib import Path
+
+import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+ADMIN, RESTRICTED = "lab-admin", "lab-restricted"
+# What the restricted user may do by default: read and exec, but not add ephemeral containers.
+RESTRICTED_RULES = [
+    {
+        "verbs": ["get", "list", "watch"],
+        "apiGroups": [""],
+        "resources": ["pods", "pods/log", "namespaces", "nodes", "services"],
+    },
+    {"verbs": ["get", "create"], "apiGroups": [""], "resources": ["pods/exec"]},
+]
+
+
+def _name(cn: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def make_certs(pki: Path) -> tuple[Path, Path, Path]:
+    """A CA and a serving certificate for 127.0.0.1/localhost; returns (ca, cert, key) paths."""
+    pki.mkdir(parents=True, exist_ok=True)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    start, end = now - datetime.timedelta(hours=1), now + datetime.timedelta(days=30)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(_name("lab-ca"))
+        .issuer_name(_name("lab-ca"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+            critical=True,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    san = x509.SubjectAlternativeName(
+        [
+            x509.DNSName("localhost"),
+            x509.DNSName("kubernetes"),
+            x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+        ]
+    )
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name("kube-apiserver"))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(san, critical=False)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    paths = pki / "ca.crt", pki / "apiserver.crt", pki / "apiserver.key"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(_key_pem(key))
+    paths[2].chmod(0o600)
+    return paths
+
+
+def write_policy(path: Path) -> dict[str, str]:
+    """policy.json with an admin (system:masters) and a restricted user; returns their tokens."""
+    tokens = {ADMIN: secrets.token_hex(24), RESTRICTED: secrets.token_hex(24)}
+    policy = {
+        "users": {
+            ADMIN: {"token": tokens[ADMIN], "groups": ["system:masters"]},
+            RESTRICTED: {"token": tokens[RESTRICTED], "groups": []},
+        },
+        "rules": {RESTRICTED: RESTRICTED_RULES},
+    }
+    path.write_text(json.dumps(policy, indent=2))
+    path.chmod(0o600)
+    return tokens
+
+
+def write_kubeconfig(path: Path, url: str, ca: Path, tokens: dict[str, str]) -> None:
+    """Contexts `lab` (admin) and `lab-restricted`; current context `lab`."""
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "preferences": {},
+        "clusters": [{"name": "lab", "cluster": {"server": url, "certificate-authority": str(ca)}}],
+        "users": [{"name": user, "user": {"token": token}} for user, token in tokens.items()],
+        "contexts": [
+            {"name": "lab", "context": {"cluster": "lab", "user": ADMIN, "namespace": "default"}},
+            {
+                "name": "lab-restricted",
+                "context": {"cluster": "lab", "user": RESTRICTED, "namespace": "default"},
+            },
+        ],
+        "current-context": "lab",
+    }
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    path.chmod(0o600)

@@ -1,0 +1,228 @@
+"""Pod Security Admission from namespace labels, with the real checks' forbidden reasons and text.
+
+Checks run in the order of the upstream registry (baseline checks, then restricted ones, each by
+check ID); the restricted capabilities check replaces the baseline one at level restricted.
+Every container kind is visited: init, regular and ephemeral.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .status import forbidden
+
+ENFORCE = "pod-security.kubernetes.io/enforce"
+ENFORCE_VERSION = "pod-security.kubernetes.io/enforce-version"
+LEVELS = ("privileged", "baseline", "restricted")
+_BASELINE_CAPS = {
+    "AUDIT_WRITE",
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "MKNOD",
+    "NET_BIND_SERVICE",
+    "SETFCAP",
+    "SETGID",
+    "SETPCAP",
+    "SETUID",
+    "SYS_CHROOT",
+}
+
+Check = Callable[[dict], "tuple[str, str] | None"]
+
+
+def _containers(spec: dict) -> list[dict]:
+    return (
+        spec.get("initContainers", [])
+        + spec.get("containers", [])
+        + spec.get("ephemeralContainers", [])
+    )
+
+
+def _names(word: str, names: list[str]) -> str:
+    quoted = ", ".join(f'"{n}"' for n in names)
+    return f"{word}{'s' if len(names) > 1 else ''} {quoted}"
+
+
+def _sc(c: dict) -> dict:
+    return c.get("securityContext") or {}
+
+
+def _caps_baseline(spec: dict) -> tuple[str, str] | None:
+    bad, caps = [], set()
+    for c in _containers(spec):
+        extra = [
+            x
+            for x in (_sc(c).get("capabilities") or {}).get("add") or []
+            if x not in _BASELINE_CAPS
+        ]
+        if extra:
+            bad.append(c["name"])
+            caps.update(extra)
+    if not bad:
+        return None
+    listed = ", ".join(f'"{x}"' for x in sorted(caps))
+    return (
+        "non-default capabilities",
+        f"{_names('container', bad)} must not include {listed} in securityContext.capabilities.add",
+    )
+
+
+def _host_namespaces(spec: dict) -> tuple[str, str] | None:
+    on = [f"{k}=true" for k in ("hostNetwork", "hostPID", "hostIPC") if spec.get(k)]
+    return ("host namespaces", ", ".join(on)) if on else None
+
+
+def _host_path(spec: dict) -> tuple[str, str] | None:
+    vols = [v["name"] for v in spec.get("volumes", []) if "hostPath" in v]
+    return ("hostPath volumes", _names("volume", vols)) if vols else None
+
+
+def _host_ports(spec: dict) -> tuple[str, str] | None:
+    bad, ports = [], []
+    for c in _containers(spec):
+        mine = [str(p["hostPort"]) for p in c.get("ports", []) if p.get("hostPort")]
+        if mine:
+            bad.append(c["name"])
+            ports += mine
+    if not bad:
+        return None
+    verb = "uses" if len(bad) == 1 else "use"
+    return (
+        "hostPort",
+        f"{_names('container', bad)} {verb} hostPort"
+        f"{'s' if len(ports) > 1 else ''} {', '.join(ports)}",
+    )
+
+
+def _privileged(spec: dict) -> tuple[str, str] | None:
+    bad = [c["name"] for c in _containers(spec) if _sc(c).get("privileged")]
+    return (
+        ("privileged", f"{_names('container', bad)} must not set securityContext.privileged=true")
+        if bad
+        else None
+    )
+
+
+def _no_escalation(spec: dict) -> tuple[str, str] | None:
+    bad = [
+        c["name"] for c in _containers(spec) if _sc(c).get("allowPrivilegeEscalation") is not False
+    ]
+    return (
+        (
+            "allowPrivilegeEscalation != false",
+            f"{_names('container', bad)} must set securityContext.allowPrivilegeEscalation=false",
+        )
+        if bad
+        else None
+    )
+
+
+def _caps_restricted(spec: dict) -> tuple[str, str] | None:
+    no_drop, adding, caps = [], [], set()
+    for c in _containers(spec):
+        cap = _sc(c).get("capabilities") or {}
+        if "ALL" not in (cap.get("drop") or []):
+            no_drop.append(c["name"])
+        extra = [x for x in cap.get("add") or [] if x != "NET_BIND_SERVICE"]
+        if extra:
+            adding.append(c["name"])
+            caps.update(extra)
+    details = []
+    if no_drop:
+        details.append(
+            f'{_names("container", no_drop)} must set securityContext.capabilities.drop=["ALL"]'
+        )
+    if adding:
+        listed = ", ".join(f'"{x}"' for x in sorted(caps))
+        details.append(
+            f"{_names('container', adding)} must not include {listed} in "
+            "securityContext.capabilities.add"
+        )
+    return ("unrestricted capabilities", "; ".join(details)) if details else None
+
+
+def _run_as_non_root(spec: dict) -> tuple[str, str] | None:
+    pod = (spec.get("securityContext") or {}).get("runAsNonRoot")
+    explicit = [c["name"] for c in _containers(spec) if _sc(c).get("runAsNonRoot") is False]
+    unset = [
+        c["name"]
+        for c in _containers(spec)
+        if _sc(c).get("runAsNonRoot") is None and pod is not True
+    ]
+    details = []
+    if pod is False:
+        details.append("pod must not set securityContext.runAsNonRoot=false")
+    if explicit:
+        details.append(
+            f"{_names('container', explicit)} must not set securityContext.runAsNonRoot=false"
+        )
+    if unset and pod is not False:
+        details.append(
+            f"pod or {_names('container', unset)} must set securityContext.runAsNonRoot=true"
+        )
+    return ("runAsNonRoot != true", "; ".join(details)) if details else None
+
+
+def _run_as_user(spec: dict) -> tuple[str, str] | None:
+    bad = [c["name"] for c in _containers(spec) if _sc(c).get("runAsUser") == 0]
+    details = []
+    if (spec.get("securityContext") or {}).get("runAsUser") == 0:
+        details.append("pod must not set runAsUser=0")
+    if bad:
+        details.append(f"{_names('container', bad)} must not set runAsUser=0")
+    return ("runAsUser=0", "; ".join(details)) if details else None
+
+
+def _seccomp(spec: dict) -> tuple[str, str] | None:
+    ok = ("RuntimeDefault", "Localhost")
+    pod = ((spec.get("securityContext") or {}).get("seccompProfile") or {}).get("type")
+    bad = [
+        c["name"]
+        for c in _containers(spec)
+        if ((_sc(c).get("seccompProfile") or {}).get("type") or pod) not in ok
+    ]
+    return (
+        (
+            "seccompProfile",
+            f"pod or {_names('container', bad)} must set securityContext."
+            'seccompProfile.type to "RuntimeDefault" or "Localhost"',
+        )
+        if bad
+        else None
+    )
+
+
+_BASELINE: list[Check] = [_caps_baseline, _host_namespaces, _host_path, _host_ports, _privileged]
+_RESTRICTED: list[Check] = [
+    _host_namespaces,
+    _host_path,
+    _host_ports,
+    _privileged,
+    _no_escalation,
+    _caps_restricted,
+    _run_as_non_root,
+    _run_as_user,
+    _seccomp,
+]
+
+
+def level_of(namespace: dict) -> tuple[str, str]:
+    """(enforce level, version) from a namespace's labels; privileged when unlabelled."""
+    labels = namespace["metadata"].get("labels") or {}
+    level = labels.get(ENFORCE, "privileged")
+    return (level if level in LEVELS else "restricted"), labels.get(ENFORCE_VERSION, "latest")
+
+
+def check(namespace: dict, pod: dict) -> None:
+    """Forbidden (with the real "violates PodSecurity" text) unless the pod meets the level."""
+    level, version = level_of(namespace)
+    checks = {"baseline": _BASELINE, "restricted": _RESTRICTED}.get(level, [])
+    failures = [r for r in (c(pod["spec"]) for c in checks) if r]
+    if failures:
+        detail = ", ".join(f"{reason} ({why})" for reason, why in failures)
+        raise forbidden(
+            "pods", pod["metadata"]["name"], f'violates PodSecurity "{level}:{version}": {detail}'
+        )

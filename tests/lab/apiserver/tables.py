@@ -1,0 +1,189 @@
+"""meta.k8s.io/v1 Table rendering, which kubectl get asks for (Accept: ...;as=Table;...).
+
+Columns and cells follow the real printers (pkg/printers/internalversion/printers.go) for the
+kinds the lab serves; priority-1 columns are the ones `-o wide` adds.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+_COLUMNS = {
+    "pods": [
+        ("Name", 0),
+        ("Ready", 0),
+        ("Status", 0),
+        ("Restarts", 0),
+        ("Age", 0),
+        ("IP", 1),
+        ("Node", 1),
+        ("Nominated Node", 1),
+        ("Readiness Gates", 1),
+    ],
+    "nodes": [
+        ("Name", 0),
+        ("Status", 0),
+        ("Roles", 0),
+        ("Age", 0),
+        ("Version", 0),
+        ("Internal-IP", 1),
+        ("External-IP", 1),
+        ("OS-Image", 1),
+        ("Kernel-Version", 1),
+        ("Container-Runtime", 1),
+    ],
+    "namespaces": [("Name", 0), ("Status", 0), ("Age", 0)],
+    "services": [
+        ("Name", 0),
+        ("Type", 0),
+        ("Cluster-IP", 0),
+        ("External-IP", 0),
+        ("Port(s)", 0),
+        ("Age", 0),
+        ("Selector", 1),
+    ],
+}
+
+
+def table(resource: str, items: list[dict], rv: str, include: str) -> dict[str, Any]:
+    """A Table of `items`; `include` is the includeObject parameter (None, Metadata, Object)."""
+    cols = [
+        {
+            "name": n,
+            "type": "string",
+            "format": "name" if n == "Name" else "",
+            "description": n,
+            "priority": p,
+        }
+        for n, p in _COLUMNS[resource]
+    ]
+    rows = []
+    for obj in items:
+        row: dict[str, Any] = {"cells": _CELLS[resource](obj)}
+        if include == "Object":
+            row["object"] = obj
+        elif include != "None":
+            row["object"] = {
+                "kind": "PartialObjectMetadata",
+                "apiVersion": "meta.k8s.io/v1",
+                "metadata": obj["metadata"],
+            }
+        rows.append(row)
+    return {
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": {"resourceVersion": rv},
+        "columnDefinitions": cols,
+        "rows": rows,
+    }
+
+
+def age(timestamp: str | None) -> str:
+    """duration.HumanDuration of the time since an RFC 3339 timestamp ("<unknown>" if unset)."""
+    if not timestamp:
+        return "<unknown>"
+    then = datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    s = max(0, int((datetime.now(timezone.utc) - then).total_seconds()))
+    if s < 120:
+        return f"{s}s"
+    m = s // 60
+    if m < 10:
+        return f"{m}m{s % 60}s" if s % 60 else f"{m}m"
+    if m < 180:
+        return f"{m}m"
+    h = m // 60
+    if h < 8:
+        return f"{h}h{m % 60}m" if m % 60 else f"{h}h"
+    if h < 48:
+        return f"{h}h"
+    return f"{h // 24}d{h % 24}h" if h < 192 and h % 24 else f"{h // 24}d"
+
+
+def pod_status_reason(pod: dict) -> str:
+    """The STATUS column: Terminating, a waiting or terminated reason, or the phase."""
+    status = pod.get("status", {})
+    reason = status.get("reason") or status.get("phase", "")
+    for cs in status.get("containerStatuses", []):
+        state = cs.get("state", {})
+        if state.get("waiting", {}).get("reason"):
+            reason = state["waiting"]["reason"]
+        elif state.get("terminated"):
+            t = state["terminated"]
+            reason = t.get("reason") or (
+                f"Signal:{t['signal']}" if t.get("signal") else f"ExitCode:{t.get('exitCode', 0)}"
+            )
+    if pod["metadata"].get("deletionTimestamp"):
+        return "Terminating"
+    return reason
+
+
+def _pod(pod: dict) -> list[Any]:
+    status = pod.get("status", {})
+    statuses = status.get("containerStatuses", [])
+    ready = sum(1 for c in statuses if c.get("ready"))
+    restarts = sum(c.get("restartCount", 0) for c in statuses)
+    gates = pod["spec"].get("readinessGates")
+    return [
+        pod["metadata"]["name"],
+        f"{ready}/{len(pod['spec']['containers'])}",
+        pod_status_reason(pod),
+        str(restarts),
+        age(pod["metadata"].get("creationTimestamp")),
+        status.get("podIP") or "<none>",
+        pod["spec"].get("nodeName") or "<none>",
+        status.get("nominatedNodeName") or "<none>",
+        f"0/{len(gates)}" if gates else "<none>",
+    ]
+
+
+def _node(node: dict) -> list[Any]:
+    status = node.get("status", {})
+    ready = any(
+        c["type"] == "Ready" and c["status"] == "True" for c in status.get("conditions", [])
+    )
+    addrs = {a["type"]: a["address"] for a in status.get("addresses", [])}
+    roles = sorted(
+        k.split("/", 1)[1]
+        for k in node["metadata"].get("labels", {})
+        if k.startswith("node-role.kubernetes.io/")
+    )
+    info = status.get("nodeInfo", {})
+    return [
+        node["metadata"]["name"],
+        "Ready" if ready else "NotReady",
+        ",".join(roles) or "<none>",
+        age(node["metadata"].get("creationTimestamp")),
+        info.get("kubeletVersion", ""),
+        addrs.get("InternalIP", "<none>"),
+        addrs.get("ExternalIP", "<none>"),
+        info.get("osImage", "<unknown>"),
+        info.get("kernelVersion", "<unknown>"),
+        info.get("containerRuntimeVersion", ""),
+    ]
+
+
+def _namespace(ns: dict) -> list[Any]:
+    return [
+        ns["metadata"]["name"],
+        ns.get("status", {}).get("phase", ""),
+        age(ns["metadata"].get("creationTimestamp")),
+    ]
+
+
+def _service(svc: dict) -> list[Any]:
+    spec = svc["spec"]
+    ports = ",".join(f"{p['port']}/{p.get('protocol', 'TCP')}" for p in spec.get("ports", []))
+    selector = ",".join(f"{k}={v}" for k, v in sorted((spec.get("selector") or {}).items()))
+    return [
+        svc["metadata"]["name"],
+        spec.get("type", "ClusterIP"),
+        spec.get("clusterIP", ""),
+        ",".join(spec.get("externalIPs", [])) or "<none>",
+        ports or "<none>",
+        age(svc["metadata"].get("creationTimestamp")),
+        selector or "<none>",
+    ]
+
+
+_CELLS = {"pods": _pod, "nodes": _node, "namespaces": _namespace, "services": _service}

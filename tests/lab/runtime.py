@@ -1,0 +1,243 @@
+"""The lab's node runtime: nodes and pods as network namespaces, containers as real processes.
+
+Layout (all inside namespaces this runtime creates, named `<prefix>-...`):
+  fabric netns: bridge `br0`; node N's `eth0` (InternalIP 172.31.0.(10+N)/24) is plugged into it.
+  node netns:   bridge `cni0` with the first IP of the pod CIDR 10.244.N.0/24, IP forwarding on,
+                a route to every other node's pod CIDR via that node's InternalIP.
+  pod netns:    `eth0` (peer `vethXXXXXXXX` on the node's cni0), an IP from the node's CIDR,
+                default route via cni0's IP. hostNetwork pods run in the node netns instead.
+IPv6 is off in every namespace, so captures hold only the traffic the lab's programs make.
+Everything created is recorded in `<state_dir>/runtime.json` so that `cleanup_leftovers` can
+remove it from a fresh process after a crash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.lab.node import netns, procs, state
+from tests.lab.node.ipam import Ipam
+from tests.lab.node.procs import ExecNotFound
+from tests.lab.node.state import StateFile
+
+__all__ = ["ExecNotFound", "NodeInfo", "Runtime"]
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """What the API server publishes about a node (spec.podCIDR, status.addresses InternalIP)."""
+
+    name: str
+    internal_ip: str
+    pod_cidr: str
+    netns: str
+
+
+@dataclass
+class _Pod:
+    node: NodeInfo
+    ip: str
+    netns: str
+    host_network: bool
+    env: dict[str, str] = field(default_factory=lambda: procs.container_env({}))
+    pgids: list[int] = field(default_factory=list)
+
+
+class Runtime:
+    """Creates nodes and pods, runs containers and execs; thread-safe (the API server calls it
+    from its request threads)."""
+
+    def __init__(self, state_dir: Path, prefix: str = "nml") -> None:
+        self.state_dir = Path(state_dir)
+        self.prefix = prefix
+        self._state = StateFile(self.state_dir, prefix)
+        self._lock = threading.RLock()
+        self._nodes: dict[str, NodeInfo] = {}
+        self._ipam: dict[str, Ipam] = {}
+        self._pods: dict[str, _Pod] = {}
+
+    # nodes -------------------------------------------------------------------------------------
+
+    def create_nodes(self, n: int) -> list[NodeInfo]:
+        """Create the fabric and nodes node-1..node-n, fully routed to each other."""
+        with self._lock:
+            fabric = f"{self.prefix}-fabric"
+            self._new_netns(fabric)
+            netns.sysctl(fabric, "net.ipv6.conf.all.disable_ipv6=1")
+            netns.ip_batch(fabric, ["link add br0 type bridge", "link set br0 up"])
+            nodes = [self._create_node(i, fabric) for i in range(1, n + 1)]
+            for node in nodes:
+                routes = [
+                    f"route add {other.pod_cidr} via {other.internal_ip}"
+                    for other in nodes
+                    if other is not node
+                ]
+                if routes:
+                    netns.ip_batch(node.netns, routes)
+            return nodes
+
+    def _create_node(self, i: int, fabric: str) -> NodeInfo:
+        name = f"node-{i}"
+        ns = f"{self.prefix}-{name}"
+        ipam = Ipam(f"10.244.{i}.0/24")
+        info = NodeInfo(name, f"172.31.0.{10 + i}", str(ipam.network), ns)
+        self._new_netns(ns)
+        netns.sysctl(ns, "net.ipv4.ip_forward=1", "net.ipv6.conf.all.disable_ipv6=1")
+        netns.ip(fabric, "link", "add", name, "type", "veth", "peer", "name", "eth0", "netns", ns)
+        netns.ip_batch(fabric, [f"link set {name} master br0", f"link set {name} up"])
+        netns.ip_batch(
+            ns,
+            [
+                f"addr add {info.internal_ip}/24 dev eth0",
+                "link set eth0 up",
+                "link add cni0 type bridge",
+                f"addr add {ipam.gateway}/{ipam.network.prefixlen} dev cni0",
+                "link set cni0 up",
+            ],
+        )
+        self._nodes[name] = info
+        self._ipam[name] = ipam
+        self._state.data["nodes"][name] = info.__dict__
+        self._state.save()
+        return info
+
+    # pods --------------------------------------------------------------------------------------
+
+    def start_pod(self, uid: str, node: str, host_network: bool = False) -> str:
+        """Create the pod sandbox on node and return its IP (the node's IP for hostNetwork)."""
+        with self._lock:
+            info = self._nodes[node]
+            if host_network:
+                pod = _Pod(info, info.internal_ip, info.netns, True)
+            else:
+                pod = self._create_sandbox(uid, info)
+            self._pods[uid] = pod
+            self._record_pod(uid, pod)
+            return pod.ip
+
+    def _create_sandbox(self, uid: str, info: NodeInfo) -> _Pod:
+        ipam = self._ipam[info.name]
+        ns = f"{self.prefix}-pod-{uid}"
+        veth = "veth" + hashlib.sha1(f"{self.prefix}/{uid}".encode()).hexdigest()[:8]
+        ip = ipam.allocate()
+        try:
+            self._new_netns(ns)
+            netns.sysctl(ns, "net.ipv6.conf.all.disable_ipv6=1")
+            netns.ip(
+                info.netns, "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns
+            )
+            netns.ip_batch(info.netns, [f"link set {veth} master cni0", f"link set {veth} up"])
+            netns.ip_batch(
+                ns,
+                [
+                    f"addr add {ip}/{ipam.network.prefixlen} dev eth0",
+                    "link set eth0 up",
+                    f"route add default via {ipam.gateway}",
+                ],
+            )
+        except Exception:
+            ipam.release(ip)
+            self._delete_netns(ns)
+            raise
+        return _Pod(info, ip, ns, False)
+
+    def start_container(
+        self,
+        uid: str,
+        name: str,
+        argv: list[str],
+        env: dict[str, str],
+        workdir: str | None,
+        on_exit: Callable[[int], None],
+    ) -> int:
+        """Start a container's process in the pod; return its pid. Raises ExecNotFound."""
+        with self._lock:
+            pod = self._pods[uid]
+            full_env = procs.container_env(env)
+            log = self.container_log(uid, name)
+            log.parent.mkdir(parents=True, exist_ok=True)
+            proc = procs.start_container(pod.netns, argv, full_env, workdir, log, on_exit)
+            if not pod.pgids:
+                pod.env = full_env
+            pod.pgids.append(proc.pid)
+            self._record_pod(uid, pod)
+            return proc.pid
+
+    def container_log(self, uid: str, name: str) -> Path:
+        """The file holding the container's combined stdout and stderr."""
+        return self.state_dir / "pods" / uid / f"{name}.log"
+
+    def exec(self, uid: str, argv: list[str], stdin: bool) -> subprocess.Popen:
+        """Run argv in the pod with binary pipes and the first container's environment.
+
+        Raises ExecNotFound (see its docstring for how the API server reports it)."""
+        with self._lock:
+            pod = self._pods[uid]
+            proc = procs.start_exec(pod.netns, argv, pod.env, stdin)
+            pod.pgids.append(proc.pid)
+            return proc
+
+    def stop_pod(self, uid: str) -> None:
+        """Kill the pod's processes, delete its netns and free its IP for the next pod.
+
+        The killing (up to a 2 s grace) happens outside the lock, so other pods are not held up.
+        """
+        with self._lock:
+            pod = self._pods.pop(uid, None)
+        if pod is None:
+            return
+        if pod.host_network:
+            for pgid in pod.pgids:
+                procs.kill_group(pgid)
+        else:
+            state.kill_netns_processes(pod.netns)
+            netns.delete_netns(pod.netns)
+        with self._lock:
+            if not pod.host_network:
+                self._ipam[pod.node.name].release(pod.ip)
+                self._state.drop_namespace(pod.netns)
+            del self._state.data["pods"][uid]
+            self._state.save()
+
+    # teardown ----------------------------------------------------------------------------------
+
+    def teardown(self) -> None:
+        """Stop every pod and remove every namespace this runtime created."""
+        with self._lock:
+            for uid in list(self._pods):
+                self.stop_pod(uid)
+            state.remove_all(self.state_dir)
+            self._nodes.clear()
+            self._ipam.clear()
+
+    @staticmethod
+    def cleanup_leftovers(state_dir: Path) -> list[str]:
+        """After a crash: kill the processes in and delete every recorded namespace; return the
+        namespaces removed."""
+        return state.remove_all(state_dir)
+
+    # helpers -----------------------------------------------------------------------------------
+
+    def _new_netns(self, name: str) -> None:
+        self._state.add_namespace(name)
+        netns.add_netns(name)
+
+    def _delete_netns(self, name: str) -> None:
+        state.kill_netns_processes(name)
+        netns.delete_netns(name)
+        self._state.drop_namespace(name)
+
+    def _record_pod(self, uid: str, pod: _Pod) -> None:
+        self._state.data["pods"][uid] = {
+            "node": pod.node.name,
+            "ip": pod.ip,
+            "netns": pod.netns,
+            "host_network": pod.host_network,
+            "pids": pod.pgids,
+        }
+        self._state.save()

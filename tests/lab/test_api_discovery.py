@@ -1,0 +1,90 @@
+"""Discovery, OpenAPI and authentication, as clients see them before any resource request."""
+
+from __future__ import annotations
+
+from tests.lab.fixtures import lab  # noqa: F401  (fixture)
+
+
+def test_version_reports_a_1_32_server(lab):
+    code, body = lab.request("GET", "/version")
+    assert (code, body["major"], body["minor"]) == (200, "1", "32")
+
+
+def test_api_lists_v1_and_the_server_address(lab):
+    _, body = lab.request("GET", "/api")
+    assert body["kind"] == "APIVersions" and body["versions"] == ["v1"]
+    assert body["serverAddressByClientCIDRs"][0]["serverAddress"] == f"127.0.0.1:{lab.port}"
+
+
+def test_core_v1_lists_the_pod_subresources_the_product_uses(lab):
+    _, body = lab.request("GET", "/api/v1")
+    names = {r["name"] for r in body["resources"]}
+    assert {
+        "pods",
+        "pods/exec",
+        "pods/ephemeralcontainers",
+        "pods/log",
+        "nodes",
+        "namespaces",
+        "services",
+    } <= names
+
+
+def test_apis_lists_the_authorization_group(lab):
+    _, body = lab.request("GET", "/apis")
+    assert [g["name"] for g in body["groups"]] == ["authorization.k8s.io"]
+
+
+def test_openapi_v3_root_leads_to_a_pod_schema_with_its_group_version_kind(lab):
+    _, root = lab.request("GET", "/openapi/v3")
+    _, doc = lab.request("GET", root["paths"]["api/v1"]["serverRelativeURL"])
+    pod = doc["components"]["schemas"]["io.k8s.api.core.v1.Pod"]
+    assert pod["x-kubernetes-group-version-kind"] == [{"group": "", "version": "v1", "kind": "Pod"}]
+
+
+def test_openapi_v3_pod_create_takes_field_validation(lab):
+    _, doc = lab.request("GET", "/openapi/v3/api/v1")
+    post = doc["paths"]["/api/v1/namespaces/{namespace}/pods"]["post"]
+    assert "fieldValidation" in [p["name"] for p in post["parameters"]]
+
+
+def test_unknown_resource_is_a_not_found_status(lab):
+    code, body = lab.request("GET", "/api/v1/namespaces/default/widgets")
+    assert (code, body["reason"], body["message"]) == (
+        404,
+        "NotFound",
+        "the server could not find the requested resource",
+    )
+
+
+def test_unknown_token_is_unauthorized(lab):
+    code, body = lab.request("GET", "/api/v1/pods", token="not-a-token")
+    assert (code, body["kind"], body["reason"], body["message"]) == (
+        401,
+        "Status",
+        "Unauthorized",
+        "Unauthorized",
+    )
+
+
+def test_anonymous_may_read_the_version(lab):
+    code, _ = lab.request("GET", "/version", token="")
+    assert code == 200
+
+
+def test_anonymous_may_not_read_the_api(lab):
+    code, body = lab.request("GET", "/api", token="")
+    assert (code, body["message"]) == (
+        403,
+        'forbidden: User "system:anonymous" cannot get path "/api"',
+    )
+
+
+def test_anonymous_may_not_list_pods(lab):
+    code, body = lab.request("GET", "/api/v1/pods", token="")
+    assert (code, body["message"]) == (
+        403,
+        'pods is forbidden: User "system:anonymous" cannot '
+        'list resource "pods" in API group "" at the '
+        "cluster scope",
+    )

@@ -1,0 +1,70 @@
+"""Watch: resourceVersion semantics, selectors, and the chunked event stream."""
+
+from __future__ import annotations
+
+from itertools import islice
+
+from tests.lab.fixtures import lab, lab_ns, pod  # noqa: F401  (fixtures)
+
+
+def _pods(ns: str) -> str:
+    return f"/api/v1/namespaces/{ns}/pods"
+
+
+def _label(lab, ns: str, name: str, labels: dict) -> None:
+    lab.request("PATCH", f"{_pods(ns)}/{name}", {"metadata": {"labels": labels}},
+                content_type="application/merge-patch+json")
+
+
+def test_watch_from_a_resource_version_replays_what_happened_since(lab, lab_ns):
+    _, listed = lab.request("GET", _pods(lab_ns))
+    lab.request("POST", _pods(lab_ns), pod("web", restartPolicy="Never"))
+    _label(lab, lab_ns, "web", {"seen": "yes"})
+    lab.request("DELETE", f"{_pods(lab_ns)}/web?gracePeriodSeconds=0")
+    rv = listed["metadata"]["resourceVersion"]
+    events = lab.watch(f"{_pods(lab_ns)}?watch=true&resourceVersion={rv}&timeoutSeconds=30")
+    kinds = [e["type"] for e in events]
+    assert kinds[0] == "ADDED" and "MODIFIED" in kinds and kinds[-1] == "DELETED"
+
+
+def test_watch_events_carry_increasing_resource_versions(lab, lab_ns):
+    _, created = lab.request("POST", _pods(lab_ns), pod("web"))
+    rv = created["metadata"]["resourceVersion"]
+    _label(lab, lab_ns, "web", {"a": "1"})
+    _label(lab, lab_ns, "web", {"a": "2"})
+    events = islice(lab.watch(f"{_pods(lab_ns)}?watch=true&resourceVersion={rv}"), 2)
+    versions = [int(e["object"]["metadata"]["resourceVersion"]) for e in events]
+    assert versions == sorted(versions) and versions[0] > int(rv)
+
+
+def test_watch_without_a_resource_version_starts_with_the_existing_objects(lab, lab_ns):
+    lab.request("POST", _pods(lab_ns), pod("web"))
+    first = next(lab.watch(f"{_pods(lab_ns)}?watch=true"))
+    assert (first["type"], first["object"]["metadata"]["name"]) == ("ADDED", "web")
+
+
+def test_watch_with_a_field_selector_sees_only_the_named_pod(lab, lab_ns):
+    _, listed = lab.request("GET", _pods(lab_ns))
+    lab.request("POST", _pods(lab_ns), pod("other"))
+    lab.request("POST", _pods(lab_ns), pod("web"))
+    rv = listed["metadata"]["resourceVersion"]
+    path = f"{_pods(lab_ns)}?watch=true&resourceVersion={rv}&fieldSelector=metadata.name%3Dweb"
+    first = next(lab.watch(path))
+    assert first["object"]["metadata"]["name"] == "web"
+
+
+def test_an_object_leaving_the_label_selector_is_a_deleted_event(lab, lab_ns):
+    manifest = pod("web")
+    manifest["metadata"]["labels"] = {"tier": "front"}
+    _, created = lab.request("POST", _pods(lab_ns), manifest)
+    _label(lab, lab_ns, "web", {"tier": "back"})
+    rv = created["metadata"]["resourceVersion"]
+    path = f"{_pods(lab_ns)}?watch=true&resourceVersion={rv}&labelSelector=tier%3Dfront"
+    assert next(lab.watch(path))["type"] in ("MODIFIED", "DELETED")
+    events = lab.watch(path + "&timeoutSeconds=5")
+    assert [e["type"] for e in events if e["type"] == "DELETED"] == ["DELETED"]
+
+
+def test_a_watch_ends_after_its_timeout_seconds(lab, lab_ns):
+    events = list(lab.watch(f"{_pods(lab_ns)}?watch=true&timeoutSeconds=1"))
+    assert events == []

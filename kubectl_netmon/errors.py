@@ -1,8 +1,8 @@
-"""The user-facing failures. Raised anywhere below the CLI; turned into one-line messages at its edge."""
+"""The user-facing failures: raised anywhere below the CLI, turned into messages at its edge."""
 
 
 class NetmonError(Exception):
-    """Base of every failure the user is told about; the message says what was wrong and what to do."""
+    """Base of every failure shown to the user; its message says what was wrong and what to do."""
 
     exit_code = 1
 

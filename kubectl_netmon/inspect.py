@@ -44,7 +44,7 @@ def dissect_conn(path: str, orig_h: str, orig_p: int, resp_h: str, resp_p: int, 
         capture = pyshark.FileCapture(path, display_filter=display_filter, decode_as=hints or None,
                                       keep_packets=False, tshark_path=tshark)
     except FileNotFoundError as e:
-        raise CaptureError(f"cannot read {path}: no such file") from e
+        raise CaptureError(f"cannot read {escape(path)}: no such file") from e
     count = 0
     crash = None
     try:
@@ -56,18 +56,23 @@ def dissect_conn(path: str, orig_h: str, orig_p: int, resp_h: str, resp_p: int, 
     finally:
         crash = _close(capture, TSharkCrashException) or crash
     if crash is not None:
-        raise CaptureError(f"tshark failed to read {path}: {_last_error(crash)}") from crash
+        raise CaptureError(f"tshark failed to read {escape(path)}: "
+                           f"{escape(_last_error(crash))}") from crash
     if count == 0:
-        raise CaptureError(f"no packets in {path} match connection {proto} {orig_h}:{orig_p} -> "
-                           f"{resp_h}:{resp_p}; check the UID belongs to this file")
+        raise CaptureError(f"no packets in {escape(path)} match connection {proto} "
+                           f"{orig_h}:{orig_p} -> {resp_h}:{resp_p}; check the UID belongs to "
+                           "this file")
 
 
 def conversation_filter(orig_h: str, orig_p: int, resp_h: str, resp_p: int, proto: str) -> str:
     """A display filter for both directions of one connection (ports only for TCP/UDP)."""
+    layer = {"tcp": "tcp", "udp": "udp", "icmp": "icmp || icmpv6"}.get(proto)
+    if layer is None:
+        raise UsageError(f"cannot inspect protocol {escape(proto)}: only tcp, udp and icmp")
     try:
         orig, resp = ipaddress.ip_address(orig_h), ipaddress.ip_address(resp_h)
     except ValueError as e:
-        raise UsageError(f"not an IP address: {e}") from e
+        raise UsageError(f"not an IP address: {escape(str(e))}") from e
     ip = "ip" if orig.version == 4 else "ipv6"
     ported = proto in ("tcp", "udp")
 
@@ -76,9 +81,6 @@ def conversation_filter(orig_h: str, orig_p: int, resp_h: str, resp_p: int, prot
         return f"{ends} && {proto}.srcport=={sport} && {proto}.dstport=={dport}" if ported else ends
 
     either = f"({one_way(orig, orig_p, resp, resp_p)}) || ({one_way(resp, resp_p, orig, orig_p)})"
-    layer = {"tcp": "tcp", "udp": "udp", "icmp": "icmp || icmpv6"}.get(proto)
-    if layer is None:
-        raise UsageError(f"cannot inspect protocol {proto!r}: only tcp, udp and icmp")
     return f"({layer}) && ({either})"
 
 
@@ -87,7 +89,7 @@ def _decode_as(hints: list[str]) -> dict[str, str]:
     for hint in hints:
         m = _DECODE_AS.fullmatch(hint.strip())
         if m is None:
-            raise UsageError(f"bad decode-as hint {hint!r}: use tshark's form, "
+            raise UsageError(f"bad decode-as hint {escape(hint)}: use tshark's form, "
                              "e.g. tcp.port==1389,ldap")
         out[m.group(1)] = m.group(2)
     return out

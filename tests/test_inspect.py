@@ -104,3 +104,8 @@ def test_capture_cut_short_keeps_the_packets_before_the_cut(attack_pcap, tmp_pat
     with pytest.raises(CaptureError, match="cut short"):
         seen.extend(dissect_conn(str(path), *HTTP_CONN))
     assert len(seen) == 10
+
+
+def test_unsupported_protocol_is_a_usage_error():
+    with pytest.raises(UsageError, match="only tcp, udp and icmp"):
+        conversation_filter("10.0.0.1", 1, "10.0.0.2", 2, "sctp")

@@ -1,1 +1,1 @@
-"""Packets from bytes: capture file readers and writers, decoding, flows and L7. Knows nothing of Kubernetes."""
+"""Packets from bytes: capture readers and writers, decoding, flows, L7. Knows nothing of Kubernetes."""

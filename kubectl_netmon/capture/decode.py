@@ -105,14 +105,14 @@ def packets(reader: CaptureReader, stats: DecodeStats) -> Iterator[Packet]:
 
 
 def decoder_for(linktype: int) -> FrameDecoder:
-    """The frame decoder of one link type: a TCP/IPv4 fast path where the link header has a fixed
-    size, in front of the general path (link offset function, IPv4/IPv6, any transport)."""
+    """The frame decoder of one link type: an IPv4 TCP/UDP fast path where the link header has a
+    fixed size, in front of the general path (link offset function, IPv4/IPv6, any transport)."""
     link = DECODERS.get(linktype)
     if link is None:
         return _unsupported(linktype)
     general = _general(link, linktype)
     if linktype in FIXED_HEADERS:
-        return _tcp4_fast_path(*FIXED_HEADERS[linktype], general)
+        return _ipv4_fast_path(*FIXED_HEADERS[linktype], general)
     return general
 
 
@@ -142,42 +142,32 @@ def _general(link: LinkDecoder, linktype: int) -> FrameDecoder:
     return decode
 
 
-def _tcp4_fast_path(link_len: int, etype_at: int | None, general: FrameDecoder) -> FrameDecoder:
-    """Link header + IPv4 without options + TCP in one unpack_from; anything else (IPv6, UDP,
-    options, fragments, short or odd headers) goes to `general`."""
+def _ipv4_fast_path(link_len: int, etype_at: int, general: FrameDecoder) -> FrameDecoder:
+    """Link header, IPv4 without options and the first 14 bytes of TCP (or UDP, whose length
+    lands in the top half of `seq`) in one unpack_from. Anything else (IPv6, options, fragments,
+    short or odd headers, other protocols) goes to `general`."""
     need = link_len + 34
-    if etype_at is None:
-        unpack = struct.Struct(f"!{link_len}x" + _IP4_TCP).unpack_from
+    unpack = struct.Struct(f"!{etype_at}xH{link_len - etype_at - 2}x" + _IP4_TCP).unpack_from
 
-        def decode(buf: bytes, start: int, end: int, ts: int, iface: int) -> Packet:
-            if end - start >= need:
-                vihl, total, frag, proto, src, dst, sport, dport, seq, ack, doff, flags = \
-                    unpack(buf, start)
-                if vihl == 0x45 and proto == 6 and not frag & 0x3FFF:
-                    ip_end = start + total
-                    p = start + 20 + ((doff >> 4) << 2)
+    def decode(buf: bytes, start: int, end: int, ts: int, iface: int) -> Packet:
+        if end - start >= need:
+            etype, vihl, total, frag, proto, src, dst, sport, dport, seq, ack, doff, flags = \
+                unpack(buf, start)
+            if etype == 0x0800 and vihl == 0x45 and not frag & 0x3FFF:
+                ip_end = start + link_len + total
+                if proto == 6:
+                    p = start + link_len + 20 + ((doff >> 4) << 2)
                     if doff >= 0x50 and p <= ip_end:
                         cend = ip_end if ip_end < end else end
                         return Packet(ts, iface, 4, src, dst, 6, sport, dport, total, ip_end - p,
                                       buf[p:cend] if cend > p else b"", flags, seq, ack, False)
-            return general(buf, start, end, ts, iface)
-        return decode
-
-    unpack = struct.Struct(f"!{etype_at}xH{link_len - etype_at - 2}x" + _IP4_TCP).unpack_from
-
-    def decode_linked(buf: bytes, start: int, end: int, ts: int, iface: int) -> Packet:
-        if end - start >= need:
-            etype, vihl, total, frag, proto, src, dst, sport, dport, seq, ack, doff, flags = \
-                unpack(buf, start)
-            if etype == 0x0800 and vihl == 0x45 and proto == 6 and not frag & 0x3FFF:
-                ip_end = start + link_len + total
-                p = start + link_len + 20 + ((doff >> 4) << 2)
-                if doff >= 0x50 and p <= ip_end:
+                elif proto == 17 and 8 <= seq >> 16 <= total - 20:
+                    p = start + link_len + 28
                     cend = ip_end if ip_end < end else end
-                    return Packet(ts, iface, 4, src, dst, 6, sport, dport, total, ip_end - p,
-                                  buf[p:cend] if cend > p else b"", flags, seq, ack, False)
+                    return Packet(ts, iface, 4, src, dst, 17, sport, dport, total, (seq >> 16) - 8,
+                                  buf[p:cend] if cend > p else b"")
         return general(buf, start, end, ts, iface)
-    return decode_linked
+    return decode
 
 
 def ip4(buf: bytes, off: int, end: int, ts: int, iface: int) -> Packet:

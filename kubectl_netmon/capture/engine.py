@@ -237,6 +237,7 @@ class Engine:
     def _emit(self, f: Flow) -> None:
         conn = f.conn
         self._fill(f)
+        conn.state = None  # the record is final; also frees the flow without the cycle GC
         for hook in self._on_conn_end:
             hook(conn)
         self._out.append(conn)

@@ -77,8 +77,6 @@ DECODERS: dict[int, LinkDecoder] = {
     0: loopback, 108: loopback,
 }
 
-# Link types whose header has a fixed size: (header length, offset of the ethertype or None).
-# The decoder reads such a header, IPv4 and TCP with one unpack_from.
-FIXED_HEADERS: dict[int, tuple[int, int | None]] = {
-    1: (14, 12), 113: (16, 14), 276: (20, 0), 101: (0, None), 12: (0, None), 228: (0, None),
-}
+# Link types with a fixed-size header that names the ethertype: (header length, ethertype offset).
+# The decoder reads such a header, IPv4 and TCP/UDP with one unpack_from.
+FIXED_HEADERS: dict[int, tuple[int, int]] = {1: (14, 12), 113: (16, 14), 276: (20, 0)}

@@ -31,8 +31,11 @@ class AnalyzeOptions:
     max_flows: int | None = None
     top: int = 20
     detect: bool = True
+    decode_as: tuple[str, ...] = ()
 
     def validate(self) -> None:
+        if self.decode_as and self.inspect is None:
+            raise UsageError("--decode-as only applies to --inspect UID")
         if self.inspect is not None and self.capture == "-":
             raise UsageError("--inspect needs a capture file, not stdin: tshark reads the file "
                              "again to dissect the flow")
@@ -49,16 +52,19 @@ class AnalyzeOptions:
               "`kubectl get pods -A -o json`.")
 @click.option("--inspect", metavar="UID", help="Print Wireshark's full dissection of that flow's "
               "packets (needs tshark).")
+@click.option("--decode-as", multiple=True, metavar="HINT", help="With --inspect: tshark's "
+              "decode-as, e.g. tcp.port==1389,ldap (LDAP callbacks on unusual ports).")
 @click.option("--max-flows", type=click.IntRange(min=1), metavar="N",
               help="Track at most N open connections; the oldest idle ones are finished early.")
 @click.option("--top", type=click.IntRange(min=1), default=20, show_default=True, metavar="N",
               help="Flows shown in the table.")
 @click.option("--no-detect", is_flag=True, help="Skip the detectors (flows only).")
 def analyze(capture: str, output: str, zeek_dir: str | None, pods_json: str | None,
-            inspect: str | None, max_flows: int | None, top: int, no_detect: bool) -> None:
+            inspect: str | None, decode_as: tuple[str, ...], max_flows: int | None, top: int,
+            no_detect: bool) -> None:
     """Read a pcap or pcapng FILE (- for stdin): flows busiest first, with pod names, and alerts."""
     opts = AnalyzeOptions(capture, output, zeek_dir, pods_json, inspect, max_flows, top,
-                          not no_detect)
+                          not no_detect, decode_as)
     opts.validate()
     if opts.inspect is not None:
         run_inspect(opts)
@@ -105,8 +111,10 @@ def run_inspect(opts: AnalyzeOptions) -> None:
     if conn is None:
         raise UsageError(f"no flow with UID {escape(opts.inspect)} in {escape(opts.capture)}; "
                          "run analyze without --inspect to list the flows and their UIDs")
+    hints = list(opts.decode_as)
     dissector = _DISSECTORS.get(conn.service)
-    hints = [f"{conn.proto}.port=={conn.resp_p},{dissector}"] if dissector else None
+    if dissector:
+        hints.append(f"{conn.proto}.port=={conn.resp_p},{dissector}")
     for text in dissect_conn(opts.capture, conn.orig_h, conn.orig_p, conn.resp_h, conn.resp_p,
                              conn.proto, decode_as=hints):
         click.echo(text + "\n")

@@ -5,6 +5,7 @@ cobra's `__complete` format) is answered when `_KUBECTL_NETMON_COMPLETE=kubectl_
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -15,7 +16,7 @@ from click.shell_completion import (
     get_completion_class,
 )
 
-from kubectl_netmon.cli.main import cli
+from kubectl_netmon.cli.main import cli, main
 from kubectl_netmon.output.escape import escape
 
 PROG_NAME = "kubectl-netmon"
@@ -92,3 +93,10 @@ def completion(shell: str) -> None:
              completes through kubectl's own completion (kubectl 1.26+).
     """
     click.echo(completion_script(shell), nl=False)
+
+
+def kubectl_complete() -> None:
+    """Entry point of the `kubectl_complete-netmon` console script (pip and pipx installs):
+    kubectl's plugin completer, without a generated script."""
+    os.environ[COMPLETE_VAR] = "kubectl_complete"
+    main()

@@ -36,7 +36,7 @@ class TableCollector:
         self._seq = count()
         self.flows = 0
         self._alerts: list[tuple[str, int, tuple]] = []  # (chain, ts_ns, row)
-        self._chains: dict[str, str] = {}  # chain id -> its roles, from its first notice
+        self._chains: dict[str, dict] = {}  # chain id -> role -> value, the latest one known
         self.alerts = 0
 
     def conn(self, conn: Conn) -> None:
@@ -55,8 +55,9 @@ class TableCollector:
         if len(self._alerts) < MAX_ALERTS:
             chain = safe_text(str(notice.extra.get("chain", "")))
             self._alerts.append((chain, notice.ts_ns, self._alert_row(notice)))
-            if chain and chain not in self._chains:
-                self._chains[chain] = chain_roles(notice.extra)
+            if chain:
+                roles = self._chains.setdefault(chain, {})
+                roles.update((r, notice.extra[r]) for r in CHAIN_ROLES if notice.extra.get(r))
 
     def close(self) -> None:
         """Nothing to flush: the report is made by render()."""
@@ -80,7 +81,7 @@ class TableCollector:
             groups.setdefault(chain, []).append(row)
         out = []
         for chain, rows in groups.items():
-            roles = self._chains.get(chain, "")
+            roles = chain_roles(self._chains.get(chain, {}))
             out.append(f"chain {chain}{' (' + roles + ')' if roles else ''}:" if chain
                        else "not in a chain:")
             out.append(tabulate(rows, headers=ALERT_HEADERS, disable_numparse=True,
@@ -117,10 +118,10 @@ def endpoint(ip: str, port: int, pod: PodInfo | None, show_port: bool) -> str:
     return f"{host}:{port}" if show_port else host
 
 
-def chain_roles(extra: dict) -> str:
-    """"attacker 1.2.3.4, victim 5.6.7.8:8080" from a notice's chain fields that are set."""
-    return ", ".join(f"{role} {safe_text(str(extra[role]))}" for role in CHAIN_ROLES
-                     if extra.get(role))
+def chain_roles(roles: dict) -> str:
+    """"attacker 1.2.3.4, victim 5.6.7.8:8080" from the chain's roles that are known."""
+    return ", ".join(f"{role} {safe_text(str(roles[role]))}" for role in CHAIN_ROLES
+                     if role in roles)
 
 
 def shorten(text: str, width: int) -> str:

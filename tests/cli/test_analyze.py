@@ -66,6 +66,17 @@ def test_the_table_lists_every_flow_busiest_first(attack):
     assert sizes == sorted(sizes, reverse=True)
 
 
+@pytest.mark.parametrize("name", ["log4j-attack.pcap", "log4j-dns_exfil.pcap",
+                                  "log4j-user_agent.pcap", "log4j-webapp.pcap",
+                                  "spcap-CEXKLs3NQWdEM2CoMj-1639421287179170294-1.pcap"])
+def test_every_shared_capture_is_read_whole_with_tsharks_packet_count(shared_pcaps, tshark, name):
+    frames = subprocess.run([tshark, "-r", str(shared_pcaps / name), "-T", "fields", "-e",
+                             "frame.number"], capture_output=True, check=True).stdout.split()
+    proc = analyze(shared_pcaps / name)
+    assert proc.returncode == 0
+    assert stderr_lines(proc)[-1].startswith(f"{len(frames)} packets, ")
+
+
 def test_the_table_has_an_alerts_section_with_the_log4shell_notices(attack):
     alerts = analyze(attack).stdout.decode().split("\nALERTS")[1]
     assert "CVE_2021_44228::" in alerts
@@ -167,6 +178,11 @@ def test_top_limits_the_table_and_says_how_many_flows_there_were(attack):
     assert len(flow_rows(proc.stdout)) == 2 and b"the busiest 2 of 7" in proc.stdout
 
 
+def test_max_flows_bounds_the_flow_table_and_warns_when_flows_were_evicted(attack):
+    lines = stderr_lines(analyze(attack, "--max-flows", "1"))
+    assert [line for line in lines if line.startswith("warning: ") and "evicted" in line]
+
+
 def test_no_detect_runs_without_alerts(attack):
     recs = records(analyze(attack, "-o", "json", "--no-detect").stdout)
     assert not [r for r in recs if r["_path"] == "notice"]
@@ -183,8 +199,11 @@ def test_control_bytes_from_packets_never_reach_any_output_raw(tmp_path):
         for out in (proc.stdout, proc.stderr, *(p.read_bytes() for p in
                                                  (tmp_path / "logs").iterdir())):
             assert b"\x1b" not in out and b"\x00" not in out
-    http = [r for r in records(proc.stdout) if r["_path"] == "http"]
-    assert http[0]["uri"] == "/\\x1b[31mred\\x00"
+    recs = records(proc.stdout)
+    (http,) = [r for r in recs if r["_path"] == "http"]
+    assert http["uri"] == "/\\x1b[31mred\\x00"
+    (notice,) = [r for r in recs if r["_path"] == "notice"]  # the jndi User-Agent
+    assert "\\x1b[31m\\x00}" in notice["sub"] and "\\\\x1b" not in notice["sub"]  # once
 
 
 # -- bad input --------------------------------------------------------------------------------
@@ -265,6 +284,14 @@ def test_inspect_prints_wiresharks_dissection_of_that_flow(attack, tshark):
     assert "Hypertext Transfer Protocol" in text and "Exploit.class" in text
     frames = re.findall(r"^Frame \d+: ", text, flags=re.M)
     assert len(frames) == 11  # the 11 packets of that conversation (tshark -z conv,tcp)
+
+
+def test_inspect_decodes_an_unusual_port_as_the_user_says(attack, tshark):
+    conns = [r for r in records(analyze(attack, "-o", "json", "--no-detect").stdout)
+             if r["_path"] == "conn" and r["id.resp_p"] == 1389]
+    proc = analyze(attack, "--inspect", conns[0]["uid"], "--decode-as", "tcp.port==1389,ldap")
+    assert b"Lightweight Directory Access Protocol" in proc.stdout
+    assert b"javaCodeBase" in proc.stdout
 
 
 def test_inspect_of_an_unknown_uid_is_a_usage_error(attack):

@@ -143,3 +143,18 @@ def test_a_file_that_is_not_json_is_a_one_line_usage_error(tmp_path):
 def test_json_that_is_not_pods_is_a_usage_error(tmp_path):
     with pytest.raises(UsageError, match="not a Pod or a List"):
         load_pods_json(write(tmp_path, {"kind": "ConfigMap", "data": {}}))
+
+
+def test_an_api_pod_list_whose_items_carry_no_kind_is_read_as_pods(tmp_path):
+    item = pod("web-abcdef", "10.244.1.23")
+    del item["kind"], item["apiVersion"]
+    pods = load_pods_json(write(tmp_path, {"kind": "PodList", "items": [item]}))
+    assert pods.lookup("10.244.1.23", 0).name == "web-abcdef"
+
+
+def test_nodes_in_the_list_name_their_internal_addresses(tmp_path):
+    node = {"kind": "Node", "metadata": {"name": "node3"},
+            "status": {"addresses": [{"type": "InternalIP", "address": "172.31.0.9"},
+                                     {"type": "Hostname", "address": "node3"}]}}
+    pods = load_pods_json(write(tmp_path, pod_list(node)))
+    assert pods.lookup("172.31.0.9", 0).name == "node3" and len(pods) == 1

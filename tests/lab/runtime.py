@@ -53,6 +53,12 @@ class Runtime:
     from its request threads)."""
 
     def __init__(self, state_dir: Path, prefix: str = "nml") -> None:
+        """Raises RuntimeError when state_dir still records another runtime's namespaces (a
+        crashed lab): Runtime.cleanup_leftovers(state_dir) first, or they would be forgotten."""
+        if state.read(state_dir) is not None:
+            raise RuntimeError(
+                f"{state_dir} holds a lab runtime's state; Runtime.cleanup_leftovers() it first"
+            )
         self.state_dir = Path(state_dir)
         self.prefix = prefix
         self._state = StateFile(self.state_dir, prefix)

@@ -16,8 +16,8 @@ import sys
 import threading
 from pathlib import Path
 
-from tests.lab.apiserver.cluster import LabCluster
 from tests.lab import scenarios
+from tests.lab.apiserver.cluster import LabCluster
 from tests.lab.runtime import Runtime
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from tests.lab.fixtures import lab  # noqa: F401  (fixture)
+from tests.lab import fixtures
+
+lab = fixtures.lab  # the lab's fixture
 
 
 def test_version_reports_a_1_32_server(lab):

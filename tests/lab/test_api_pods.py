@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 
-from tests.lab.fixtures import lab, lab_ns, pod  # noqa: F401  (fixtures)
+from tests.lab import fixtures
+from tests.lab.fixtures import pod
+
+lab, lab_ns = fixtures.lab, fixtures.lab_ns  # the lab's fixtures
 
 
 def _pods(ns: str) -> str:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -192,6 +193,12 @@ def test_a_stopped_pods_ip_is_the_next_one_handed_out(rt):
     assert rt.start_pod("c", "node-1") == first
 
 
+def test_pods_started_from_many_threads_get_distinct_ips(rt):
+    with ThreadPoolExecutor(8) as pool:
+        ips = set(pool.map(lambda i: rt.start_pod(f"p{i}", "node-1"), range(8)))
+    assert ips == {f"10.244.1.{i}" for i in range(2, 10)}
+
+
 def test_teardown_removes_every_namespace(rt):
     rt.start_pod("a", "node-1")
     rt.start_container("a", "c", ["sleep", "1000"], {}, None, lambda c: None)
@@ -230,6 +237,11 @@ def test_cleanup_leftovers_after_the_owner_was_killed_removes_everything(root, t
     assert sorted(removed) == expected
     assert prefixed_namespaces(prefix) == []
     assert not [pid for pid in sleepers if _alive(pid)]
+
+
+def test_a_second_runtime_on_a_live_state_dir_is_refused(rt):
+    with pytest.raises(RuntimeError, match="cleanup_leftovers"):
+        Runtime(rt.state_dir, prefix="nmrt-other")
 
 
 def _alive(pid: int) -> bool:

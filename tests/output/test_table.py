@@ -69,11 +69,12 @@ def test_alerts_are_grouped_by_chain():
     assert "default/ldap-784466db5f-rv25w:1389" in k1
 
 
-def test_a_chain_heading_names_its_roles_and_its_alerts_are_in_time_order():
+def test_a_chain_heading_names_its_roles_as_last_known_and_its_alerts_are_in_time_order():
     table = TableCollector()
-    chain = {"chain": "K1", "attacker": "203.0.113.217", "victim": "198.51.100.10:8080"}
-    table.notice(seed_notice(note="Late", ts_ns=TS_NS + 10**9, extra=dict(chain)))
-    table.notice(seed_notice(note="Early", extra=dict(chain)))
+    early = {"chain": "K1", "attacker": "203.0.113.217", "victim": ""}
+    late = {"chain": "K1", "attacker": "203.0.113.217", "victim": "198.51.100.10:8080"}
+    table.notice(seed_notice(note="Late", ts_ns=TS_NS + 10**9, extra=late))
+    table.notice(seed_notice(note="Early", extra=early))
     alerts = table.render().split("ALERTS (2)\n")[1]
     assert alerts.startswith("chain K1 (attacker 203.0.113.217, victim 198.51.100.10:8080):")
     assert alerts.index("Early") < alerts.index("Late")

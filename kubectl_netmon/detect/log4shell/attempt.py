@@ -13,6 +13,7 @@ from kubectl_netmon.detect.base import Detector, Notice
 from kubectl_netmon.detect.log4shell import notes
 from kubectl_netmon.detect.log4shell.correlate import Tracker
 from kubectl_netmon.detect.log4shell.normalise import (
+    STREAM_TRIGGER,
     TRIGGER,
     Lookup,
     basic_credentials,
@@ -37,7 +38,7 @@ class AttemptDetector(Detector):
     def on_data(self, conn: Conn, from_orig: bool, data: bytes, ts_ns: int) -> None:
         if conn.proto == "tcp":
             lookups = self._scanner.feed(conn.uid, from_orig, data)
-        elif TRIGGER.search(data) is not None:
+        elif STREAM_TRIGGER.search(data) is not None:
             lookups = find_lookups(data)
         else:
             return

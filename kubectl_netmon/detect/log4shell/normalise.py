@@ -14,10 +14,17 @@ import binascii
 import re
 from dataclasses import dataclass
 
-# Cheap gate before any real work: something that can become "${" or a bare "jndi:".
+# Cheap gates before any real work: something that can become "${" (STREAM_TRIGGER), or also
+# a bare "jndi:" (TRIGGER, for HTTP fields where the bare form counts).
+STREAM_TRIGGER = re.compile(rb"\$\{|\$%7b|%(?:25)*24|\\u00", re.IGNORECASE)
 TRIGGER = re.compile(rb"\$\{|\$%7b|%(?:25)*24|\\u00|jndi", re.IGNORECASE)
-# A trigger cut at a chunk boundary ends the chunk with one of these prefixes.
-PARTIAL_TRIGGER = re.compile(rb"(?:\$|%(?:25|2)?|\\u?0?|j(?:n(?:d)?)?)\Z", re.IGNORECASE)
+# A stream trigger cut at a chunk boundary ends the chunk with one of these prefixes.
+PARTIAL_TRIGGER = re.compile(rb"(?:\$|%(?:25|2)?|\\u?0?)\Z")
+# Nothing resolves to "jndi" without a literal or escaped j (Unicode case mapping gives no other
+# j that Log4j's lower-cased prefix check accepts) unless it hides in base64.
+_MAY_BE_JNDI = re.compile(rb"j|base64|%(?:25)*[46]a|\\u00[46]a", re.IGNORECASE)
+# Escapes worth peeling: an encoded "$" or "{", or any escape next to a literal "${".
+_ENCODED_TRIGGER = re.compile(r"%(?:25)*(?:24|7b)|\\u00(?:24|7b)", re.IGNORECASE)
 
 # Remote JNDI schemes (a `java:` lookup is local and benign) and their default ports.
 DEFAULT_PORTS = {
@@ -60,6 +67,8 @@ def find_lookups(data: bytes, allow_bare: bool = False) -> list[Lookup]:
     allow_bare also accepts `jndi:ldap://...` without `${` (seen in HTTP headers, where some
     loggers wrap values themselves); off for arbitrary payloads.
     """
+    if _MAY_BE_JNDI.search(data) is None:
+        return []
     raw_text = data.decode("latin-1")
     found: dict[str, Lookup] = {}
     for text, origin in _layers(raw_text):
@@ -114,6 +123,8 @@ def _layers(text: str):
     """The raw text, then each escape layer peeled, with a map from decoded index to raw index."""
     origin: list[int] | None = None
     yield text, origin
+    if _ENCODED_TRIGGER.search(text) is None and "${" not in text:
+        return
     for _ in range(MAX_LAYERS):
         if _ESCAPE.search(text) is None:
             return

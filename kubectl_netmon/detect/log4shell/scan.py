@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import re
+
 from kubectl_netmon.detect.log4shell.normalise import (
     PARTIAL_TRIGGER,
-    TRIGGER,
+    STREAM_TRIGGER,
     Lookup,
     find_lookups,
 )
+
+_BRACE = re.compile(rb"\$\{|\}")
+_ENCODED = re.compile(rb"\$%7b|%(?:25)*24|\\u00", re.IGNORECASE)
 
 
 class StreamScanner:
     """Scans each direction's chunks; keeps a tail only where a lookup may straddle chunks.
 
-    Chunks without a trigger cost one regex pass and no copy. After a trigger the last
-    tail_bytes are kept and scanned again with the next chunk, so a lookup found twice is
-    reported by the caller once (callers deduplicate by lookup name).
+    Chunks without a trigger cost one regex pass and no copy. When the end of a scanned chunk
+    holds an unclosed `${` or an escaped trigger, its last tail_bytes are scanned again with the
+    next chunk, so a lookup can be found twice: callers deduplicate by lookup name.
     """
 
     def __init__(self, tail_bytes: int) -> None:
@@ -26,15 +31,32 @@ class StreamScanner:
         key = (uid, from_orig)
         tail = self._tails.pop(key, None)
         buf = tail + data if tail else data
-        if TRIGGER.search(buf) is None:
+        if STREAM_TRIGGER.search(buf) is None:
             end = buf[-4:]
             if PARTIAL_TRIGGER.search(end) is not None:
                 self._tails[key] = end
             return []
-        self._tails[key] = buf[-self._tail_bytes:]
+        region = buf[-self._tail_bytes:]
+        if _pending(region):
+            self._tails[key] = region
+        elif PARTIAL_TRIGGER.search(region[-4:]) is not None:
+            self._tails[key] = region[-4:]
         return find_lookups(buf)
 
     def drop(self, uid: str) -> None:
         """Forget a finished connection's tails."""
         self._tails.pop((uid, True), None)
         self._tails.pop((uid, False), None)
+
+
+def _pending(region: bytes) -> bool:
+    """Could region end inside a lookup: an unclosed `${`, or an escaped trigger?"""
+    if _ENCODED.search(region) is not None:
+        return True
+    open_count = 0
+    for token in _BRACE.findall(region):
+        if token != b"}":
+            open_count += 1
+        elif open_count:
+            open_count -= 1
+    return open_count > 0

@@ -16,12 +16,13 @@ CASES = {
                                 query="www.example.com", qtype=28)),
     "answers of every summarised type, with TTLs": (
         answers_message(DNSRR(rrname="q.example", type="CNAME", ttl=1, rdata="c.example"),
-                 DNSRR(rrname="c.example", type="A", ttl=2, rdata="192.0.2.7"),
-                 DNSRR(rrname="c.example", type="AAAA", ttl=3, rdata="2001:db8::7"),
-                 DNSRR(rrname="c.example", type="NS", ttl=4, rdata="ns.example"),
-                 DNSRR(rrname="7.2.0.192.in-addr.arpa", type="PTR", ttl=5, rdata="p.example"),
-                 DNSRRMX(rrname="c.example", ttl=6, preference=10, exchange="mx.example"),
-                 DNSRR(rrname="c.example", type="TXT", ttl=7, rdata=["v=1", "k=x"])),
+                        DNSRR(rrname="c.example", type="A", ttl=2, rdata="192.0.2.7"),
+                        DNSRR(rrname="c.example", type="AAAA", ttl=3, rdata="2001:db8::7"),
+                        DNSRR(rrname="c.example", type="NS", ttl=4, rdata="ns.example"),
+                        DNSRR(rrname="7.2.0.192.in-addr.arpa", type="PTR", ttl=5,
+                              rdata="p.example"),
+                        DNSRRMX(rrname="c.example", ttl=6, preference=10, exchange="mx.example"),
+                        DNSRR(rrname="c.example", type="TXT", ttl=7, rdata=["v=1", "k=x"])),
         DnsMessage(ts_ns=1, trans_id=9, is_response=True, query="q.example", qtype=255,
                    answers=["c.example", "192.0.2.7", "2001:db8::7", "ns.example", "p.example",
                             "mx.example", "v=1 k=x"],
@@ -40,7 +41,7 @@ CASES = {
                    qtype=1)),
     "unsummarised record types left out": (
         answers_message(DNSRR(rrname="q.example", type="SRV", ttl=9, rdata=b"\x00" * 6 + b"\x00"),
-                 DNSRR(rrname="q.example", type="A", ttl=8, rdata="192.0.2.8")),
+                        DNSRR(rrname="q.example", type="A", ttl=8, rdata="192.0.2.8")),
         DnsMessage(ts_ns=1, trans_id=9, is_response=True, query="q.example", qtype=255,
                    answers=["192.0.2.8"], ttls=[8])),
 }
@@ -69,7 +70,7 @@ def test_malformed_question_gives_no_event(data):
 
 def test_malformed_answer_keeps_the_question_and_earlieranswers_message():
     good = answers_message(DNSRR(rrname="q.example", type="A", ttl=1, rdata="192.0.2.1"),
-                    DNSRR(rrname="q.example", type="A", ttl=1, rdata="192.0.2.2"))
+                           DNSRR(rrname="q.example", type="A", ttl=1, rdata="192.0.2.2"))
     event = parse_message(good[:-3], 1)
     assert (event.query, event.answers) == ("q.example", ["192.0.2.1"])
 

@@ -93,6 +93,12 @@ CASES = {
          (REQ, b"GET /not-http HTTP/1.1\r\n\r\n")],
         [_request(method="GET", uri="/ws", headers=[("upgrade", "websocket")]),
          _response(status=101, reason="Switching Protocols")]),
+    "connect tunnel ends HTTP parsing on both sides": (
+        [(REQ, b"CONNECT db.example:443 HTTP/1.1\r\n\r\n"),
+         (RESP, b"HTTP/1.1 200 Connection established\r\n\r\n"),
+         (REQ, b"\x16\x03\x01\x00\x05hello"), (RESP, b"HTTP/1.1 200 OK\r\n\r\n")],
+        [_request(method="CONNECT", uri="db.example:443"),
+         _response(status=200, reason="Connection established")]),
     "header cut short by the end of the connection": (
         [(REQ, b"GET /x HTTP/1.1\r\nUser-Agent: ${jndi:ldap://a/b}\r\nAcc")],
         [_request(method="GET", uri="/x", user_agent="${jndi:ldap://a/b}",

@@ -12,8 +12,6 @@ from tests.capture.l7.samples import HELLO, handshake_records, hello_body, opens
 from tests.capture.l7.streams import feed_all
 
 CLIENT, SERVER = True, False
-
-
 HELLO_EVENT = TlsClientHello(ts_ns=1, server_name="api.example.internal", version=0x0304)
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import ipaddress
 import threading
 from typing import Any
 
-from . import discovery, listing, objects, pods, podsecurity, routing
+from . import discovery, listing, objects, pods, podsecurity, routing, subresources, tables
 from .kubelet import Kubelet, now
 from .messages import Request, Response, ok, warning_headers
 from .rbac import Attributes, Policy
@@ -99,8 +100,6 @@ class Api:
     def _get(self, req: Request, resource: str, ns: str, name: str) -> Response:
         obj = self.store.get(resource, ns, name)
         if req.wants_table():
-            from . import tables
-
             return ok(
                 tables.table(
                     resource,
@@ -142,8 +141,12 @@ class Api:
             new, warnings = objects.decode(req, resource, req.json())
         expect = new.get("metadata", {}).get("resourceVersion")
         if expect and expect != old["metadata"]["resourceVersion"]:
-            raise conflict(resource, name, "the object has been modified; please apply your "
-                           "changes to the latest version and try again")
+            raise conflict(
+                resource,
+                name,
+                "the object has been modified; please apply your "
+                "changes to the latest version and try again",
+            )
         new = objects.merge_update(resource, old, new)
         if objects.dry_run(req):
             return ok(new, **warning_headers(warnings))
@@ -195,7 +198,7 @@ class Api:
     def _delete_namespace(self, ns: dict) -> dict:
         name = ns["metadata"]["name"]
         if name in ("default", "kube-system", "kube-public"):
-            raise forbidden("namespaces", name, f"this namespace may not be deleted")
+            raise forbidden("namespaces", name, "this namespace may not be deleted")
 
         def mark(o: dict) -> None:
             o["metadata"].setdefault("deletionTimestamp", now())
@@ -206,22 +209,18 @@ class Api:
         return marked
 
     def _finalize_namespace(self, name: str) -> None:
-        """The namespace controller: delete the contents, wait for pods to go, then the namespace."""
-        import time
-
+        """The namespace controller: delete the contents, wait for the pods, then the namespace."""
+        since = int(self.store.resource_version)
         for pod in self.store.list("pods", name)[0]:
-            try:
+            with contextlib.suppress(ApiError):  # already gone
                 self._delete_pod(pod, {})
-            except ApiError:
-                pass
         for svc in self.store.list("services", name)[0]:
-            self.store.delete("services", name, svc["metadata"]["name"])
-        while self.store.list("pods", name)[0] and not self.store.closed:
-            time.sleep(0.2)
-        try:
-            self.store.delete("namespaces", "", name)
-        except ApiError:
+            with contextlib.suppress(ApiError):
+                self.store.delete("services", name, svc["metadata"]["name"])
+        for _ in self.store.watch("pods", since, lambda: bool(self.store.list("pods", name)[0])):
             pass
+        with contextlib.suppress(ApiError):
+            self.store.delete("namespaces", "", name)
 
     def _default_service(self, svc: dict) -> None:
         spec = svc.setdefault("spec", {})
@@ -252,8 +251,6 @@ class Api:
     # subresources --------------------------------------------------------------------------------
 
     def _subresource(self, req: Request, info: routing.RequestInfo) -> Response:
-        from . import subresources
-
         return subresources.handle(self, req, info)
 
     def _access_review(self, req: Request, info: routing.RequestInfo) -> Response:

@@ -8,6 +8,7 @@ opens with an empty frame on the lowest writable channel, sends output in frames
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import threading
@@ -133,17 +134,13 @@ class ExecSession:
             return
         channel, payload = data[0], data[1:]
         if channel == STDIN and proc.stdin and payload:
-            try:
+            with contextlib.suppress(BrokenPipeError, ValueError):  # the process closed stdin
                 proc.stdin.write(payload)
-            except (BrokenPipeError, ValueError):
-                pass
         elif channel == CLOSE and self.v5 and payload[:1] == bytes((STDIN,)):
             self._close_stdin(proc)
 
     @staticmethod
     def _close_stdin(proc: subprocess.Popen) -> None:
         if proc.stdin:
-            try:
+            with contextlib.suppress(OSError):
                 proc.stdin.close()
-            except OSError:
-                pass

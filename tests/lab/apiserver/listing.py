@@ -90,34 +90,27 @@ def watch_response(store: Store, req: Request, resource: str, namespace: str) ->
         return json.dumps({"type": kind, "object": obj}).encode() + b"\n"
 
     def stream() -> Iterator[bytes]:
-        seen = {_key(o) for o in initial}
         for o in initial:
             yield render("ADDED", o)
         try:
             for event in events:
                 if event is None:
                     yield b""
-                    continue
-                obj = event.obj
-                if not in_ns(obj):
-                    continue
-                kind = _transition(event.type, _key(obj), match(obj), seen)
-                if kind:
-                    yield render(kind, obj)
+                elif in_ns(event.obj):
+                    was = event.prev is not None and match(event.prev)
+                    kind = _transition(event.type, was, match(event.obj))
+                    if kind:
+                        yield render(kind, event.obj)
         except ApiError as e:
             yield json.dumps({"type": "ERROR", "object": e.status()}).encode() + b"\n"
 
     return Response(stream=stream(), content_type="application/json")
 
 
-def _transition(kind: str, key: str, matches: bool, seen: set[str]) -> str | None:
+def _transition(kind: str, was: bool, now: bool) -> str | None:
     """The event a selector-filtered watcher sees: objects enter (ADDED) and leave (DELETED)."""
-    if kind == "DELETED" or not matches:
-        if key in seen:
-            seen.discard(key)
-            return "DELETED"
-        return None
-    if key in seen:
-        return "MODIFIED"
-    seen.add(key)
-    return "ADDED"
+    if kind == "DELETED":
+        return "DELETED" if was else None
+    if kind == "ADDED" or not was:
+        return "ADDED" if now else None
+    return "MODIFIED" if now else "DELETED"

@@ -11,7 +11,7 @@ from typing import Any
 from . import patch, pods, schema
 from .kubelet import now
 from .messages import Request
-from .status import FieldError, bad_request, forbidden, invalid, not_found
+from .status import ApiError, FieldError, bad_request, forbidden, invalid, not_found
 from .store import Store
 
 _GENERATE = "bcdfghjklmnpqrstvwxz2456789"
@@ -152,19 +152,15 @@ def patched(req: Request, resource: str, old: dict) -> dict:
     return new
 
 
-def _unsupported_patch(ctype: str):
-    from .status import ApiError
-
-    return (
-        ApiError(
-            "UnsupportedMediaType",
-            f"the body of the request was in an unknown format - accepted media types "
-            f"include: application/json-patch+json, application/merge-patch+json, "
-            f"application/strategic-merge-patch+json",
-            code=415,
-        )
-        if ctype
-        else bad_request("missing content type")
+def _unsupported_patch(ctype: str) -> ApiError:
+    """415 for a patch media type the server does not take (server-side apply among them)."""
+    if not ctype:
+        return bad_request("missing content type")
+    return ApiError(
+        "UnsupportedMediaType",
+        "the body of the request was in an unknown format - accepted media types include: "
+        f"{patch.JSON_PATCH}, {patch.MERGE_PATCH}, {patch.STRATEGIC}",
+        code=415,
     )
 
 

@@ -1,4 +1,4 @@
-"""Pod defaulting and validation, as the real registry does on create, update and ephemeral update."""
+"""Pod defaulting and validation, as the real registry does on create, update, ephemeral update."""
 
 from __future__ import annotations
 

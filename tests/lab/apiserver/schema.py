@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-S, I, B, M, A = "string", "integer", "boolean", "object", "any"
+S, N, B, M, A = "string", "integer", "boolean", "object", "any"
 
 META = {
     "name": S,
@@ -18,10 +18,10 @@ META = {
     "selfLink": S,
     "uid": S,
     "resourceVersion": S,
-    "generation": I,
+    "generation": N,
     "creationTimestamp": S,
     "deletionTimestamp": S,
-    "deletionGracePeriodSeconds": I,
+    "deletionGracePeriodSeconds": N,
     "labels": M,
     "annotations": M,
     "ownerReferences": [A],
@@ -33,8 +33,8 @@ SECURITY_CONTEXT = {
     "privileged": B,
     "seLinuxOptions": A,
     "windowsOptions": A,
-    "runAsUser": I,
-    "runAsGroup": I,
+    "runAsUser": N,
+    "runAsGroup": N,
     "runAsNonRoot": B,
     "readOnlyRootFilesystem": B,
     "allowPrivilegeEscalation": B,
@@ -45,12 +45,12 @@ SECURITY_CONTEXT = {
 POD_SECURITY_CONTEXT = {
     "seLinuxOptions": A,
     "windowsOptions": A,
-    "runAsUser": I,
-    "runAsGroup": I,
+    "runAsUser": N,
+    "runAsGroup": N,
     "runAsNonRoot": B,
-    "supplementalGroups": [I],
+    "supplementalGroups": [N],
     "supplementalGroupsPolicy": S,
-    "fsGroup": I,
+    "fsGroup": N,
     "sysctls": [A],
     "fsGroupChangePolicy": S,
     "seccompProfile": {"type": S, "localhostProfile": S},
@@ -63,7 +63,7 @@ CONTAINER = {
     "command": [S],
     "args": [S],
     "workingDir": S,
-    "ports": [{"name": S, "hostPort": I, "containerPort": I, "protocol": S, "hostIP": S}],
+    "ports": [{"name": S, "hostPort": N, "containerPort": N, "protocol": S, "hostIP": S}],
     "envFrom": [A],
     "env": [{"name": S, "value": S, "valueFrom": A}],
     "resources": A,
@@ -90,8 +90,8 @@ POD_SPEC = {
     "containers": [CONTAINER],
     "ephemeralContainers": [EPHEMERAL_CONTAINER],
     "restartPolicy": S,
-    "terminationGracePeriodSeconds": I,
-    "activeDeadlineSeconds": I,
+    "terminationGracePeriodSeconds": N,
+    "activeDeadlineSeconds": N,
     "dnsPolicy": S,
     "nodeSelector": M,
     "serviceAccountName": S,
@@ -111,7 +111,7 @@ POD_SPEC = {
     "tolerations": [A],
     "hostAliases": [A],
     "priorityClassName": S,
-    "priority": I,
+    "priority": N,
     "dnsConfig": A,
     "readinessGates": [A],
     "runtimeClassName": S,
@@ -133,7 +133,7 @@ SERVICE = {
     "status": A,
     "spec": {
         "ports": [
-            {"name": S, "protocol": S, "appProtocol": S, "port": I, "targetPort": A, "nodePort": I}
+            {"name": S, "protocol": S, "appProtocol": S, "port": N, "targetPort": A, "nodePort": N}
         ],
         "selector": M,
         "clusterIP": S,
@@ -145,7 +145,7 @@ SERVICE = {
         "loadBalancerSourceRanges": [S],
         "externalName": S,
         "externalTrafficPolicy": S,
-        "healthCheckNodePort": I,
+        "healthCheckNodePort": N,
         "publishNotReadyAddresses": B,
         "sessionAffinityConfig": A,
         "ipFamilies": [S],

@@ -64,7 +64,7 @@ def _label_term(term: str) -> Callable[[dict], bool]:
 
 
 def field_selector(resource: str, text: str) -> Match:
-    """Compile `metadata.name=x,spec.nodeName!=y`; unsupported fields are a 400 as on a real server."""
+    """Compile `metadata.name=x,spec.nodeName!=y`; unsupported fields are a 400, as upstream."""
     tests = []
     known = {**_META, **FIELDS.get(resource, {})}
     for term in filter(None, (t.strip() for t in text.split(","))):

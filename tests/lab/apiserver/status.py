@@ -1,4 +1,4 @@
-"""metav1.Status errors shaped as the real API server shapes them (reason, code, details, message)."""
+"""metav1.Status errors shaped as the real API server shapes them (reason, code, details, text)."""
 
 from __future__ import annotations
 

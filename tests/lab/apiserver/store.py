@@ -11,7 +11,6 @@ import copy
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
-from typing import Any
 
 from .status import already_exists, conflict, gone, not_found
 
@@ -20,12 +19,14 @@ HISTORY = 4096  # events kept for watches that resume from a resourceVersion
 
 
 class Event:
-    """One watch event; `obj` is the object after the change (before it, for DELETED)."""
+    """One watch event: `obj` after the change (the last state, for DELETED), `prev` before it."""
 
-    __slots__ = ("rv", "type", "resource", "obj")
+    __slots__ = ("rv", "type", "resource", "obj", "prev")
 
-    def __init__(self, rv: int, type_: str, resource: str, obj: dict) -> None:
-        self.rv, self.type, self.resource, self.obj = rv, type_, resource, obj
+    def __init__(
+        self, rv: int, type_: str, resource: str, obj: dict, prev: dict | None = None
+    ) -> None:
+        self.rv, self.type, self.resource, self.obj, self.prev = rv, type_, resource, obj, prev
 
 
 class Store:
@@ -122,7 +123,7 @@ class Store:
             self._rv += 1
             obj = copy.deepcopy(obj)
             obj["metadata"]["resourceVersion"] = str(self._rv)
-            self._history.append(Event(self._rv, "DELETED", resource, obj))
+            self._history.append(Event(self._rv, "DELETED", resource, obj, obj))
             self._changed.notify_all()
             return copy.deepcopy(obj)
 
@@ -130,8 +131,9 @@ class Store:
         self._rv += 1
         obj = copy.deepcopy(obj)
         obj["metadata"]["resourceVersion"] = str(self._rv)
+        prev = self._objects.get(key)
         self._objects[key] = obj
-        self._history.append(Event(self._rv, type_, resource, obj))
+        self._history.append(Event(self._rv, type_, resource, obj, prev))
         self._changed.notify_all()
         return copy.deepcopy(obj)
 
@@ -156,14 +158,12 @@ class Store:
             if not batch:
                 yield None
             for event in batch:
-                yield Event(event.rv, event.type, event.resource, copy.deepcopy(event.obj))
+                yield Event(
+                    event.rv, event.type, event.resource, copy.deepcopy(event.obj), event.prev
+                )
 
     def close(self) -> None:
         """Wake and end every watch (server shutdown)."""
         with self._changed:
             self.closed = True
             self._changed.notify_all()
-
-    def get_raw(self, resource: str, ns: str, name: str) -> Any:
-        """The stored object without copying, for read-only checks under no lock (tests, tables)."""
-        return self._objects.get((resource, ns, name))

@@ -41,10 +41,7 @@ def handle(api: Api, req: Request, info: RequestInfo) -> Response:
 
 def _ephemeral(api: Api, req: Request, info: RequestInfo) -> Response:
     old = api.store.get("pods", info.namespace, info.name)
-    if info.verb == "patch":
-        asked = objects.patched(req, "pods", old)
-    else:
-        asked = req.json()
+    asked = objects.patched(req, "pods", old) if info.verb == "patch" else req.json()
     asked, warnings = objects.decode(req, "pods", asked)
     # Only spec.ephemeralContainers is taken from the request (dropNonEphemeralContainerUpdates).
     new = json.loads(json.dumps(old))

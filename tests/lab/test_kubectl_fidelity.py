@@ -1,0 +1,171 @@
+"""A real kubectl binary against the lab, unchanged: what kubectl accepts is the lab's contract."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+
+import pytest
+
+from tests.lab import fixtures
+from tests.lab.fixtures import pod
+
+kubectl_bin, lab, lab_ns = fixtures.kubectl_bin, fixtures.lab, fixtures.lab_ns  # the lab's fixtures
+
+POD_YAML = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+  labels: {app: web}
+spec:
+  containers:
+  - name: app
+    image: busybox:1.36
+    command: ["sh", "-c", "echo started; exec sleep 3600"]
+"""
+
+
+@pytest.fixture
+def kubectl(lab, kubectl_bin, lab_ns):
+    """Run kubectl in the test's namespace; returns the CompletedProcess."""
+
+    def run(*args: str, context: str = "lab", stdin: bytes = b"") -> subprocess.CompletedProcess:
+        return lab.kubectl(kubectl_bin, "-n", lab_ns, *args, context=context, stdin=stdin)
+
+    return run
+
+
+@pytest.fixture
+def web(lab, lab_ns, kubectl):
+    """Pod `web` applied with kubectl and running."""
+    done = kubectl("apply", "-f", "-", stdin=POD_YAML.encode())
+    assert done.returncode == 0, done.stderr
+    return lab.wait_for_pod(lab_ns, "web", lambda p: p["status"].get("phase") == "Running")
+
+
+def test_get_nodes_lists_ready_nodes_with_internal_ips(lab, kubectl_bin):
+    out = lab.kubectl(kubectl_bin, "get", "nodes", "-o", "wide").stdout.decode().splitlines()
+    assert out[0].split()[:6] == ["NAME", "STATUS", "ROLES", "AGE", "VERSION", "INTERNAL-IP"]
+    assert [line.split()[5] for line in out[1:]] == ["172.31.0.11", "172.31.0.12"]
+
+
+def test_apply_creates_the_pod(kubectl):
+    done = kubectl("apply", "-f", "-", stdin=POD_YAML.encode())
+    assert (done.returncode, done.stdout) == (0, b"pod/web created\n")
+
+
+def test_apply_with_an_unknown_field_is_refused_by_strict_validation(kubectl):
+    done = kubectl("apply", "-f", "-", stdin=POD_YAML.replace("image:", "imag:").encode())
+    assert done.returncode == 1
+    assert b'strict decoding error: unknown field "spec.containers[0].imag"' in done.stderr
+
+
+def test_get_pods_all_namespaces_wide_shows_ip_and_node(lab, web, kubectl_bin):
+    out = lab.kubectl(kubectl_bin, "get", "pods", "-A", "-o", "wide").stdout.decode()
+    row = next(line.split() for line in out.splitlines() if " web " in line)
+    assert row[2:4] == ["1/1", "Running"]
+    assert row[6:8] == [web["status"]["podIP"], web["spec"]["nodeName"]]
+
+
+def test_get_pod_as_json_is_the_stored_object(web, kubectl):
+    got = json.loads(kubectl("get", "pod", "web", "-o", "json").stdout)
+    assert got["metadata"]["uid"] == web["metadata"]["uid"]
+
+
+def test_logs_prints_the_container_output(web, kubectl):
+    assert kubectl("logs", "web").stdout == b"started\n"
+
+
+def test_exec_returns_byte_identical_binary_output(web, kubectl):
+    script = (
+        'f=$(mktemp); head -c 300000 /dev/urandom > "$f"; cat "$f"; sha256sum < "$f" >&2; rm "$f"'
+    )
+    done = kubectl("exec", "web", "--", "sh", "-c", script)
+    assert hashlib.sha256(done.stdout).hexdigest() == done.stderr.split()[0].decode()
+
+
+def test_exec_exits_with_the_command_exit_code(web, kubectl):
+    done = kubectl("exec", "web", "--", "sh", "-c", "exit 5")
+    assert (done.returncode, done.stderr) == (5, b"command terminated with exit code 5\n")
+
+
+def test_exec_passes_stdin(web, kubectl):
+    done = kubectl("exec", "-i", "web", "--", "sha256sum", stdin=b"abc")
+    assert done.stdout.split()[0].decode() == hashlib.sha256(b"abc").hexdigest()
+
+
+def test_debug_netadmin_reaches_a_running_ephemeral_container(lab, lab_ns, web, kubectl):
+    done = kubectl(
+        "debug",
+        "web",
+        "--image=nicolaka/netshoot",
+        "--profile=netadmin",
+        "-c",
+        "dbg",
+        "--",
+        "sleep",
+        "60",
+    )
+    assert done.returncode == 0, done.stderr
+    running = lab.wait_for_pod(
+        lab_ns,
+        "web",
+        lambda p: any(
+            "running" in s["state"] for s in p["status"].get("ephemeralContainerStatuses", [])
+        ),
+    )
+    added = running["spec"]["ephemeralContainers"][0]
+    assert added["securityContext"]["capabilities"]["add"] == ["NET_ADMIN", "NET_RAW"]
+
+
+def test_exec_into_the_debug_container_works(lab, lab_ns, web, kubectl):
+    kubectl("debug", "web", "--image=busybox", "-c", "dbg", "--", "sleep", "60")
+    lab.wait_for_pod(
+        lab_ns,
+        "web",
+        lambda p: any(
+            "running" in s["state"] for s in p["status"].get("ephemeralContainerStatuses", [])
+        ),
+    )
+    assert kubectl("exec", "web", "-c", "dbg", "--", "echo", "in-debug").stdout == b"in-debug\n"
+
+
+def test_debug_as_the_restricted_user_shows_the_rbac_message(lab_ns, web, kubectl):
+    done = kubectl("debug", "web", "--image=busybox", "--", "true", context="lab-restricted")
+    assert done.returncode == 1
+    assert (
+        f'pods "web" is forbidden: User "lab-restricted" cannot patch resource '
+        f'"pods/ephemeralcontainers" in API group "" in the namespace "{lab_ns}"'
+    ).encode() in done.stderr
+
+
+def test_delete_removes_the_pod(web, kubectl):
+    done = kubectl("delete", "pod", "web", "--grace-period=1")
+    assert (done.returncode, done.stdout) == (0, b'pod "web" deleted\n')
+    assert b"NotFound" in kubectl("get", "pod", "web").stderr
+
+
+def test_get_pods_watch_sees_a_new_pod(lab, lab_ns, web, kubectl_bin):
+    cmd = [
+        str(kubectl_bin),
+        "--context",
+        "lab",
+        "-n",
+        lab_ns,
+        "get",
+        "pods",
+        "-w",
+        "--request-timeout=60s",
+    ]
+    env = {"KUBECONFIG": str(lab.kubeconfig), "HOME": str(lab.state_dir), "PATH": "/usr/bin"}
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, env=env) as watcher:
+        try:
+            assert watcher.stdout.readline().split()[0] == b"NAME"
+            assert watcher.stdout.readline().split()[0] == b"web"
+            lab.request("POST", f"/api/v1/namespaces/{lab_ns}/pods", pod("late"))
+            names = iter(lambda: watcher.stdout.readline().split()[:1], [])
+            assert [b"late"] in names
+        finally:
+            watcher.terminate()

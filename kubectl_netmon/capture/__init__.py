@@ -1,1 +1,4 @@
-"""Packets from bytes: capture readers and writers, decoding, flows, L7. Knows nothing of Kubernetes."""
+"""Packets from bytes: capture readers and writers, decoding, flows, L7.
+
+Knows nothing of Kubernetes.
+"""

@@ -133,7 +133,7 @@ class Engine:
                         is_orig = False
                 conn = f.conn
                 if f.close_at and ts >= f.close_at or ts - conn.last_ns >= idle[f.kind] or (
-                        proto == PROTO_TCP and _reused(f, is_orig, p)):
+                        p.tcp_flags & (SYN | ACK) == SYN and _reused(f, is_orig, p)):
                     self._finish(f)
                     f = self._new(p, key)
                     is_orig = f.key is key
@@ -145,8 +145,9 @@ class Engine:
                     self._tcp(f, is_orig, p, ts)
                 else:
                     self._datagram(f, is_orig, p, ts)
-                for hook in on_packet:
-                    hook(p, conn)
+                if on_packet:
+                    for hook in on_packet:
+                        hook(p, conn)
                 lru[f.kind].move_to_end(f)
                 if out:
                     yield from out
@@ -322,18 +323,60 @@ class Engine:
                     self._deliver(f, is_orig, p.payload, ts)
 
     def _tcp(self, f: Flow, is_orig: bool, p: Packet, ts: int) -> None:
+        """One TCP segment. The common case (no SYN/FIN/RST, both sides known, this side open)
+        is handled here; everything else by _tcp_full, the whole of Zeek's per-segment logic."""
+        conn = f.conn
+        flags = p.tcp_flags
+        if is_orig:
+            conn.orig_pkts += 1
+            conn.orig_ip_bytes += p.ip_len
+            ep, peer = f.orig, f.resp
+        else:
+            conn.resp_pkts += 1
+            conn.resp_ip_bytes += p.ip_len
+            ep, peer = f.resp, f.orig
+        if (flags & (SYN | FIN | RST) or ep.did_close or not INACTIVE < ep.state < CLOSED
+                or peer.state == INACTIVE):
+            self._tcp_full(f, is_orig, p, ts, ep, peer)
+            return
+        conn.last_ns = ts
+        ln = p.payload_len
+        last = ep.last
+        rel = last + ((p.seq - ep.start - last + _HALF) & _M32) - _HALF
+        bit = (_H_DATA if ln else _H_ACK if flags & ACK else 0) << (0 if is_orig else _RESP)
+        if bit and not f.hist & bit:
+            f.hist |= bit
+            letter = "D" if ln else "A"
+            conn.history += letter if is_orig else letter.lower()
+        if flags & ACK:
+            pa = peer.ack
+            rel_ack = pa + ((p.ack - peer.start - pa + _HALF) & _M32) - _HALF
+            if rel_ack > pa and (p.ack or rel_ack - pa <= _TOO_LARGE):
+                peer.ack = rel_ack
+            if rel_ack > 1:
+                stream = f.rstream if is_orig else f.ostream
+                if rel_ack > (stream.next if stream is not None else 1):
+                    self._acked(f, not is_orig, peer, rel_ack, ts)
+        end = rel + ln
+        if end > last:
+            ep.last = end
+        elif ln:
+            ep.rxmit += 1
+            if ep.rxmit in _POW10:
+                conn.history += "T" if is_orig else "t"
+        if ln and rel >= 0 and p.payload:
+            if p.frag:
+                self.stats.fragments += 1  # the rest of the segment is missing: a gap
+            else:
+                self._segment(f, is_orig, rel, p.payload, ts)
+
+    def _tcp_full(self, f: Flow, is_orig: bool, p: Packet, ts: int, ep: TcpEndpoint,
+                  peer: TcpEndpoint) -> None:
         """One TCP segment, as Zeek's TCPAnalyzer::DeliverPacket sees it."""
         conn = f.conn
         flags = p.tcp_flags
         ln = p.payload_len
-        if is_orig:
-            conn.orig_pkts += 1
-            conn.orig_ip_bytes += p.ip_len
-            ep, peer, shift = f.orig, f.resp, 0
-        else:
-            conn.resp_pkts += 1
-            conn.resp_ip_bytes += p.ip_len
-            ep, peer, shift = f.resp, f.orig, _RESP
+        shift = 0 if is_orig else _RESP
         if not (ep.did_close and peer.did_close):
             conn.last_ns = ts
         seq = p.seq
@@ -513,8 +556,8 @@ def _icmp_key(p: Packet) -> tuple:
 
 
 def _reused(f: Flow, is_orig: bool, p: Packet) -> bool:
-    """A new SYN (other sequence number) on a known 5-tuple starts a new connection."""
-    if p.tcp_flags & (SYN | ACK) != SYN:
+    """A new SYN (other sequence number than the side's first) starts a new connection."""
+    if f.orig is None:
         return False
     ep = f.orig if is_orig else f.resp
     return ep.state != INACTIVE and p.seq != ep.start

@@ -10,9 +10,14 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
+
+from kubectl_netmon.capture.decode import DecodeStats, packets
+from kubectl_netmon.capture.reader import open_stream
 
 ADDR_A, ADDR_B = "10.251.0.1", "10.251.0.2"
 ADDR6_A, ADDR6_B = "fd00:251::1", "fd00:251::2"
@@ -65,25 +70,58 @@ def namespace_pair() -> Iterator[tuple[str, str]]:
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
 
 
+END_MARKER = b"nmrd end of traffic"
+SEND_END_MARKER = (
+    "import socket, sys; socket.socket(socket.AF_INET, socket.SOCK_DGRAM)"
+    ".sendto(sys.argv[2].encode(), (sys.argv[1], 9))"
+)
+
+
+class _Tee:
+    """A binary stream that copies what is read from `src` into `dst`."""
+
+    def __init__(self, src: BinaryIO, dst: BinaryIO) -> None:
+        self.src, self.dst = src, dst
+
+    def read1(self, size: int = -1) -> bytes:
+        data = self.src.read1(size)
+        self.dst.write(data)
+        return data
+
+
 def record_sll2_traffic(path: Path) -> Path:
     """Capture TCP (IPv4 and IPv6) and UDP traffic between two namespaces into `path` (pcapng,
-    LINUX_SLL2 from `dumpcap -i any`)."""
-    with namespace_pair() as (a, b):
+    LINUX_SLL2 from `dumpcap -i any`).
+
+    libpcap hands packets over in ring-buffer blocks and dumpcap drops an unfinished block when
+    interrupted, so the capture is read live from dumpcap's stdout (and copied to `path`) until an
+    end-marker datagram sent after the traffic shows up; only then is dumpcap stopped.
+    """
+    with namespace_pair() as (a, b), open(path, "wb") as out:
         dumpcap = subprocess.Popen(
-            ["ip", "netns", "exec", a, "dumpcap", "-q", "-i", "any", "-y", "LINUX_SLL2", "-w",
-             str(path)],
-            stderr=subprocess.PIPE, text=True)
+            ["ip", "netns", "exec", a, "dumpcap", "-q", "-i", "any", "-y", "LINUX_SLL2", "-w", "-"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        watchdog = threading.Timer(60, dumpcap.send_signal, (signal.SIGINT,))
+        watchdog.start()
         try:
             for line in dumpcap.stderr:  # dumpcap says so once the capture socket is open
-                if line.startswith("Capturing on"):
+                if line.startswith(b"Capturing on"):
                     break
             server = subprocess.Popen(["ip", "netns", "exec", b, sys.executable, "-c", SERVER,
                                        ADDR_B, ADDR6_B], stdout=subprocess.PIPE, text=True)
             server.stdout.readline()
-            subprocess.run(["ip", "netns", "exec", a, sys.executable, "-c", CLIENT, ADDR_B,
-                            ADDR6_B], check=True, timeout=60)
+            for ns, script, args in ((a, CLIENT, (ADDR_B, ADDR6_B)),
+                                     (a, SEND_END_MARKER, (ADDR_B, END_MARKER.decode()))):
+                subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", script, *args],
+                               check=True, timeout=60)
             server.wait(timeout=60)
+            reader = open_stream(_Tee(dumpcap.stdout, out), "dumpcap")
+            for pkt in packets(reader, DecodeStats()):
+                if pkt.payload == END_MARKER:
+                    break
         finally:
+            watchdog.cancel()
             dumpcap.send_signal(signal.SIGINT)
+            out.write(dumpcap.stdout.read())
             dumpcap.wait(timeout=60)
     return path

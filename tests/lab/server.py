@@ -1,8 +1,8 @@
 """The lab process: `python3 -m tests.lab.server --state-dir DIR --nodes N [--scenario NAME]`.
 
 Creates the CA, tokens and DIR/kubeconfig, starts the API server on 127.0.0.1:<free port>,
-writes DIR/server.json (pid, port, url) once it serves, and runs until SIGTERM or SIGINT; then
-stops every pod and removes the nodes.
+writes DIR/server.json (pid, port, url, netns prefix) once it serves, and runs until SIGTERM or
+SIGINT; then stops every pod and removes the nodes.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         cluster.start()
         if args.scenario:
             cluster.apply_manifests(scenarios.load(args.scenario))
-        info = {"pid": os.getpid(), "port": cluster.port, "url": cluster.url}
+        info = {"pid": os.getpid(), "port": cluster.port, "url": cluster.url, "prefix": prefix}
         tmp = args.state_dir / "server.json.tmp"
         tmp.write_text(json.dumps(info))
         tmp.replace(args.state_dir / "server.json")

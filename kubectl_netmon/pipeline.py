@@ -1,13 +1,13 @@
 """Packets -> flow engine (with detectors listening) -> outputs, streaming.
 
-The source is any iterable of capture.model.Packet: a file reader today, a live exec stream
-later; nothing here knows which. Each connection reaches the outputs when the engine finishes
+The source is any iterable of capture.model.Packet: a file reader or the merged live streams;
+nothing here knows which. Each connection reaches the outputs when the engine finishes
 it and each notice when a detector raises it, so memory does not grow with the capture.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -37,29 +37,53 @@ class RunResult:
     warnings: list[str] = field(default_factory=list)
 
 
+class Pipeline:
+    """The engine, detectors and outputs of one run. A live source also calls expire() while it
+    is quiet (flows time out without packets) and active() to show the open connections."""
+
+    def __init__(self, outputs: Sequence[Output], detectors: Sequence[Detector] = (),
+                 config: FlowConfig | None = None) -> None:
+        self.result = RunResult()
+        self._outputs = outputs
+        for detector in detectors:
+            detector.bind(self._notice)
+        self.engine = Engine(list(detectors), config or FlowConfig())
+
+    def run(self, packets: Iterable[Packet]) -> RunResult:
+        """Run the packets through the engine and detectors into the outputs, then close them."""
+        try:
+            for conn in self.engine.run(packets):
+                self._conn(conn)
+        finally:
+            for out in self._outputs:
+                out.close()
+        self.result.warnings = self.engine.stats.warnings()
+        return self.result
+
+    def expire(self, now_ns: int) -> None:
+        """Hand the outputs the connections that timed out by now_ns (packet time)."""
+        for conn in self.engine.expire(now_ns):
+            self._conn(conn)
+
+    def active(self) -> Iterator[Conn]:
+        """The open connections as of now."""
+        return self.engine.active()
+
+    def _conn(self, conn: Conn) -> None:
+        self.result.flows += 1
+        for out in self._outputs:
+            out.conn(conn)
+
+    def _notice(self, notice: Notice) -> None:
+        self.result.notices += 1
+        for out in self._outputs:
+            out.notice(notice)
+
+
 def run(packets: Iterable[Packet], outputs: Sequence[Output], detectors: Sequence[Detector] = (),
         config: FlowConfig | None = None) -> RunResult:
     """Run the packets through the engine and detectors into the outputs, then close them."""
-    result = RunResult()
-
-    def to_outputs(notice: Notice) -> None:
-        result.notices += 1
-        for out in outputs:
-            out.notice(notice)
-
-    for detector in detectors:
-        detector.bind(to_outputs)
-    engine = Engine(list(detectors), config or FlowConfig())
-    try:
-        for conn in engine.run(packets):
-            result.flows += 1
-            for out in outputs:
-                out.conn(conn)
-    finally:
-        for out in outputs:
-            out.close()
-    result.warnings = engine.stats.warnings()
-    return result
+    return Pipeline(outputs, detectors, config).run(packets)
 
 
 def find_conn(packets: Iterable[Packet], uid: str, config: FlowConfig | None = None,

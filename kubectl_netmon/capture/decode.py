@@ -26,6 +26,8 @@ _IP6 = struct.Struct("!4xHBx16s16s").unpack_from
 _TCP_FORMAT = "HHIIBB"
 _TCP = struct.Struct("!" + _TCP_FORMAT).unpack_from
 _IP4_TCP = "BxHxxHxB2x4s4s" + _TCP_FORMAT
+# version/class (first byte), payload length, next header, source, destination, then TCP
+_IP6_TCP = "B3xHBx16s16s" + _TCP_FORMAT
 _UDP = struct.Struct("!HHH").unpack_from
 _U16 = struct.Struct("!H").unpack_from
 
@@ -105,14 +107,15 @@ def packets(reader: CaptureReader, stats: DecodeStats) -> Iterator[Packet]:
 
 
 def decoder_for(linktype: int) -> FrameDecoder:
-    """The frame decoder of one link type: an IPv4 TCP/UDP fast path where the link header has a
-    fixed size, in front of the general path (link offset function, IPv4/IPv6, any transport)."""
+    """The frame decoder of one link type: IPv4 and IPv6 TCP/UDP fast paths where the link header
+    has a fixed size, in front of the general path (link offset, IPv4/IPv6, any transport)."""
     link = DECODERS.get(linktype)
     if link is None:
         return _unsupported(linktype)
     general = _general(link, linktype)
     if linktype in FIXED_HEADERS:
-        return _ipv4_fast_path(*FIXED_HEADERS[linktype], general)
+        layout = FIXED_HEADERS[linktype]
+        return _ipv4_fast_path(*layout, _ipv6_fast_path(*layout, general))
     return general
 
 
@@ -142,12 +145,12 @@ def _general(link: LinkDecoder, linktype: int) -> FrameDecoder:
     return decode
 
 
-def _ipv4_fast_path(link_len: int, etype_at: int, general: FrameDecoder) -> FrameDecoder:
+def _ipv4_fast_path(link_len: int, etype_at: int, fallback: FrameDecoder) -> FrameDecoder:
     """Link header, IPv4 without options and the first 14 bytes of TCP (or UDP, whose length
     lands in the top half of `seq`) in one unpack_from. Anything else (IPv6, options, fragments,
-    short or odd headers, other protocols) goes to `general`."""
+    short or odd headers, other protocols) goes to `fallback`."""
     need = link_len + 34
-    unpack = struct.Struct(f"!{etype_at}xH{link_len - etype_at - 2}x" + _IP4_TCP).unpack_from
+    unpack = struct.Struct(_link_format(link_len, etype_at) + _IP4_TCP).unpack_from
 
     def decode(buf: bytes, start: int, end: int, ts: int, iface: int) -> Packet:
         if end - start >= need:
@@ -166,8 +169,40 @@ def _ipv4_fast_path(link_len: int, etype_at: int, general: FrameDecoder) -> Fram
                     cend = ip_end if ip_end < end else end
                     return Packet(ts, iface, 4, src, dst, 17, sport, dport, total, (seq >> 16) - 8,
                                   buf[p:cend] if cend > p else b"")
-        return general(buf, start, end, ts, iface)
+        return fallback(buf, start, end, ts, iface)
     return decode
+
+
+def _ipv6_fast_path(link_len: int, etype_at: int, fallback: FrameDecoder) -> FrameDecoder:
+    """The same for IPv6 without extension headers; anything else goes to `fallback`."""
+    need = link_len + 54
+    unpack = struct.Struct(_link_format(link_len, etype_at) + _IP6_TCP).unpack_from
+
+    def decode(buf: bytes, start: int, end: int, ts: int, iface: int) -> Packet:
+        if end - start >= need:
+            etype, vtc, plen, nh, src, dst, sport, dport, seq, ack, doff, flags = \
+                unpack(buf, start)
+            if etype == 0x86DD and vtc >> 4 == 6 and plen:
+                ip_end = start + link_len + 40 + plen
+                if nh == 6:
+                    p = start + link_len + 40 + ((doff >> 4) << 2)
+                    if doff >= 0x50 and p <= ip_end:
+                        cend = ip_end if ip_end < end else end
+                        return Packet(ts, iface, 6, src, dst, 6, sport, dport, 40 + plen,
+                                      ip_end - p, buf[p:cend] if cend > p else b"", flags, seq,
+                                      ack, False)
+                elif nh == 17 and 8 <= seq >> 16 <= plen:
+                    p = start + link_len + 48
+                    cend = ip_end if ip_end < end else end
+                    return Packet(ts, iface, 6, src, dst, 17, sport, dport, 40 + plen,
+                                  (seq >> 16) - 8, buf[p:cend] if cend > p else b"")
+        return fallback(buf, start, end, ts, iface)
+    return decode
+
+
+def _link_format(link_len: int, etype_at: int) -> str:
+    """Struct format of a fixed-size link header, keeping only its ethertype."""
+    return f"!{etype_at}xH{link_len - etype_at - 2}x"
 
 
 def ip4(buf: bytes, off: int, end: int, ts: int, iface: int) -> Packet:

@@ -9,7 +9,8 @@ inactivity timeout, the active timeout splits it, the table evicts it, or the in
 
 from __future__ import annotations
 
-from collections import OrderedDict, deque
+import heapq
+from collections import deque
 from collections.abc import Iterable, Iterator
 
 from kubectl_netmon.capture.conn import Conn
@@ -57,7 +58,9 @@ __all__ = ["Engine", "FlowConfig"]
 _M32 = 0xFFFFFFFF
 _HALF = 0x80000000
 _TOO_LARGE = 1 << 20  # Zeek's TOO_LARGE_SEQ_DELTA: SYN/RST sequence jumps not trusted
-_SWEEP_NS = SECOND  # how often (in packet time) finished flows are looked for
+_SWEEP_NS = SECOND  # how often (in packet time) closed flows are looked for
+_IDLE_SWEEPS = 10  # idle flows are looked for this many times per shortest inactivity timeout
+_EVICT_SHARE = 100  # a full table evicts this share (1/100) of its flows at once
 _TCP, _UDP, _OTHER = 0, 1, 2
 _KIND = {PROTO_TCP: _TCP, PROTO_UDP: _UDP}
 
@@ -83,7 +86,6 @@ class Engine:
         self._on_finish = _hooks(listeners, "on_finish")
         self._fwd: dict[tuple, Flow] = {}  # key as the originator sends -> flow
         self._rev: dict[tuple, Flow] = {}  # key as the responder sends -> flow
-        self._lru = (OrderedDict(), OrderedDict(), OrderedDict())  # per kind, least recent first
         self._closing: deque[Flow] = deque()  # closed TCP flows waiting out the close delay
         self._out: list[Conn] = []  # finished, not yet yielded
         self._idle = config.timeouts_ns()
@@ -92,8 +94,8 @@ class Engine:
         self._limits = config.limits()
         self._seed = uid_key(config.uid_seed)
         self._names: dict[bytes, str] = {}
-        self._now = 0
         self._next_sweep = 0
+        self._next_idle_sweep = 0
 
     # -- public -------------------------------------------------------------------------------
 
@@ -102,7 +104,6 @@ class Engine:
         out = self._out
         fwd_get = self._fwd.get
         rev_get = self._rev.get
-        lru = self._lru
         idle = self._idle
         active = self._active
         on_packet = self._on_packet
@@ -148,7 +149,6 @@ class Engine:
                 if on_packet:
                     for hook in on_packet:
                         hook(p, conn)
-                lru[f.kind].move_to_end(f)
                 if out:
                     yield from out
                     out.clear()
@@ -169,6 +169,7 @@ class Engine:
 
     def expire(self, now_ns: int) -> list[Conn]:
         """For live sources when no packet arrives: finish what timed out by now_ns."""
+        self._next_idle_sweep = 0
         self._sweep(now_ns)
         done = list(self._out)
         self._out.clear()
@@ -200,7 +201,6 @@ class Engine:
             f.resp = TcpEndpoint()
         self._fwd[key] = f
         self._rev[rkey] = f
-        self._lru[kind][f] = None
         self.stats.flows += 1
         return f
 
@@ -218,7 +218,6 @@ class Engine:
         key = f.key
         del self._fwd[key]
         del self._rev[(key[1], key[0], key[3], key[2], key[4])]
-        del self._lru[f.kind][f]
         f.close_at = 0
         conn = f.conn
         for from_orig, stream in ((True, f.ostream), (False, f.rstream)):
@@ -274,13 +273,20 @@ class Engine:
             f.resp.base += old.resp_bytes
 
     def _evict(self) -> None:
-        """The table is full: end the least recently active flow early."""
-        fronts = [next(iter(lru)) for lru in self._lru if lru]
-        self._finish(min(fronts, key=lambda f: f.conn.last_ns))
-        self.stats.evicted += 1
+        """The table is full: end the least recently active flows early (a batch at once, so
+        the scan for them is paid once per batch)."""
+        victims = heapq.nsmallest(max(1, len(self._fwd) // _EVICT_SHARE), self._fwd.values(),
+                                  key=_last_ns)
+        for f in victims:
+            self._finish(f)
+        self.stats.evicted += len(victims)
 
     def _sweep(self, now: int) -> None:
-        """Finish flows whose close delay or inactivity timeout passed by now."""
+        """Finish flows whose close delay passed by now; now and then also the idle ones.
+
+        Packets never join a timed-out flow (run checks each flow's deadlines), so sweeping
+        only decides how soon a finished record comes out and its memory is freed.
+        """
         self._next_sweep = now + _SWEEP_NS
         closing = self._closing
         fwd = self._fwd
@@ -288,39 +294,38 @@ class Engine:
             f = closing.popleft()
             if f.close_at and fwd.get(f.key) is f:
                 self._finish(f)
-        for lru, timeout in zip(self._lru, self._idle):
-            while lru:
-                f = next(iter(lru))
-                if f.conn.last_ns + timeout > now:
-                    break
+        if now >= self._next_idle_sweep:
+            self._next_idle_sweep = now + min(self._idle) // _IDLE_SWEEPS
+            idle = self._idle
+            for f in [f for f in fwd.values() if f.conn.last_ns + idle[f.kind] <= now]:
                 self.stats.idle_expired += 1
                 self._finish(f)
 
     # -- per packet ---------------------------------------------------------------------------
 
     def _datagram(self, f: Flow, is_orig: bool, p: Packet, ts: int) -> None:
-        """UDP and ICMP: counters, Zeek's D/d history for UDP, each UDP payload to L7."""
+        """UDP and ICMP: counters; for UDP also Zeek's D/d history and each payload to L7."""
         conn = f.conn
         conn.last_ns = ts
         if is_orig:
             conn.orig_pkts += 1
             conn.orig_ip_bytes += p.ip_len
             conn.orig_bytes += p.payload_len
-            bit, letter = _H_DATA, "D"
         else:
             conn.resp_pkts += 1
             conn.resp_ip_bytes += p.ip_len
             conn.resp_bytes += p.payload_len
-            bit, letter = _H_DATA << _RESP, "d"
-        if f.kind == _UDP:
-            if not f.hist & bit:
-                f.hist |= bit
-                conn.history += letter
-            if p.payload:
-                if p.frag:
-                    self.stats.fragments += 1  # only the first fragment's part is here
-                else:
-                    self._deliver(f, is_orig, p.payload, ts)
+        if f.kind != _UDP:
+            return
+        bit = _H_DATA if is_orig else _H_DATA << _RESP
+        if not f.hist & bit:
+            f.hist |= bit
+            conn.history += "D" if is_orig else "d"
+        if p.payload:
+            if p.frag:
+                self.stats.fragments += 1  # only the first fragment's part is here
+            else:
+                self._deliver(f, is_orig, p.payload, ts)
 
     def _tcp(self, f: Flow, is_orig: bool, p: Packet, ts: int) -> None:
         """One TCP segment. The common case (no SYN/FIN/RST, both sides known, this side open)
@@ -542,6 +547,10 @@ class Engine:
         for hook in self._on_event:
             for event in events:
                 hook(conn, event)
+
+
+def _last_ns(f: Flow) -> int:
+    return f.conn.last_ns
 
 
 def _hooks(listeners: list[FlowListener], name: str) -> list:

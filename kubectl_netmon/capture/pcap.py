@@ -71,5 +71,3 @@ class PcapReader(CaptureReader):
             n += 1
             pos = end
 
-    def _cut(self, pos: int, packets: int, detail: str) -> None:
-        self._damaged(self._chunks.base + pos, packets, "truncated", detail)

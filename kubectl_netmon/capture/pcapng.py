@@ -169,8 +169,6 @@ class PcapngReader(CaptureReader):
             return f"packet on interface {iface}, but the section describes {count}"
         return f"packet block of {blen} bytes says it holds {cap} captured bytes"
 
-    def _cut(self, pos: int, packets: int, detail: str) -> None:
-        self._damaged(self._chunks.base + pos, packets, "truncated", detail)
 
     def _bad(self, pos: int, packets: int, detail: str) -> None:
         self._damaged(self._chunks.base + pos, packets, "damaged", detail)

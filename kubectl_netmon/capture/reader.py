@@ -18,6 +18,7 @@ __all__ = ["CaptureReader", "Damage", "Interface", "open_capture", "open_stream"
 
 PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
 PCAP_MAGICS = {m.to_bytes(4, "big") for m in pcap.MAGICS}
+GZIP_MAGIC = b"\x1f\x8b"
 STDIN_NAME = "stdin"
 
 
@@ -43,15 +44,18 @@ def open_capture(path: str) -> CaptureReader:
 
 def open_stream(fileobj: BinaryIO, name: str, owns_file: bool = True) -> CaptureReader:
     """Sniff an open binary stream (file, pipe, exec stream) and return its reader."""
-    try:
-        head = Chunks(fileobj).refill(b"", 0, pcap.HEADER_LEN)
-    except OSError as e:
-        raise CaptureError(f"{escape(name)}: cannot read ({e.strerror})") from None
+    chunks = Chunks(fileobj)
+    head = chunks.refill(b"", 0, pcap.HEADER_LEN)
+    if chunks.error and not head:
+        raise CaptureError(f"{escape(name)}: cannot read ({chunks.error})")
     magic = head[:4]
     if magic == PCAPNG_MAGIC:
         return pcapng.PcapngReader(name, fileobj, head, owns_file)
     if magic in PCAP_MAGICS:
         return pcap.PcapReader(name, fileobj, head, owns_file)
+    if magic.startswith(GZIP_MAGIC):
+        raise CaptureError(f"{escape(name)}: gzip-compressed; decompress it first, or stream it: "
+                           "`gunzip -c FILE | kubectl netmon analyze -`")
     if not head:
         raise CaptureError(f"{escape(name)}: empty, no capture in it; check that the capture "
                            "command ran and wrote to this file")

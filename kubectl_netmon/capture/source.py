@@ -47,21 +47,31 @@ class Damage:
 
 
 class Chunks:
-    """A byte stream read in large chunks; tracks the file offset of the current buffer."""
+    """A byte stream read in large chunks; tracks the file offset of the current buffer.
 
-    __slots__ = ("_read", "base")
+    A failed read (disk error, connection reset) ends the stream like EOF and is kept in `error`
+    so the reader can say why the capture stopped.
+    """
+
+    __slots__ = ("_read", "base", "error")
 
     def __init__(self, fileobj: BinaryIO) -> None:
         # read1 returns what a pipe has now instead of waiting for a full chunk (live streams).
-        self._read = getattr(fileobj, "read1", fileobj.read)
+        read1 = getattr(fileobj, "read1", None)
+        self._read = read1 if read1 is not None else fileobj.read
         self.base = 0
+        self.error: str | None = None
 
     def refill(self, buf: bytes, pos: int, need: int) -> bytes:
         """Return buf[pos:] extended to at least `need` bytes, or shorter at end of input."""
         self.base += pos
         data = buf[pos:]
-        while len(data) < need:
-            chunk = self._read(max(CHUNK, need - len(data)))
+        while len(data) < need and self.error is None:
+            try:
+                chunk = self._read(max(CHUNK, need - len(data)))
+            except OSError as e:
+                self.error = e.strerror or str(e)
+                break
             if not chunk:
                 break
             data += chunk
@@ -96,6 +106,12 @@ class CaptureReader:
 
     def _damaged(self, offset: int, packets: int, kind: str, detail: str) -> None:
         self.damage = Damage(self.name, offset, packets, kind, detail)
+
+    def _cut(self, pos: int, packets: int, detail: str) -> None:
+        """The stream ended (or failed) inside a record starting at buffer position pos."""
+        error = self._chunks.error
+        self._damaged(self._chunks.base + pos, packets, "truncated",
+                      f"read failed: {error}" if error else detail)
 
     def close(self) -> None:
         """Close the underlying file if the reader opened it (stdin stays open)."""

@@ -76,6 +76,12 @@ class PodMap:
                 best = entry
         return best[2] if best is not None else self._nodes.get(ip)
 
+    def earliest(self, ip: str) -> int | None:
+        """Where the map's knowledge of ip (canonical text) as a pod address begins: the earliest
+        since of its pods, None when no pod ever held it. A time before it cannot be attributed."""
+        entries = self._pods.get(ip)
+        return min(e[0] for e in entries) if entries else None
+
     def __len__(self) -> int:
         """How many addresses are known (pods, services and nodes)."""
         return len(self._pods) + len(self._nodes)

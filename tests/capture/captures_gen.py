@@ -209,7 +209,9 @@ def synthetic_pcap(path: Path, count: int, flows: int = 1000, payload: int = 64)
     with open(path, "wb") as f:
         f.write(pcap_header(LINKTYPE_ETHERNET))
         for i in range(count):
-            struct.pack_into("!HI", template, 34, 1024 + i % flows, i)  # sport, seq
+            # client port, then seq advancing by the payload within each flow
+            struct.pack_into("!H", template, 34, 1024 + i % flows)
+            struct.pack_into("!I", template, 38, 1 + i // flows * payload)
             f.write(rec.pack(1_700_000_000 + i // 1_000_000, i % 1_000_000, len(template),
                              len(template)))
             f.write(template)

@@ -12,7 +12,14 @@ import subprocess
 from pathlib import Path
 
 from kubectl_netmon.capture.decode import DecodeStats, packets
-from kubectl_netmon.capture.model import PROTO_ICMP, PROTO_ICMP6, PROTO_TCP, PROTO_UDP, ip_str
+from kubectl_netmon.capture.model import (
+    PROTO_ICMP,
+    PROTO_ICMP6,
+    PROTO_TCP,
+    PROTO_UDP,
+    Packet,
+    ip_str,
+)
 from kubectl_netmon.capture.reader import open_capture
 
 FIELDS = (
@@ -20,6 +27,7 @@ FIELDS = (
     "ipv6.fraghdr.offset", "tcp.srcport", "tcp.dstport", "tcp.len", "udp.srcport",
     "udp.dstport", "udp.length", "icmp.type", "icmp.code", "icmpv6.type", "icmpv6.code",
 )
+REPO = Path(__file__).resolve().parents[2]
 KINDS = {PROTO_TCP: "tcp", PROTO_UDP: "udp", PROTO_ICMP: "icmp", PROTO_ICMP6: "icmp"}
 
 Row = tuple
@@ -68,11 +76,9 @@ def our_rows(path: Path | str) -> list[Row]:
         return [_row(p) for p in packets(reader, DecodeStats())]
 
 
-def _row(p) -> Row:
+def _row(p: Packet) -> Row:
     kind = KINDS.get(p.proto, "")
     plen = p.payload_len if kind in ("tcp", "udp") else None
     if not kind:
         return ip_str(p.src), ip_str(p.dst), "", 0, 0, p.ip_len, None
     return ip_str(p.src), ip_str(p.dst), kind, p.sport, p.dport, p.ip_len, plen
-
-REPO = Path(__file__).resolve().parents[2]

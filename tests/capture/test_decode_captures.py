@@ -20,7 +20,7 @@ def test_shared_capture_decodes_like_tshark(shared_pcaps, tshark, name):
 
 
 @pytest.fixture(scope="module")
-def live_sll2(root, tmp_path_factory):
+def live_sll2(root, tshark, tmp_path_factory):
     """A real -i any capture of TCP (IPv4, IPv6) and UDP between two network namespaces."""
     return record_sll2_traffic(tmp_path_factory.mktemp("live") / "any.pcapng")
 

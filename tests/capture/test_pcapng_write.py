@@ -73,12 +73,25 @@ def test_timestamps_keep_nanoseconds_or_microseconds_per_interface(written, tsha
     assert (stamps[1], stamps[-1]) == ("1700000000.123456790", "1700000000.123466000")
 
 
-def test_our_reader_gets_interfaces_names_and_frames_back(written):
-    with open_capture(str(written)) as reader:
-        got = [(iface, data) for _ts, iface, data in reader]
-    assert got[:8] == [(0, f) for f in FRAMES]
+def read_back(path):
+    """(frames as (iface, data), reader) after reading the whole file with our reader."""
+    with open_capture(str(path)) as reader:
+        return [(iface, data) for _ts, iface, data in reader], reader
+
+
+def test_our_reader_gets_the_frames_back_on_their_interfaces(written):
+    frames, _reader = read_back(written)
+    assert frames == [(0, f) for f in FRAMES] + [(1, bytes(ip_packets()[0]))]
+
+
+def test_our_reader_gets_the_interface_names_back(written):
+    _frames, reader = read_back(written)
     assert reader.interfaces == [Interface(LINKTYPE_ETHERNET, "eth0", "pod default/web-1", 262144),
                                  Interface(LINKTYPE_RAW, "any", "", 262144)]
+
+
+def test_our_reader_gets_the_pod_names_back(written):
+    _frames, reader = read_back(written)
     assert reader.name_records == {CLIENT4: "web-1.default", SERVER6: "db-0.prod"}
 
 
@@ -88,9 +101,8 @@ def test_names_can_be_added_between_packets(tmp_path):
         w = PcapngWriter(f)
         w.write_packet(w.add_interface(LINKTYPE_ETHERNET), T0_NS, FRAMES[0])
         w.add_names([(SERVER4, "api-7")])
-    with open_capture(str(path)) as reader:
-        assert len(list(reader)) == 1
-    assert reader.name_records == {SERVER4: "api-7"}
+    frames, reader = read_back(path)
+    assert (len(frames), reader.name_records) == (1, {SERVER4: "api-7"})
 
 
 def test_original_length_is_kept_when_the_data_was_cut(tmp_path, tshark):

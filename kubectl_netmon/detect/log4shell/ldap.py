@@ -112,10 +112,16 @@ class LdapJavaDetector(Detector):
         self._opening: dict[str, bytes] = {}  # client bytes while too few to decide
 
     def on_data(self, conn: Conn, from_orig: bool, data: bytes, ts_ns: int) -> None:
+        if conn.service:  # an L7 parser recognised another protocol
+            return
         uid = conn.uid
         replies = self._conns.get(uid, _UNDECIDED)
         if replies is _UNDECIDED:
-            if from_orig:
+            if not from_orig:
+                return
+            if data[0] != SEQUENCE and uid not in self._opening:
+                self._conns[uid] = None
+            else:
                 self._decide(uid, data)
             return
         if replies is None or from_orig:

@@ -34,10 +34,16 @@ class RmiJavaDetector(Detector):
         self._opening: dict[str, bytes] = {}  # client bytes while too few to decide
 
     def on_data(self, conn: Conn, from_orig: bool, data: bytes, ts_ns: int) -> None:
+        if conn.service:  # an L7 parser recognised another protocol
+            return
         uid = conn.uid
         tail = self._conns.get(uid, _UNDECIDED)
         if tail is _UNDECIDED:
-            if from_orig:
+            if not from_orig:
+                return
+            if data[0] != 0x4A and uid not in self._opening:  # "J"
+                self._conns[uid] = None
+            else:
                 self._decide(uid, data)
             return
         if tail is None or from_orig:

@@ -28,25 +28,35 @@ class StreamScanner:
         self._tails: dict[tuple[str, bool], bytes] = {}
 
     def feed(self, uid: str, from_orig: bool, data: bytes) -> list[Lookup]:
+        tails = self._tails
         key = (uid, from_orig)
-        tail = self._tails.pop(key, None)
+        tail = tails.pop(key, None) if tails else None
         buf = tail + data if tail else data
+        if b"$" not in buf and b"%" not in buf and b"\\" not in buf:
+            return []
         if STREAM_TRIGGER.search(buf) is None:
             end = buf[-4:]
             if PARTIAL_TRIGGER.search(end) is not None:
-                self._tails[key] = end
+                tails[key] = end
             return []
         region = buf[-self._tail_bytes:]
         if _pending(region):
-            self._tails[key] = region
+            tails[key] = region
         elif PARTIAL_TRIGGER.search(region[-4:]) is not None:
-            self._tails[key] = region[-4:]
+            tails[key] = region[-4:]
         return find_lookups(buf)
 
     def drop(self, uid: str) -> None:
         """Forget a finished connection's tails."""
         self._tails.pop((uid, True), None)
         self._tails.pop((uid, False), None)
+
+
+def may_trigger(data: bytes) -> bool:
+    """A stream trigger could be in data: memchr-speed checks first, the regex only then."""
+    if b"$" not in data and b"%" not in data and b"\\" not in data:
+        return False
+    return STREAM_TRIGGER.search(data) is not None
 
 
 def _pending(region: bytes) -> bool:

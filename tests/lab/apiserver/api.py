@@ -8,9 +8,20 @@ import ipaddress
 import threading
 from typing import Any
 
-from . import discovery, listing, objects, pods, podsecurity, routing, subresources, tables
-from .kubelet import Kubelet, now
+from . import (
+    discovery,
+    listing,
+    objects,
+    pods,
+    podsecurity,
+    routing,
+    schema,
+    subresources,
+    tables,
+)
+from .kubelet import Kubelet
 from .messages import Request, Response, ok, warning_headers
+from .podstatus import now
 from .rbac import Attributes, Policy
 from .status import ApiError, conflict, forbidden, method_not_allowed
 from .store import Store
@@ -23,7 +34,7 @@ class Api:
     """The API server's request handling, independent of HTTP."""
 
     def __init__(
-        self, store: Store, policy: Policy, kubelet: Kubelet | None, runtime: Any, address: str
+        self, store: Store, policy: Policy, kubelet: Kubelet, runtime: Any, address: str
     ) -> None:
         self.store, self.policy, self.kubelet = store, policy, kubelet
         self.runtime, self.address = runtime, address
@@ -95,7 +106,33 @@ class Api:
             return self._update(req, info.resource, ns, info.name, info.verb)
         if info.verb == "delete":
             return self._delete(req, info.resource, ns, info.name)
+        if info.verb == "deletecollection" and info.resource in routing.NAMESPACED:
+            return self._delete_collection(req, info.resource, ns)
         raise method_not_allowed(info.verb, info.resource)
+
+    def _delete_collection(self, req: Request, resource: str, ns: str) -> Response:
+        """Delete every object matching the selectors; answers the list of what was deleted."""
+        match = listing.selector(req, resource)
+        opts = objects.delete_options(req)
+        items, _ = self.store.list(resource, ns)
+        deleted = []
+        for obj in filter(match, items):
+            meta = obj["metadata"]
+            with contextlib.suppress(ApiError):  # gone meanwhile
+                deleted.append(
+                    self._delete_pod(obj, opts)
+                    if resource == "pods"
+                    else self.store.delete(resource, meta["namespace"], meta["name"])
+                )
+        kind = schema.KINDS[resource][0]
+        return ok(
+            {
+                "kind": f"{kind}List",
+                "apiVersion": "v1",
+                "metadata": {"resourceVersion": self.store.resource_version},
+                "items": deleted,
+            }
+        )
 
     def _get(self, req: Request, resource: str, ns: str, name: str) -> Response:
         obj = self.store.get(resource, ns, name)
@@ -121,6 +158,7 @@ class Api:
             pods.default_pod(obj)
             pods.validate_pod(obj)
             podsecurity.check(namespace, obj)
+            warnings += podsecurity.warnings(namespace, obj)
         elif resource == "services":
             self._default_service(obj)
         elif resource == "namespaces":
@@ -179,9 +217,7 @@ class Api:
         meta = pod["metadata"]
         grace = opts.get("gracePeriodSeconds")
         grace = pod["spec"].get("terminationGracePeriodSeconds", 30) if grace is None else grace
-        unscheduled = not pod["spec"].get("nodeName") or pod["spec"]["nodeName"] not in (
-            self.kubelet.nodes if self.kubelet else {}
-        )
+        unscheduled = pod["spec"].get("nodeName") not in self.kubelet.nodes
         terminal = pod["status"].get("phase") in ("Succeeded", "Failed")
         if grace <= 0 or unscheduled or terminal:
             return self.store.delete("pods", meta["namespace"], meta["name"])

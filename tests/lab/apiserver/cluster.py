@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import platform
 import socket
+import uuid
 from pathlib import Path
 from typing import Any
 
 from . import pki
 from .api import Api
-from .kubelet import Kubelet, now
+from .kubelet import Kubelet
+from .messages import Request
+from .podstatus import now
 from .rbac import Policy
 from .store import Store
 from .transport import ApiHttpServer
@@ -104,8 +107,6 @@ class LabCluster:
         self.http = ApiHttpServer(self.api, "127.0.0.1", self.port, cert, key)
 
     def _seed(self) -> None:
-        import uuid
-
         for name in SYSTEM_NAMESPACES:
             self.store.create(
                 "namespaces",
@@ -152,8 +153,6 @@ class LabCluster:
 
     def apply_manifests(self, manifests: list[dict]) -> None:
         """Create objects (Namespaces, Pods, Services) in order, as the admin user would."""
-        from .messages import Request
-
         for doc in manifests:
             resource = doc["kind"].lower() + "s"
             ns = doc.get("metadata", {}).get("namespace", "default")

@@ -8,9 +8,16 @@ from __future__ import annotations
 
 import hashlib
 
-# What a container runs when the pod gives no command: the lab has no image filesystems, so an
-# image's entrypoint is a long sleep, like a pause container.
-DEFAULT_ENTRYPOINT = ["sleep", "infinity"]
+# The lab has no image filesystems: every image has no ENTRYPOINT and a long sleep as its CMD
+# (like a pause container), so `args` alone run as the command, as with busybox.
+DEFAULT_CMD = ["sleep", "infinity"]
+
+
+def argv(container: dict) -> list[str]:
+    """What a container runs: command+args; args alone replace the image CMD; else the CMD."""
+    if container.get("command"):
+        return container["command"] + container.get("args", [])
+    return container.get("args") or DEFAULT_CMD
 
 
 def normalise(image: str) -> str:

@@ -1,9 +1,9 @@
-"""The lab's scheduler and kubelet: a controller that watches pods and drives them like a node.
+"""The lab's kubelet: a controller that watches pods and runs the ones bound to the lab's nodes.
 
-Scheduling binds a pod to the node with the fewest pods. The kubelet part creates the sandbox,
-"pulls" images, starts containers and ephemeral containers as real processes (through the lab
-runtime), restarts them per restartPolicy with CrashLoopBackOff, enforces activeDeadlineSeconds,
-terminates pods being deleted within their grace period, and writes status as a kubelet does.
+It creates the sandbox, "pulls" images, runs init containers in order, then the containers and
+any ephemeral containers as real processes (through the lab runtime); restarts containers per
+restartPolicy with CrashLoopBackOff; enforces activeDeadlineSeconds; stops pods being deleted
+within their grace period; and writes status as a kubelet does. Unbound pods go to the scheduler.
 """
 
 from __future__ import annotations
@@ -18,16 +18,14 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
-from . import images
+from . import images, podstatus
+from .podstatus import now
+from .scheduler import schedule
 from .store import Store
 
 BACKOFF_START, BACKOFF_MAX = 10.0, 300.0
-PULL_BACKOFF = 1.0  # ErrImagePull turns into ImagePullBackOff after this many seconds
-
-
-def now() -> str:
-    """An RFC 3339 timestamp with second precision, as metav1.Time serialises."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+PULL_BACKOFF = 1.0  # seconds from ErrImagePull to ImagePullBackOff
+INIT, MAIN, EPHEMERAL = "initContainerStatuses", "containerStatuses", "ephemeralContainerStatuses"
 
 
 class _Pod:
@@ -36,14 +34,18 @@ class _Pod:
     def __init__(self, uid: str, ns: str, name: str) -> None:
         self.uid, self.ns, self.name = uid, ns, name
         self.lock = threading.Lock()
-        self.pids: dict[str, int] = {}  # container name -> pid (process group)
-        self.started: set[str] = set()  # ephemeral containers handled
+        self.exited = threading.Condition(self.lock)
+        self.pids: dict[str, int] = {}  # container name -> pid (its own process group)
+        self.ephemeral: set[str] = set()  # ephemeral containers already handled
         self.sandbox = False
         self.terminating = False
-        self.done = False  # terminal phase reached, no more restarts
+        self.done = False  # terminal: nothing restarts any more
         self.deadline: threading.Timer | None = None
         self.deadline_seconds: int | None = None
-        self.exited = threading.Condition(self.lock)
+
+    @property
+    def stopped(self) -> bool:
+        return self.terminating or self.done
 
 
 class Kubelet:
@@ -52,8 +54,10 @@ class Kubelet:
     def __init__(self, store: Store, runtime: Any, nodes: dict[str, Any]) -> None:
         self.store, self.runtime, self.nodes = store, runtime, nodes
         self._pods: dict[str, _Pod] = {}
+        self._log_starts: dict[tuple[str, str], list[tuple[str, int]]] = {}
         self._lock = threading.Lock()
         self._stopping = False
+        self._since = 0
         self._thread = threading.Thread(target=self._run, name="kubelet", daemon=True)
 
     def start(self) -> None:
@@ -67,11 +71,7 @@ class Kubelet:
         with self._lock:
             pods = list(self._pods.values())
         for pod in pods:
-            with pod.lock:
-                pod.terminating = pod.done = True
-                if pod.deadline:
-                    pod.deadline.cancel()
-            self._stop_sandbox(pod)
+            self._forget(pod)
 
     # the watch loop ------------------------------------------------------------------------------
 
@@ -81,86 +81,69 @@ class Kubelet:
                 continue
             try:
                 self._handle(event.type, event.obj)
-            except Exception as e:  # a controller keeps going, as a real one would
+            except Exception as e:  # a controller logs and keeps going, as a real one does
                 print(f"kubelet: {event.type} {event.obj['metadata']['name']}: {e!r}", flush=True)
 
     def _handle(self, kind: str, obj: dict) -> None:
         meta, spec = obj["metadata"], obj["spec"]
         if kind == "DELETED":
-            pod = self._pods.pop(meta["uid"], None)
+            with self._lock:
+                pod = self._pods.pop(meta["uid"], None)
             if pod:
-                self._spawn(self._finish_delete, pod)
-            return
-        if not spec.get("nodeName"):
-            self._schedule(obj)
-            return
-        if spec["nodeName"] not in self.nodes:
-            return  # no such node: stays Pending, as with no kubelet
+                self._spawn(self._forget, pod)
+        elif not spec.get("nodeName"):
+            schedule(self.store, self.nodes, obj)
+        elif spec["nodeName"] in self.nodes:  # else no such node: Pending, as with no kubelet
+            self._sync(self._pod_for(obj), obj)
+
+    def _pod_for(self, obj: dict) -> _Pod:
+        meta = obj["metadata"]
         with self._lock:
             pod = self._pods.get(meta["uid"])
             if pod is None:
                 pod = self._pods[meta["uid"]] = _Pod(meta["uid"], meta["namespace"], meta["name"])
                 self._spawn(self._start_pod, pod, obj)
-        if meta.get("deletionTimestamp") and not pod.terminating:
+            return pod
+
+    def _sync(self, pod: _Pod, obj: dict) -> None:
+        """React to the pod's latest spec: deletion, deadline, new ephemeral containers."""
+        if obj["metadata"].get("deletionTimestamp") and not pod.terminating:
             pod.terminating = True
-            self._spawn(self._terminate, pod, meta.get("deletionGracePeriodSeconds", 30))
+            grace = obj["metadata"].get("deletionGracePeriodSeconds", 30)
+            self._spawn(self._terminate, pod, grace)
         self._arm_deadline(pod, obj)
         with pod.lock:
             new = [
                 c
-                for c in spec.get("ephemeralContainers", [])
-                if pod.sandbox and c["name"] not in pod.started
+                for c in obj["spec"].get("ephemeralContainers", [])
+                if pod.sandbox and c["name"] not in pod.ephemeral
             ]
-            pod.started.update(c["name"] for c in new)
+            pod.ephemeral.update(c["name"] for c in new)
         for c in new:
-            self._spawn(self._start_ephemeral, pod, obj, c)
+            self._spawn(self._run_ephemeral, pod, obj, c)
 
-    def _spawn(self, fn: Callable, *args: Any) -> None:
+    @staticmethod
+    def _spawn(fn: Callable, *args: Any) -> None:
         threading.Thread(target=fn, args=args, daemon=True).start()
 
-    # scheduling ----------------------------------------------------------------------------------
-
-    def _schedule(self, obj: dict) -> None:
-        items, _ = self.store.list("pods")
-        load = {n: 0 for n in self.nodes}
-        for p in items:
-            if p["spec"].get("nodeName") in load:
-                load[p["spec"]["nodeName"]] += 1
-        node = min(sorted(load), key=load.__getitem__)
-
-        def bind(p: dict) -> bool:
-            if p["metadata"]["uid"] != obj["metadata"]["uid"] or p["spec"].get("nodeName"):
-                return False
-            p["spec"]["nodeName"] = node
-            _condition(p, "PodScheduled", "True")
-            return True
-
-        self.store.mutate("pods", obj["metadata"]["namespace"], obj["metadata"]["name"], bind)
-
-    # status helpers ------------------------------------------------------------------------------
+    # status writes -------------------------------------------------------------------------------
 
     def _update(self, pod: _Pod, change: Callable[[dict], Any]) -> None:
+        """Change the stored pod atomically, if it is still the pod we run (same uid)."""
+
         def guarded(p: dict) -> Any:
-            if p["metadata"]["uid"] != pod.uid:
-                return False
-            return change(p)
+            return False if p["metadata"]["uid"] != pod.uid else change(p)
 
         self.store.mutate("pods", pod.ns, pod.name, guarded)
 
-    def _set_state(
-        self, pod: _Pod, name: str, state: dict, ephemeral: bool = False, **extra: Any
-    ) -> None:
-        key = "ephemeralContainerStatuses" if ephemeral else "containerStatuses"
-
+    def _set_state(self, pod: _Pod, key: str, name: str, state: dict, **extra: Any) -> None:
         def change(p: dict) -> None:
             for cs in p["status"].get(key, []):
                 if cs["name"] == name:
-                    cs["state"] = state
-                    cs.update(extra)
-                    cs["started"] = "running" in state
-                    if not ephemeral:
+                    cs.update(state=state, started="running" in state, **extra)
+                    if key != EPHEMERAL:
                         cs["ready"] = "running" in state
-            _refresh_phase(p)
+            podstatus.refresh_phase(p)
 
         self._update(pod, change)
 
@@ -168,51 +151,61 @@ class Kubelet:
 
     def _start_pod(self, pod: _Pod, obj: dict) -> None:
         node = self.nodes[obj["spec"]["nodeName"]]
-        host_network = bool(obj["spec"].get("hostNetwork"))
+        spec = obj["spec"]
 
         def init(p: dict) -> None:
-            st = p["status"]
-            st.update(hostIP=node.internal_ip, hostIPs=[{"ip": node.internal_ip}], startTime=now())
-            for cond, value in (
-                ("PodReadyToStartContainers", "False"),
-                ("Initialized", "True"),
-                ("Ready", "False"),
-                ("ContainersReady", "False"),
-            ):
-                _condition(p, cond, value)
-            st["containerStatuses"] = [
-                _waiting_status(c, "ContainerCreating") for c in p["spec"]["containers"]
+            p["status"].update(
+                hostIP=node.internal_ip, hostIPs=[{"ip": node.internal_ip}], startTime=now()
+            )
+            podstatus.condition(p, "PodReadyToStartContainers", "False")
+            podstatus.condition(p, "Initialized", "False" if spec.get("initContainers") else "True")
+            podstatus.condition(p, "Ready", "False")
+            podstatus.condition(p, "ContainersReady", "False")
+            if spec.get("initContainers"):
+                p["status"][INIT] = [
+                    podstatus.waiting(c, "PodInitializing") for c in spec["initContainers"]
+                ]
+            p["status"][MAIN] = [
+                podstatus.waiting(
+                    c, "PodInitializing" if spec.get("initContainers") else "ContainerCreating"
+                )
+                for c in spec["containers"]
             ]
 
         self._update(pod, init)
-        ip = self.runtime.start_pod(pod.uid, node.name, host_network)
+        ip = self.runtime.start_pod(pod.uid, node.name, bool(spec.get("hostNetwork")))
         with pod.lock:
             pod.sandbox = True
-            if pod.terminating:
-                return
+        if pod.stopped:
+            return
 
         def sandbox(p: dict) -> None:
             p["status"].update(podIP=ip, podIPs=[{"ip": ip}])
-            _condition(p, "PodReadyToStartContainers", "True")
+            podstatus.condition(p, "PodReadyToStartContainers", "True")
 
         self._update(pod, sandbox)
-        self._handle("MODIFIED", self.store.get("pods", pod.ns, pod.name))
-        for c in obj["spec"]["containers"]:
+        obj = self.store.find("pods", pod.ns, pod.name) or obj
+        self._sync(pod, obj)
+        if not all(self._run_init(pod, obj, c) for c in spec.get("initContainers", [])):
+            return
+        self._update(pod, lambda p: podstatus.condition(p, "Initialized", "True"))
+        for c in spec["containers"]:
             self._spawn(self._run_container, pod, obj, c, 0)
 
-    def _pull(self, pod: _Pod, c: dict, ephemeral: bool) -> bool:
-        """False (with ErrImagePull, then ImagePullBackOff) when the image cannot be pulled."""
+    def _pull(self, pod: _Pod, key: str, c: dict) -> bool:
+        """False (after ErrImagePull, then ImagePullBackOff) when the image cannot be pulled."""
         if not images.unreachable(c["image"]):
             return True
         self._set_state(
             pod,
+            key,
             c["name"],
             {"waiting": {"reason": "ErrImagePull", "message": images.pull_error(c["image"])}},
-            ephemeral,
         )
         time.sleep(PULL_BACKOFF)
         self._set_state(
             pod,
+            key,
             c["name"],
             {
                 "waiting": {
@@ -220,14 +213,11 @@ class Kubelet:
                     "message": f'Back-off pulling image "{c["image"]}"',
                 }
             },
-            ephemeral,
         )
         return False
 
-    def _argv(self, c: dict) -> list[str]:
-        return (c.get("command") or images.DEFAULT_ENTRYPOINT) + c.get("args", [])
-
     def _env(self, pod: _Pod, obj: dict, c: dict) -> dict[str, str]:
+        """The container's env: literal values and the downward API fieldRefs a pod may use."""
         fields = {
             "metadata.name": pod.name,
             "metadata.namespace": pod.ns,
@@ -242,158 +232,182 @@ class Kubelet:
             env[e["name"]] = fields.get(ref, "") if ref else e.get("value", "")
         return env
 
-    def _run_container(self, pod: _Pod, obj: dict, c: dict, restarts: int) -> None:
-        name = c["name"]
-        if not self._pull(pod, c, False):
-            return
-        obj = self.store.find("pods", pod.ns, pod.name) or obj
-        started = now()
-        cid = "containerd://" + secrets.token_hex(32)
+    def _launch(
+        self, pod: _Pod, key: str, obj: dict, c: dict, on_exit: Callable[[int, str, str, str], None]
+    ) -> bool:
+        """Start one container process; on_exit(code, startedAt, containerID, message) follows.
+
+        False when the pod is stopping (nothing started, on_exit never comes).
+        """
+        started, cid = now(), "containerd://" + secrets.token_hex(32)
         with pod.lock:
-            if pod.terminating or pod.done:
-                return
+            if pod.stopped:
+                return False
+            self._mark_log(pod.uid, c["name"], cid)
             try:
-                pid = self.runtime.start_container(
+                pod.pids[c["name"]] = self.runtime.start_container(
                     pod.uid,
-                    name,
-                    self._argv(c),
+                    c["name"],
+                    images.argv(c),
                     self._env(pod, obj, c),
                     c.get("workingDir"),
-                    lambda code: self._exited(pod, obj, c, restarts, started, cid, code),
+                    lambda code: self._reaped(pod, c["name"], on_exit, code, started, cid),
                 )
-            except Exception as e:  # ExecNotFound: containerd's StartError
-                self._spawn(self._exited, pod, obj, c, restarts, started, cid, 128, str(e))
-                return
-            pod.pids[name] = pid
+            except Exception as e:  # ExecNotFound: containerd's StartError, exit code 128
+                self._spawn(on_exit, 128, started, cid, str(e))
+                return True
         self._set_state(
             pod,
-            name,
+            key,
+            c["name"],
             {"running": {"startedAt": started}},
             containerID=cid,
             imageID=images.image_id(c["image"]),
         )
+        return True
 
-    def _exited(
+    def _mark_log(self, uid: str, name: str, cid: str) -> None:
+        """Remember where this container instance's output starts in the container's log."""
+        log = self.runtime.container_log(uid, name)
+        start = log.stat().st_size if log.exists() else 0
+        with self._lock:
+            self._log_starts.setdefault((uid, name), []).append((cid, start))
+
+    def log_span(self, uid: str, name: str, cid: str) -> tuple[int, int | None] | None:
+        """Byte range (end None: still growing) of one container instance in its log file."""
+        with self._lock:
+            starts = self._log_starts.get((uid, name), [])
+        for i, (instance, start) in enumerate(starts):
+            if instance == cid:
+                return start, starts[i + 1][1] if i + 1 < len(starts) else None
+        return None
+
+    def _reaped(
+        self, pod: _Pod, name: str, on_exit: Callable, code: int, started: str, cid: str
+    ) -> None:
+        with pod.lock:
+            pod.pids.pop(name, None)
+            pod.exited.notify_all()
+        on_exit(code, started, cid, "")
+
+    def _backoff(self, pod: _Pod, key: str, c: dict, restarts: int, last: dict) -> None:
+        """Before a restart: none the first time, then CrashLoopBackOff of 10s, 20s, ... 5m."""
+        if restarts == 0:
+            self._set_state(
+                pod,
+                key,
+                c["name"],
+                {"terminated": last},
+                lastState={"terminated": last},
+                restartCount=1,
+            )
+            return
+        delay = min(BACKOFF_MAX, BACKOFF_START * 2 ** (restarts - 1))
+        message = (
+            f"back-off {int(delay)}s restarting failed container={c['name']} "
+            f"pod={pod.name}_{pod.ns}({pod.uid})"
+        )
+        self._set_state(
+            pod,
+            key,
+            c["name"],
+            {"waiting": {"reason": "CrashLoopBackOff", "message": message}},
+            lastState={"terminated": last},
+            restartCount=restarts + 1,
+        )
+        time.sleep(delay)
+
+    # init containers, containers, ephemeral containers -------------------------------------------
+
+    def _run_init(self, pod: _Pod, obj: dict, c: dict) -> bool:
+        """Run one init container to completion, retrying per restartPolicy; True on success."""
+        restarts = 0
+        while not pod.stopped and self._pull(pod, INIT, c):
+            result = self._run_to_end(pod, obj, c)
+            if result is None:
+                return False
+            term = podstatus.terminated(*result)
+            self._set_state(pod, INIT, c["name"], {"terminated": term})
+            if result[0] == 0:
+                return True
+            if obj["spec"].get("restartPolicy") == "Never":
+                self._update(pod, lambda p: podstatus.fail(p, "", ""))
+                self._finished(pod)
+                return False
+            self._backoff(pod, INIT, c, restarts, term)
+            restarts += 1
+        return False
+
+    def _run_to_end(self, pod: _Pod, obj: dict, c: dict) -> tuple | None:
+        """Start an init container and wait for it: (code, startedAt, containerID, message)."""
+        result: list[tuple] = []
+        done = threading.Event()
+
+        def exited(*r: Any) -> None:
+            result.append(r)
+            done.set()
+
+        if not self._launch(pod, INIT, obj, c, exited):
+            return None
+        done.wait()
+        return result[0]
+
+    def _run_container(self, pod: _Pod, obj: dict, c: dict, restarts: int) -> None:
+        if self._pull(pod, MAIN, c):
+            self._launch(
+                pod, MAIN, obj, c, lambda *r: self._container_exited(pod, obj, c, restarts, *r)
+            )
+
+    def _container_exited(
         self,
         pod: _Pod,
         obj: dict,
         c: dict,
         restarts: int,
+        code: int,
         started: str,
         cid: str,
-        code: int,
-        message: str = "",
+        message: str,
     ) -> None:
-        name = c["name"]
-        with pod.lock:
-            pod.pids.pop(name, None)
-            pod.exited.notify_all()
-            policy = obj["spec"].get("restartPolicy", "Always")
-            again = not (pod.terminating or pod.done) and (
-                policy == "Always" or (policy == "OnFailure" and code != 0)
-            )
-        term = {
-            "exitCode": code,
-            "reason": "StartError" if message else ("Completed" if code == 0 else "Error"),
-            "startedAt": started,
-            "finishedAt": now(),
-            "containerID": cid,
-        }
-        if message:
-            term["message"] = message
-        self._set_state(pod, name, {"terminated": term})
+        policy = obj["spec"].get("restartPolicy", "Always")
+        again = not pod.stopped and (policy == "Always" or (policy == "OnFailure" and code != 0))
+        term = podstatus.terminated(code, started, cid, message)
+        self._set_state(pod, MAIN, c["name"], {"terminated": term})
         if not again:
-            self._maybe_finished(pod)
+            self._update(pod, podstatus.finish_if_done)
+            self._finished(pod)
             return
-        delay = min(BACKOFF_MAX, BACKOFF_START * 2**restarts)
-        self._set_state(
-            pod,
-            name,
-            {
-                "waiting": {
-                    "reason": "CrashLoopBackOff",
-                    "message": f"back-off {int(delay)}s restarting failed container={name} "
-                    f"pod={pod.name}_{pod.ns}({pod.uid})",
-                }
-            },
-            lastState={"terminated": term},
-            restartCount=restarts + 1,
-        )
-        time.sleep(delay)
+        self._backoff(pod, MAIN, c, restarts, term)
         self._run_container(pod, obj, c, restarts + 1)
 
-    def _maybe_finished(self, pod: _Pod) -> None:
-        """Once every container has terminated for good, the pod is Succeeded or Failed."""
+    def _run_ephemeral(self, pod: _Pod, obj: dict, c: dict) -> None:
+        """Ephemeral containers run once: waiting, running, terminated; never restarted."""
 
-        def change(p: dict) -> None:
-            statuses = p["status"].get("containerStatuses", [])
-            if statuses and all("terminated" in cs["state"] for cs in statuses):
-                ok = all(cs["state"]["terminated"]["exitCode"] == 0 for cs in statuses)
-                p["status"]["phase"] = "Succeeded" if ok else "Failed"
-                _condition(p, "Ready", "False", "PodCompleted")
-                _condition(p, "ContainersReady", "False", "PodCompleted")
+        def waiting(p: dict) -> None:
+            statuses = p["status"].setdefault(EPHEMERAL, [])
+            if not any(cs["name"] == c["name"] for cs in statuses):
+                statuses.append(podstatus.waiting(c, "ContainerCreating"))
 
-        self._update(pod, change)
+        def exited(code: int, started: str, cid: str, message: str) -> None:
+            self._set_state(
+                pod,
+                EPHEMERAL,
+                c["name"],
+                {"terminated": podstatus.terminated(code, started, cid, message)},
+            )
+
+        self._update(pod, waiting)
+        if self._pull(pod, EPHEMERAL, c):
+            self._launch(pod, EPHEMERAL, obj, c, exited)
+
+    def _finished(self, pod: _Pod) -> None:
+        """Once the pod is terminal, nothing restarts and its sandbox goes."""
         current = self.store.find("pods", pod.ns, pod.name)
-        if current and current["status"]["phase"] in ("Succeeded", "Failed"):
+        if current and current["status"].get("phase") in ("Succeeded", "Failed"):
             with pod.lock:
                 pod.done = True
             if not pod.terminating:
                 self._stop_sandbox(pod)
-
-    # ephemeral containers ------------------------------------------------------------------------
-
-    def _start_ephemeral(self, pod: _Pod, obj: dict, c: dict) -> None:
-        name = c["name"]
-
-        def waiting(p: dict) -> None:
-            statuses = p["status"].setdefault("ephemeralContainerStatuses", [])
-            if not any(cs["name"] == name for cs in statuses):
-                statuses.append(_waiting_status(c, "ContainerCreating"))
-
-        self._update(pod, waiting)
-        if not self._pull(pod, c, True):
-            return
-        started, cid = now(), "containerd://" + secrets.token_hex(32)
-
-        def exited(code: int, message: str = "") -> None:
-            with pod.lock:
-                pod.pids.pop(name, None)
-                pod.exited.notify_all()
-            term = {
-                "exitCode": code,
-                "reason": "StartError" if message else ("Completed" if code == 0 else "Error"),
-                "startedAt": started,
-                "finishedAt": now(),
-                "containerID": cid,
-            }
-            if message:
-                term["message"] = message
-            self._set_state(pod, name, {"terminated": term}, True)
-
-        with pod.lock:
-            if pod.terminating or pod.done:
-                return
-            try:
-                pod.pids[name] = self.runtime.start_container(
-                    pod.uid,
-                    name,
-                    self._argv(c),
-                    self._env(pod, obj, c),
-                    c.get("workingDir"),
-                    exited,
-                )
-            except Exception as e:
-                self._spawn(exited, 128, str(e))
-                return
-        self._set_state(
-            pod,
-            name,
-            {"running": {"startedAt": started}},
-            True,
-            containerID=cid,
-            imageID=images.image_id(c["image"]),
-        )
 
     # deadline and deletion -----------------------------------------------------------------------
 
@@ -415,26 +429,18 @@ class Kubelet:
 
     def _deadline_exceeded(self, pod: _Pod) -> None:
         with pod.lock:
-            if pod.done or pod.terminating:
+            if pod.stopped:
                 return
             pod.done = True
         self._kill(pod, signal.SIGKILL, 0)
 
         def failed(p: dict) -> None:
-            st = p["status"]
-            st.update(
-                phase="Failed",
-                reason="DeadlineExceeded",
-                message="Pod was active on the node longer than the specified deadline",
+            podstatus.kill_all(p, 137)
+            podstatus.fail(
+                p,
+                "DeadlineExceeded",
+                "Pod was active on the node longer than the specified deadline",
             )
-            for cs in st.get("containerStatuses", []) + st.get("ephemeralContainerStatuses", []):
-                if "terminated" not in cs["state"]:
-                    cs["state"] = {
-                        "terminated": {"exitCode": 137, "reason": "Error", "finishedAt": now()}
-                    }
-                cs["ready"] = cs["started"] = False
-            _condition(p, "Ready", "False", "PodFailed")
-            _condition(p, "ContainersReady", "False", "PodFailed")
 
         self._update(pod, failed)
         self._stop_sandbox(pod)
@@ -448,21 +454,25 @@ class Kubelet:
             pod.exited.wait_for(lambda: not pod.pids, timeout=grace)
 
     def _terminate(self, pod: _Pod, grace: int) -> None:
-        """SIGTERM, wait up to the grace period, then remove the pod for good."""
+        """SIGTERM, wait up to the grace period, then stop the sandbox and remove the pod."""
         if not pod.done:
             self._kill(pod, signal.SIGTERM, float(grace))
         self._stop_sandbox(pod)
-        with contextlib.suppress(Exception):
-            current = self.store.find("pods", pod.ns, pod.name)
-            if current and current["metadata"]["uid"] == pod.uid:
+        current = self.store.find("pods", pod.ns, pod.name)
+        if current and current["metadata"]["uid"] == pod.uid:
+            with contextlib.suppress(Exception):  # deleted meanwhile (grace 0 from a client)
                 self.store.delete("pods", pod.ns, pod.name)
 
-    def _finish_delete(self, pod: _Pod) -> None:
+    def _forget(self, pod: _Pod) -> None:
+        """The pod is gone (or the server stops): no more restarts, no sandbox, no log marks."""
         with pod.lock:
             pod.terminating = pod.done = True
             if pod.deadline:
                 pod.deadline.cancel()
         self._stop_sandbox(pod)
+        with self._lock:
+            for key in [k for k in self._log_starts if k[0] == pod.uid]:
+                del self._log_starts[key]
 
     def _stop_sandbox(self, pod: _Pod) -> None:
         with pod.lock:
@@ -470,44 +480,3 @@ class Kubelet:
                 return
             pod.sandbox = False
         self.runtime.stop_pod(pod.uid)
-
-
-def _condition(p: dict, kind: str, status: str, reason: str = "") -> None:
-    conds = p["status"].setdefault("conditions", [])
-    for c in conds:
-        if c["type"] == kind:
-            if c["status"] != status:
-                c.update(status=status, lastTransitionTime=now())
-            if reason:
-                c["reason"] = reason
-            return
-    entry = {"type": kind, "status": status, "lastProbeTime": None, "lastTransitionTime": now()}
-    if reason:
-        entry["reason"] = reason
-    conds.append(entry)
-
-
-def _waiting_status(c: dict, reason: str) -> dict:
-    return {
-        "name": c["name"],
-        "state": {"waiting": {"reason": reason}},
-        "lastState": {},
-        "ready": False,
-        "restartCount": 0,
-        "image": images.normalise(c["image"]),
-        "imageID": "",
-        "started": False,
-    }
-
-
-def _refresh_phase(p: dict) -> None:
-    """Pending while a container waits to run for the first time, then Running (getPhase)."""
-    st = p["status"]
-    statuses = st.get("containerStatuses", [])
-    if st.get("phase") in ("Succeeded", "Failed") or not statuses:
-        return
-    first_wait = any("waiting" in cs["state"] and not cs.get("lastState") for cs in statuses)
-    st["phase"] = "Pending" if first_wait else "Running"
-    all_ready = all(cs.get("ready") for cs in statuses)
-    _condition(p, "Ready", "True" if all_ready else "False")
-    _condition(p, "ContainersReady", "True" if all_ready else "False")

@@ -10,9 +10,10 @@ from collections.abc import Callable, Iterator
 from . import schema, tables
 from .messages import Request, Response, ok
 from .selectors import field_selector, label_selector
-from .status import ApiError, bad_request
+from .status import ApiError, FieldError, bad_request, invalid
 from .store import Store
 
+BOOKMARK_EVERY, BOOKMARK_BEFORE_END = 60.0, 2.0  # the watch cache's bookmark schedule
 MAX_WATCH = 1800  # seconds, the upper end of the real server's default watch timeout
 
 
@@ -66,37 +67,33 @@ def _key(obj: dict) -> str:
 def watch_response(store: Store, req: Request, resource: str, namespace: str) -> Response:
     """A chunked stream of watch events, one JSON object per line."""
     match = selector(req, resource)
-    in_ns = (
-        (lambda o: o["metadata"].get("namespace") == namespace) if namespace else (lambda o: True)
-    )
-    rv = req.param("resourceVersion")
-    try:
-        since = int(rv) if rv not in ("", "0") else None
-    except ValueError:
-        raise bad_request(f'invalid resource version: "{rv}"') from None
-    timeout = min(int(req.param("timeoutSeconds") or MAX_WATCH), MAX_WATCH)
-    table = req.wants_table()
-    include = req.param("includeObject", "Metadata")
+    initial_end = _wants_initial_events(req)
+    since = _resource_version(req)
     initial: list[dict] = []
-    if since is None:
+    if since is None or initial_end:
         items, current = store.list(resource, namespace)
         initial, since = [o for o in items if match(o)], int(current)
+    timeout = min(int(req.param("timeoutSeconds") or MAX_WATCH), MAX_WATCH)
     deadline = time.monotonic() + timeout
     events = store.watch(resource, since, lambda: time.monotonic() < deadline)
-
-    def render(kind: str, obj: dict) -> bytes:
-        if table:
-            obj = tables.table(resource, [obj], obj["metadata"]["resourceVersion"], include)
-        return json.dumps({"type": kind, "object": obj}).encode() + b"\n"
+    render = _renderer(req, resource)
+    in_ns = (lambda o: o["metadata"].get("namespace") == namespace) if namespace else None
+    bookmarks = _Bookmarks(deadline) if req.flag("allowWatchBookmarks") else None
 
     def stream() -> Iterator[bytes]:
+        last = since
         for o in initial:
             yield render("ADDED", o)
+        if initial_end:
+            yield render("BOOKMARK", _bookmark(resource, since, initial_end=True))
         try:
             for event in events:
                 if event is None:
-                    yield b""
-                elif in_ns(event.obj):
+                    due = bookmarks is not None and bookmarks.due()
+                    yield render("BOOKMARK", _bookmark(resource, last)) if due else b""
+                    continue
+                last = event.rv
+                if in_ns is None or in_ns(event.obj):
                     was = event.prev is not None and match(event.prev)
                     kind = _transition(event.type, was, match(event.obj))
                     if kind:
@@ -105,6 +102,78 @@ def watch_response(store: Store, req: Request, resource: str, namespace: str) ->
             yield json.dumps({"type": "ERROR", "object": e.status()}).encode() + b"\n"
 
     return Response(stream=stream(), content_type="application/json")
+
+
+def _resource_version(req: Request) -> int | None:
+    """The resourceVersion to resume from; None for "" and "0" (start with the current state)."""
+    rv = req.param("resourceVersion")
+    try:
+        return int(rv) if rv not in ("", "0") else None
+    except ValueError:
+        raise bad_request(f'invalid resource version: "{rv}"') from None
+
+
+def _wants_initial_events(req: Request) -> bool:
+    """sendInitialEvents=true (watch-list): valid with NotOlderThan and bookmarks, as upstream."""
+    if not req.flag("sendInitialEvents"):
+        return False
+    errors = []
+    if req.param("resourceVersionMatch") != "NotOlderThan":
+        errors.append(
+            FieldError(
+                "resourceVersionMatch",
+                "Forbidden",
+                "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
+            )
+        )
+    if not req.flag("allowWatchBookmarks"):
+        errors.append(
+            FieldError(
+                "allowWatchBookmarks",
+                "Forbidden",
+                "sendInitialEvents requires setting allowWatchBookmarks to true",
+            )
+        )
+    if errors:
+        raise invalid("ListOptions", "", errors, "meta.k8s.io")
+    return True
+
+
+def _bookmark(resource: str, rv: int, initial_end: bool = False) -> dict:
+    """A BOOKMARK: every event up to rv was sent (and, for a watch-list, the initial state)."""
+    meta: dict = {"resourceVersion": str(rv)}
+    if initial_end:
+        meta["annotations"] = {"k8s.io/initial-events-end": "true"}
+    return {"kind": schema.KINDS[resource][0], "apiVersion": "v1", "metadata": meta}
+
+
+class _Bookmarks:
+    """When an idle watch sends a BOOKMARK: every minute, and once 2 s before its timeout."""
+
+    def __init__(self, deadline: float) -> None:
+        self.last_call = deadline - BOOKMARK_BEFORE_END
+        self.next = min(self.last_call, time.monotonic() + BOOKMARK_EVERY)
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        if now < self.next:
+            return False
+        self.next = (
+            min(self.last_call, now + BOOKMARK_EVERY) if now < self.last_call else float("inf")
+        )
+        return True
+
+
+def _renderer(req: Request, resource: str):
+    """Encodes one event: the object itself, or a one-row Table when kubectl asked for tables."""
+    table, include = req.wants_table(), req.param("includeObject", "Metadata")
+
+    def render(kind: str, obj: dict) -> bytes:
+        if table and kind != "BOOKMARK":
+            obj = tables.table(resource, [obj], obj["metadata"]["resourceVersion"], include)
+        return json.dumps({"type": kind, "object": obj}).encode() + b"\n"
+
+    return render
 
 
 def _transition(kind: str, was: bool, now: bool) -> str | None:

@@ -7,7 +7,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from .status import bad_request
+import yaml
+
+from . import protobuf
+from .status import ApiError, bad_request
+
+# Request bodies the lab decodes, as a real server does.
+BODY_TYPES = ("application/json", "application/yaml", protobuf.MEDIA_TYPE)
 
 
 @dataclass
@@ -34,7 +40,24 @@ class Request:
         return self.param(name).lower() in ("true", "1")
 
     def json(self) -> Any:
-        """The body decoded as JSON (BadRequest if it is not)."""
+        """The body decoded per Content-Type (JSON, YAML, protobuf); 415 for others (CBOR)."""
+        ctype = self.headers.get("Content-Type", "").split(";")[0].strip()
+        if not self.body:
+            return None
+        if ctype == protobuf.MEDIA_TYPE:
+            return protobuf.decode(self.body)
+        if ctype == "application/yaml":
+            try:
+                return yaml.safe_load(self.body or b"null")
+            except yaml.YAMLError as e:
+                raise bad_request(f"couldn't get version/kind; yaml parse error: {e}") from None
+        if ctype not in ("", "application/json", "*/*"):
+            raise ApiError(
+                "UnsupportedMediaType",
+                "the body of the request was in an unknown "
+                f"format - accepted media types include: {', '.join(BODY_TYPES)}",
+                code=415,
+            )
         try:
             return json.loads(self.body or b"null")
         except ValueError as e:

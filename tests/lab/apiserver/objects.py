@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import copy
-import json
 import secrets
 import uuid
 from typing import Any
 
 from . import patch, pods, schema
-from .kubelet import now
 from .messages import Request
+from .podstatus import now
 from .status import ApiError, FieldError, bad_request, forbidden, invalid, not_found
 from .store import Store
 
@@ -175,7 +174,7 @@ def dry_run(req: Request) -> bool:
 
 def delete_options(req: Request) -> dict[str, Any]:
     """DeleteOptions from the body, with gracePeriodSeconds from the query overriding it."""
-    opts = json.loads(req.body) if req.body.strip() else {}
+    opts = req.json() or {}
     if not isinstance(opts, dict):
         raise bad_request("DeleteOptions must be an object")
     if req.param("gracePeriodSeconds"):

@@ -82,9 +82,18 @@ def default_pod(pod: dict) -> None:
     spec.setdefault("priority", 0)
     tolerations = spec.setdefault("tolerations", [])
     for t in _DEFAULT_TOLERATIONS:
-        if not any(x.get("key") == t["key"] for x in tolerations):
+        if not any(_tolerates(x, t) for x in tolerations):
             tolerations.append(dict(t))
     pod["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
+
+
+def _tolerates(have: dict, taint: dict) -> bool:
+    """Whether a toleration already covers a default one (DefaultTolerationSeconds skips it)."""
+    if have.get("effect") not in (None, "", taint["effect"]):
+        return False
+    return have.get("key") == taint["key"] or (
+        not have.get("key") and have.get("operator") == "Exists"
+    )
 
 
 def _validate_container(c: dict, path: str, names: set[str]) -> list[FieldError]:
@@ -190,9 +199,6 @@ def validate_ephemeral_update(old: dict, new: dict) -> None:
                     f"changed\n{_diff(c, now)}",
                 )
             )
-    rest = {k: v for k, v in new["spec"].items() if k != "ephemeralContainers"}
-    if rest != {k: v for k, v in old["spec"].items() if k != "ephemeralContainers"}:
-        errs.append(FieldError("spec", "Forbidden", _UPDATE_FORBIDDEN))
     names = {c["name"] for c in new["spec"].get("containers", [])}
     names |= {c["name"] for c in new["spec"].get("initContainers", [])}
     known = {c["name"] for c in olds}

@@ -11,8 +11,7 @@ from collections.abc import Callable
 
 from .status import forbidden
 
-ENFORCE = "pod-security.kubernetes.io/enforce"
-ENFORCE_VERSION = "pod-security.kubernetes.io/enforce-version"
+PREFIX = "pod-security.kubernetes.io/"
 LEVELS = ("privileged", "baseline", "restricted")
 _BASELINE_CAPS = {
     "AUDIT_WRITE",
@@ -209,20 +208,36 @@ _RESTRICTED: list[Check] = [
 ]
 
 
-def level_of(namespace: dict) -> tuple[str, str]:
-    """(enforce level, version) from a namespace's labels; privileged when unlabelled."""
+def _policy(namespace: dict, mode: str) -> tuple[str, str]:
+    """(level, version) a namespace's labels set for a mode (enforce, warn); privileged if unset.
+
+    An unknown level counts as restricted, as upstream fails closed on a bad label.
+    """
     labels = namespace["metadata"].get("labels") or {}
-    level = labels.get(ENFORCE, "privileged")
-    return (level if level in LEVELS else "restricted"), labels.get(ENFORCE_VERSION, "latest")
+    level = labels.get(f"{PREFIX}{mode}", "privileged")
+    return (level if level in LEVELS else "restricted"), labels.get(
+        f"{PREFIX}{mode}-version", "latest"
+    )
+
+
+def _violations(level: str, version: str, pod: dict) -> str:
+    """`"level:version": reason (detail), ...` for the checks the pod fails, or ""."""
+    checks = {"baseline": _BASELINE, "restricted": _RESTRICTED}.get(level, [])
+    failures = [r for r in (c(pod["spec"]) for c in checks) if r]
+    if not failures:
+        return ""
+    detail = ", ".join(f"{reason} ({why})" for reason, why in failures)
+    return f'"{level}:{version}": {detail}'
 
 
 def check(namespace: dict, pod: dict) -> None:
     """Forbidden (with the real "violates PodSecurity" text) unless the pod meets the level."""
-    level, version = level_of(namespace)
-    checks = {"baseline": _BASELINE, "restricted": _RESTRICTED}.get(level, [])
-    failures = [r for r in (c(pod["spec"]) for c in checks) if r]
-    if failures:
-        detail = ", ".join(f"{reason} ({why})" for reason, why in failures)
-        raise forbidden(
-            "pods", pod["metadata"]["name"], f'violates PodSecurity "{level}:{version}": {detail}'
-        )
+    found = _violations(*_policy(namespace, "enforce"), pod)
+    if found:
+        raise forbidden("pods", pod["metadata"]["name"], f"violates PodSecurity {found}")
+
+
+def warnings(namespace: dict, pod: dict) -> list[str]:
+    """The warning for the namespace's `warn` level, as the API adds in a Warning header."""
+    found = _violations(*_policy(namespace, "warn"), pod)
+    return [f"would violate PodSecurity {found}"] if found else []

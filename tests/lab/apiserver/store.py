@@ -32,10 +32,10 @@ class Event:
 class Store:
     """Thread-safe objects keyed by (resource, namespace, name), with resourceVersion and watch."""
 
-    def __init__(self) -> None:
+    def __init__(self, history: int = HISTORY) -> None:
         self._objects: dict[Key, dict] = {}
         self._rv = 1
-        self._history: deque[Event] = deque(maxlen=HISTORY)
+        self._history: deque[Event] = deque(maxlen=history)
         self._changed = threading.Condition()
         self.closed = False
 

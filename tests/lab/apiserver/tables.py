@@ -101,21 +101,41 @@ def age(timestamp: str | None) -> str:
 
 
 def pod_status_reason(pod: dict) -> str:
-    """The STATUS column: Terminating, a waiting or terminated reason, or the phase."""
+    """The STATUS column: Terminating, Init:..., a container's waiting/terminated reason, phase."""
     status = pod.get("status", {})
-    reason = status.get("reason") or status.get("phase", "")
-    for cs in status.get("containerStatuses", []):
-        state = cs.get("state", {})
-        if state.get("waiting", {}).get("reason"):
-            reason = state["waiting"]["reason"]
-        elif state.get("terminated"):
-            t = state["terminated"]
-            reason = t.get("reason") or (
-                f"Signal:{t['signal']}" if t.get("signal") else f"ExitCode:{t.get('exitCode', 0)}"
-            )
+    reason = _init_reason(pod) or status.get("reason") or status.get("phase", "")
+    if not reason.startswith("Init:"):
+        for cs in status.get("containerStatuses", []):
+            state = cs.get("state", {})
+            if state.get("waiting", {}).get("reason"):
+                reason = state["waiting"]["reason"]
+            elif state.get("terminated"):
+                reason = _terminated_reason(state["terminated"])
     if pod["metadata"].get("deletionTimestamp"):
         return "Terminating"
     return reason
+
+
+def _terminated_reason(t: dict) -> str:
+    if t.get("reason"):
+        return t["reason"]
+    return f"Signal:{t['signal']}" if t.get("signal") else f"ExitCode:{t.get('exitCode', 0)}"
+
+
+def _init_reason(pod: dict) -> str:
+    """Init:<reason> or Init:<done>/<total> while init containers have not all succeeded."""
+    total = len(pod["spec"].get("initContainers", []))
+    for i, cs in enumerate(pod.get("status", {}).get("initContainerStatuses", [])):
+        state = cs.get("state", {})
+        term, wait = state.get("terminated"), state.get("waiting", {}).get("reason")
+        if term and term.get("exitCode") == 0:
+            continue
+        if term:
+            return "Init:" + _terminated_reason(term)
+        if wait and wait != "PodInitializing":
+            return "Init:" + wait
+        return f"Init:{i}/{total}"
+    return ""
 
 
 def _pod(pod: dict) -> list[Any]:

@@ -6,14 +6,16 @@ from __future__ import annotations
 import json
 import select
 import ssl
+import sys
 import threading
+import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from .api import Api
 from .messages import Request, Response
-from .status import ApiError
+from .status import ApiError, internal
 
 MAX_BODY = 3 << 20  # the real server's request size limit (3 MiB)
 
@@ -45,7 +47,8 @@ class _Handler(BaseHTTPRequestHandler):
                 )
             )
             return
-        body = self.rfile.read(length) if length else b""
+        chunked = self.headers.get("Transfer-Encoding", "").lower() == "chunked"
+        body = self._read_chunked() if chunked else self.rfile.read(length) if length else b""
         req = Request(
             self.command,
             url.path.rstrip("/") or "/",
@@ -56,8 +59,24 @@ class _Handler(BaseHTTPRequestHandler):
             wfile=self.wfile,
         )
         auth = self._authenticate(req)
-        resp = auth or self.server.api.handle(req)
+        try:
+            resp = auth or self.server.api.handle(req)
+        except Exception as e:  # a lab bug: answered like an apiserver panic, logged in full
+            traceback.print_exc(file=sys.stderr)
+            resp = Response(code=500, body=internal(f"{type(e).__name__}: {e}").status())
         self._send(resp)
+
+    def _read_chunked(self) -> bytes:
+        """A chunked request body (clients streaming a body of unknown length)."""
+        body = bytearray()
+        while True:
+            size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while self.rfile.readline().strip():  # trailers
+                    pass
+                return bytes(body[:MAX_BODY])
+            body += self.rfile.read(size)
+            self.rfile.readline()
 
     def _authenticate(self, req: Request) -> Response | None:
         header = self.headers.get("Authorization", "")

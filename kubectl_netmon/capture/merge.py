@@ -1,0 +1,323 @@
+"""Several live capture streams -> one time-ordered record stream in which each packet counts once.
+
+One reader thread per stream parses its pcapng or pcap (capture.reader over a ChunkFile) and
+hands batches of records to the consumer through a bounded queue. The consumer (the caller of
+`MergedStreams.records()`, the main thread) holds records in a small reorder window so the
+streams interleave in capture-time order, and drops a packet that another capture point or
+interface already delivered within a short window: pod-to-pod traffic captured at both pods,
+or seen on a node's veth and again on its bridge.
+
+`records()` yields what a file reader yields, `(ts_ns, iface, buf, start, end)` with `iface`
+indexing `interfaces`, so `capture.decode.packets` decodes the merged stream unchanged.
+"""
+
+from __future__ import annotations
+
+import heapq
+import queue
+import struct
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+from kubectl_netmon.capture.chunkfile import ChunkFile
+from kubectl_netmon.capture.linktypes import DECODERS
+from kubectl_netmon.capture.reader import open_stream
+from kubectl_netmon.capture.source import Interface, Record
+from kubectl_netmon.errors import NetmonError
+
+REORDER_NS = 500_000_000  # how far (capture time) a stream may lag behind the others
+DEDUPE_NS = 200_000_000  # the same packet seen again within this time is a duplicate
+MAX_HELD = 200_000  # records held for reordering at most (memory bound)
+MAX_BATCH = 512  # records a reader thread hands over at once
+QUEUE_BATCHES = 64  # batches in flight: a slow consumer slows the streams, not memory
+TICK_S = 0.1  # the consumer's on_tick runs at least this often while the streams are quiet
+
+# IPv4: bytes 0-7 (version, TOS, length, ID, flags/offset), TTL skipped, protocol.
+_V4 = struct.Struct("!QxB").unpack_from
+# IPv6: version/class/flow label, payload length, next header (hop limit skipped).
+_V6 = struct.Struct("!IHB").unpack_from
+# Where each transport keeps its checksum (offload leaves it unfinished at the sender).
+_CHECKSUM_AT = {6: 16, 17: 6}
+_COOKED = frozenset((113, 276))  # `-i any`: one interface id for many devices
+
+
+def packet_key(buf: bytes, ip: int, end: int) -> int | None:
+    """A hash of the IP packet without what changes on the way: TTL/hop limit, the IP header
+    checksum, the TCP/UDP checksum, and link padding after the IP length. None if not IP."""
+    if end - ip < 20:
+        return None
+    version = buf[ip] >> 4
+    if version == 4:
+        head, proto = _V4(buf, ip)
+        total = head >> 32 & 0xFFFF
+        stop = ip + total if total and ip + total < end else end
+        t = ip + ((head >> 56 & 15) << 2)
+        at = _CHECKSUM_AT.get(proto) if not head & 0x1FFF else None
+        fixed = (head, proto)
+        addrs = ip + 12
+    elif version == 6 and end - ip >= 40:
+        flow, plen, proto = _V6(buf, ip)
+        stop = ip + 40 + plen if plen and ip + 40 + plen < end else end
+        t = ip + 40
+        at = _CHECKSUM_AT.get(proto)
+        fixed = (flow, plen, proto)
+        addrs = ip + 8
+    else:
+        return None
+    if at is not None and t + at + 2 <= stop:
+        return hash((fixed, buf[addrs:t + at], buf[t + at + 2:stop]))
+    return hash((fixed, buf[addrs:stop]))
+
+
+class Dedupe:
+    """Remembers packet keys for `window_ns` of capture time, in time order.
+
+    A key seen again from another source is a duplicate. A source is an interface, except that
+    a cooked (`-i any`) interface cannot tell its devices apart: there any repeat is one.
+    """
+
+    __slots__ = ("_window", "_seen", "_order")
+
+    def __init__(self, window_ns: int = DEDUPE_NS) -> None:
+        self._window = window_ns
+        self._seen: dict[int, tuple[int, int]] = {}  # key -> (source, ts) of the last sighting
+        self._order: deque[tuple[int, int]] = deque()  # (ts, key), oldest first
+
+    def duplicate(self, key: int, ts: int, source: int) -> bool:
+        """Whether this packet was already delivered; if not, remember it."""
+        order, seen = self._order, self._seen
+        horizon = ts - self._window
+        while order and order[0][0] < horizon:
+            old_ts, old_key = order.popleft()
+            if seen.get(old_key, (0, -1))[1] == old_ts:
+                del seen[old_key]
+        last = seen.get(key)
+        if last is not None and last[1] >= horizon and (source < 0 or last[0] != source):
+            return True
+        seen[key] = (source, ts)
+        order.append((ts, key))
+        return False
+
+
+@dataclass
+class StreamState:
+    """What one stream delivered, and why it ended if it did (kept for the summary)."""
+
+    name: str
+    description: str = ""
+    packets: int = 0
+    newest: int = -1  # capture time of its newest record, -1 before the first
+    ended: bool = False
+    error: str = ""  # why it dropped (stream error, damage); packets before it were kept
+    ifaces: list[int] = field(default_factory=list)  # its interface ids -> global ids
+
+
+@dataclass
+class MergeStats:
+    """Counters of the merged stream, for the status line and the summary."""
+
+    packets: int = 0  # records delivered, after duplicates were dropped
+    duplicates: int = 0
+    late: int = 0  # records that came after their place in time order was passed
+
+
+@dataclass
+class Source:
+    """One capture stream: a name for its interfaces, and its pcap/pcapng bytes as chunks."""
+
+    name: str
+    chunks: Iterable[bytes]
+    description: str = ""
+
+
+class MergedStreams:
+    """Reads every source in its own thread; `records()` merges them (see the module doc).
+
+    Stops when every stream ended, `stop()` is called (SIGINT), the duration passed, or `count`
+    records were delivered.
+    """
+
+    def __init__(self, sources: list[Source], duration_s: float | None = None,
+                 count: int | None = None, reorder_ns: int = REORDER_NS,
+                 dedupe_ns: int = DEDUPE_NS) -> None:
+        self.interfaces: list[Interface] = []
+        self.streams = [StreamState(s.name, s.description) for s in sources]
+        self.stats = MergeStats()
+        self.on_tick: Callable[[], None] | None = None
+        self._sources = sources
+        self._duration = duration_s
+        self._count = count
+        self._reorder = reorder_ns
+        self._dedupe = Dedupe(dedupe_ns)
+        self._queue: queue.Queue = queue.Queue(QUEUE_BATCHES)
+        self._stopping = threading.Event()
+        self._links: list[tuple[Callable[[bytes, int, int], int] | None, int]] = []
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        """Start one reader thread per source."""
+        for i, src in enumerate(self._sources):
+            t = threading.Thread(target=self._pump, args=(i, src), daemon=True,
+                                 name=f"netmon-read-{i}")
+            self._threads.append(t)
+            t.start()
+
+    def stop(self) -> None:
+        """End the merge soon (safe from a signal handler); records() flushes and returns."""
+        self._stopping.set()
+
+    @property
+    def open_streams(self) -> int:
+        return sum(not s.ended for s in self.streams)
+
+    def join(self, timeout: float = 2.0) -> None:
+        """Wait briefly for the reader threads (their streams are closed by then)."""
+        self._stopping.set()
+        deadline = time.monotonic() + timeout
+        for t in self._threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+
+    # -- consumer (main thread) -----------------------------------------------------------------
+
+    def records(self) -> Iterator[Record]:
+        """The merged records in capture-time order, each packet once."""
+        if not self._threads:
+            self.start()
+        held: list[tuple] = []  # heap of (ts, seq, iface, buf, start, end)
+        arrivals: deque[tuple[float, int]] = deque()  # (monotonic, newest ts of the batch)
+        seq = 0
+        floor = -1  # records at or below this capture time may be released
+        released = -1  # capture time of the last record released
+        get = self._queue.get
+        deadline = time.monotonic() + self._duration if self._duration else None
+        next_tick = time.monotonic() + TICK_S
+        while not self._stopping.is_set() and self.open_streams:
+            try:
+                item = get(timeout=TICK_S)
+            except queue.Empty:
+                item = None
+            now = time.monotonic()
+            if item is not None:
+                batch = self._take(item)
+                if batch:
+                    for ts, iface, buf, start, end in batch:
+                        seq += 1
+                        heapq.heappush(held, (ts, seq, iface, buf, start, end))
+                    arrivals.append((now, self.streams[item[0]].newest))
+            while arrivals and arrivals[0][0] <= now - self._reorder / 1e9:
+                floor = max(floor, arrivals.popleft()[1])
+            floor = max(floor, self._watermark())
+            while held and (held[0][0] <= floor or len(held) > MAX_HELD):
+                ts, _, iface, buf, start, end = heapq.heappop(held)
+                if ts < released:
+                    self.stats.late += 1
+                else:
+                    released = ts
+                if self._keep(ts, iface, buf, start, end):
+                    yield ts, iface, buf, start, end
+                    if self._count and self.stats.packets >= self._count:
+                        self._stopping.set()
+                        break
+            if deadline is not None and now >= deadline:
+                self._stopping.set()
+            if now >= next_tick:
+                next_tick = now + TICK_S
+                if self.on_tick is not None:
+                    self.on_tick()
+        while held and not (self._count and self.stats.packets >= self._count):
+            ts, _, iface, buf, start, end = heapq.heappop(held)
+            if self._keep(ts, iface, buf, start, end):
+                yield ts, iface, buf, start, end
+        self._stopping.set()
+
+    def _watermark(self) -> int:
+        """Every open stream has passed this time (or the newest is the reorder window ahead)."""
+        newest = max((s.newest for s in self.streams), default=-1)
+        low = min((s.newest for s in self.streams if not s.ended), default=newest)
+        return max(low, newest - self._reorder)
+
+    def _take(self, item: tuple) -> list:
+        """A message from a reader thread: new interfaces, then records (None: stream ended)."""
+        idx, new_ifaces, batch = item
+        state = self.streams[idx]
+        for iface in new_ifaces:
+            state.ifaces.append(self._add_interface(state, iface))
+        if batch is None:
+            state.ended = True
+            return []
+        ids = state.ifaces
+        out = [(ts, ids[i], buf, start, end) for ts, i, buf, start, end in batch]
+        if out:
+            state.packets += len(out)
+            state.newest = max(state.newest, max(r[0] for r in out))
+        return out
+
+    def _add_interface(self, state: StreamState, iface: Interface) -> int:
+        """A stream's interface becomes one of the merged stream's, named after the stream."""
+        name = f"{state.name}:{iface.name or len(state.ifaces)}" if state.ifaces else state.name
+        remote = f"captured on {iface.name}" if iface.name else ""
+        desc = "; ".join(d for d in (state.description, remote, iface.description) if d)
+        self.interfaces.append(Interface(iface.linktype, name, desc, iface.snaplen))
+        gid = len(self.interfaces) - 1
+        self._links.append((DECODERS.get(iface.linktype),
+                            -1 if iface.linktype in _COOKED else gid))
+        return gid
+
+    def _keep(self, ts: int, iface: int, buf: bytes, start: int, end: int) -> bool:
+        """Count the record, unless it is a duplicate of one already delivered."""
+        link, source = self._links[iface]
+        if link is not None:
+            ip = link(buf, start, end)
+            if ip >= 0:
+                key = packet_key(buf, ip, end)
+                if key is not None and self._dedupe.duplicate(key, ts, source):
+                    self.stats.duplicates += 1
+                    return False
+        self.stats.packets += 1
+        return True
+
+    # -- reader threads -------------------------------------------------------------------------
+
+    def _pump(self, idx: int, src: Source) -> None:
+        """Thread body: parse one stream, hand its records over in batches, then an end mark."""
+        state = self.streams[idx]
+        batch: list = []
+        sent_ifaces = 0
+        reader = None
+
+        def hand_over() -> None:
+            nonlocal batch, sent_ifaces
+            ifaces = reader.interfaces[sent_ifaces:] if reader is not None else []
+            if batch or ifaces:
+                sent_ifaces += len(ifaces)
+                self._put((idx, ifaces, batch))
+                batch = []
+
+        try:
+            reader = open_stream(ChunkFile(src.chunks, hand_over), src.name, owns_file=False)
+            for rec in reader.records():
+                batch.append(rec)
+                if len(batch) >= MAX_BATCH:
+                    hand_over()
+                    if self._stopping.is_set():
+                        break
+            hand_over()
+            if reader.damage is not None:
+                state.error = str(reader.damage)
+        except NetmonError as e:
+            state.error = str(e)
+        except Exception as e:  # noqa: BLE001 - one stream's failure must not end the others
+            state.error = f"{type(e).__name__}: {e}"
+        finally:
+            self._put((idx, [], None))
+
+    def _put(self, item: tuple) -> None:
+        while not self._stopping.is_set():
+            try:
+                self._queue.put(item, timeout=TICK_S)
+                return
+            except queue.Full:
+                continue

@@ -1,0 +1,85 @@
+"""`kubectl netmon capture (--ns NS | -l SELECTOR | POD...) -w FILE.pcapng`: one pcapng of every
+target across nodes, with pod names in it (output.recording); `-w -` streams it to stdout, e.g.
+into `wireshark -k -i -`.
+
+The capture also runs through the flow engine and detectors: alerts and a status line on
+stderr (terminals), Zeek JSON lines on stdout with -o json, Zeek logs with --zeek-dir.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+
+import click
+
+from kubectl_netmon.cli.kubeflags import KubeFlags, kube_flags
+from kubectl_netmon.cli.liveflags import live_flags
+from kubectl_netmon.cli.main import cli
+from kubectl_netmon.errors import UsageError
+from kubectl_netmon.liverun import LiveOptions
+from kubectl_netmon.output.escape import escape
+
+
+@cli.command()
+@click.argument("pods", nargs=-1, metavar="[POD...]")
+@click.option("--ns", "whole_ns", metavar="NS", help="Capture every running pod of NS.")
+@click.option("-l", "--selector", default="", metavar="SELECTOR",
+              help="Capture the pods matching this label selector.")
+@click.option("-w", "--write", "path", required=True, metavar="FILE",
+              help="The pcapng to write; - for stdout.")
+@live_flags
+@kube_flags
+def capture(pods: tuple[str, ...], whole_ns: str | None, selector: str, path: str,
+            opts: LiveOptions, kube: KubeFlags) -> None:
+    """Record the targets' traffic into one pcapng with pod names (Wireshark shows them)."""
+    opts.words, opts.selector, opts.whole_namespace = pods, selector, whole_ns
+    if path == "-" and opts.output == "json":
+        raise UsageError("-o json writes to stdout, and so does -w -; write the pcapng to a file")
+    run_capture(kube, opts, path, sys.stderr.isatty())
+
+
+def run_capture(kube: KubeFlags, opts: LiveOptions, path: str, tty: bool) -> None:
+    """Record, with the chosen outputs alongside; the summary on stderr."""
+    from kubectl_netmon.cli.livesummary import print_summary
+    from kubectl_netmon.liverun import LiveRun, stderr_status
+    from kubectl_netmon.output.live import StatusLine
+    from kubectl_netmon.output.recording import Recording
+    from kubectl_netmon.output.writers import JsonLinesWriter, ZeekDirWriter
+
+    live = LiveRun(kube, opts, stderr_status(opts.quiet))
+    with _open_output(path) as out:
+        def outputs(pods) -> list:
+            outs: list = [ZeekDirWriter(opts.zeek_dir, pods)] if opts.zeek_dir else []
+            if opts.output == "json":
+                outs.append(JsonLinesWriter(sys.stdout, pods))
+            elif tty and not opts.quiet:
+                status = StatusLine(sys.stderr, live.status, pods)
+                outs.append(status)
+                ticks.append(status.refresh)
+            live.tap = lambda merged: _recording(Recording(merged, out, pods), ticks)
+            return outs
+
+        ticks: list = []
+        live.on_tick = lambda: [tick() for tick in ticks]
+        print_summary(live.run(outputs), opts.quiet)
+
+
+def _recording(recording, ticks: list):
+    ticks.append(recording.flush)
+    return recording
+
+
+@contextlib.contextmanager
+def _open_output(path: str):
+    if path == "-":
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
+        return
+    try:
+        f = open(path, "wb")  # noqa: SIM115 - closed below
+    except OSError as e:
+        raise UsageError(f"-w {escape(path)}: cannot write it ({escape(e.strerror or str(e))})"
+                         ) from None
+    with f:
+        yield f

@@ -1,0 +1,67 @@
+"""The kubectl-style global flags every cluster command takes: --kubeconfig, --context,
+-n/--namespace, --request-timeout. kubectl hands a plugin its arguments after the plugin name,
+so these are parsed by the plugin; KUBECONFIG and in-cluster config are the fallbacks
+(cluster.kubeconfig).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import click
+
+from kubectl_netmon.errors import UsageError
+from kubectl_netmon.output.escape import escape
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str, flag: str) -> float:
+    """kubectl's duration syntax ("30s", "1m30s", "500ms"; a bare number is seconds) in s."""
+    text = text.strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    parts = _DURATION.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise UsageError(f"{flag} {escape(text)}: not a duration; write e.g. 30s, 5m or 1h30m")
+    return sum(float(n) * _UNIT_S[u] for n, u in parts)
+
+
+@dataclass
+class KubeFlags:
+    """Where the cluster is and how long one request may take (None: the client's default)."""
+
+    kubeconfig: str | None = None
+    context: str | None = None
+    namespace: str | None = None
+    request_timeout_s: float | None = None
+
+    def connect(self):
+        """The API client of the chosen context (cluster.kubeconfig.ClusterConfig)."""
+        from kubectl_netmon.cluster.kubeconfig import load_cluster
+        return load_cluster(self.kubeconfig, self.context, self.namespace)
+
+
+def kube_flags(command: Callable) -> Callable:
+    """Add the global flags to a click command; it receives them as `kube: KubeFlags`."""
+    @click.option("--request-timeout", metavar="DURATION",
+                  help="How long one API request may take (e.g. 30s; 0 means no limit).")
+    @click.option("-n", "--namespace", metavar="NS",
+                  help="The namespace of the targets (default: the context's).")
+    @click.option("--context", metavar="NAME", help="The kubeconfig context to use.")
+    @click.option("--kubeconfig", metavar="FILE", help="The kubeconfig file (default: "
+                  "$KUBECONFIG, then ~/.kube/config, then the in-cluster service account).")
+    @functools.wraps(command)
+    def wrapper(*args, kubeconfig: str | None, context: str | None, namespace: str | None,
+                request_timeout: str | None, **kwargs):
+        timeout = parse_duration(request_timeout, "--request-timeout") \
+            if request_timeout else None
+        kube = KubeFlags(kubeconfig, context, namespace, timeout or None)
+        return command(*args, kube=kube, **kwargs)
+    return wrapper

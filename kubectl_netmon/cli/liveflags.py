@@ -1,0 +1,52 @@
+"""The flags `watch` and `capture` share (filter, limits, image, mode, outputs), parsed into
+liverun.LiveOptions."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+import click
+
+from kubectl_netmon.cli.kubeflags import parse_duration
+from kubectl_netmon.liverun import LiveOptions
+
+
+def live_flags(command: Callable) -> Callable:
+    """Add the shared capture flags to a click command; it receives `opts: LiveOptions`."""
+    options = [
+        click.option("-f", "--filter", "bpf", metavar="BPF", default="",
+                     help="Capture filter (tcpdump syntax), e.g. 'tcp port 8080'."),
+        click.option("--snaplen", type=click.IntRange(64, 262144), default=262144,
+                     show_default=True, help="Bytes kept of each packet."),
+        click.option("--duration", metavar="DURATION", help="Stop after this long (e.g. 30s)."),
+        click.option("--count", type=click.IntRange(min=1), metavar="N",
+                     help="Stop after N packets."),
+        click.option("--image", metavar="IMAGE", default="",
+                     help="Capture image with dumpcap (default: nicolaka/netshoot)."),
+        click.option("--image-pull-secret", metavar="NAME", default="",
+                     help="Pull secret for the image (node mode)."),
+        click.option("--mode", type=click.Choice(["auto", "ephemeral", "node"]), default="auto",
+                     show_default=True, help="Capture in an ephemeral container next to each "
+                     "pod, or on the node (hostNetwork pod); auto picks what the cluster allows."),
+        click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table",
+                     show_default=True, help="Live table on a terminal, or Zeek JSON lines."),
+        click.option("--zeek-dir", metavar="DIR", help="Also write Zeek logs into DIR."),
+        click.option("--no-detect", is_flag=True, help="Skip the detectors (flows only)."),
+        click.option("-q", "--quiet", is_flag=True, help="No progress or status on stderr."),
+    ]
+
+    @functools.wraps(command)
+    def wrapper(*args, bpf: str, snaplen: int, duration: str | None, count: int | None,
+                image: str, image_pull_secret: str, mode: str, output: str,
+                zeek_dir: str | None, no_detect: bool, quiet: bool, **kwargs):
+        opts = LiveOptions(bpf_filter=bpf, snaplen=snaplen,
+                           duration_s=parse_duration(duration, "--duration") if duration else None,
+                           count=count, image=image, image_pull_secret=image_pull_secret,
+                           mode=mode, output=output, zeek_dir=zeek_dir, quiet=quiet,
+                           detect=not no_detect)
+        return command(*args, opts=opts, **kwargs)
+
+    for option in reversed(options):
+        wrapper = option(wrapper)
+    return wrapper

@@ -1,0 +1,20 @@
+"""The end-of-run summary of watch and capture, on stderr: how streams ended, warnings, counts."""
+
+from __future__ import annotations
+
+import click
+
+from kubectl_netmon.liverun import LiveResult
+
+
+def print_summary(result: LiveResult, quiet: bool) -> None:
+    """Stream endings and decode/engine warnings (always), then the counts (unless -q)."""
+    for line in result.streams + result.decode.summary() + result.run.warnings:
+        if not quiet or "dropped" in line or "failed" in line:
+            click.echo(f"warning: {line}" if "dropped" in line or "failed" in line else line,
+                       err=True)
+    s = result.status
+    if not quiet:
+        click.echo(f"{s.packets} packets ({s.duplicates} duplicates dropped), "
+                   f"{result.run.flows} flows, {result.run.notices} alerts, "
+                   f"{int(s.elapsed_s)}s", err=True)

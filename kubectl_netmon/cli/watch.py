@@ -1,0 +1,54 @@
+"""`kubectl netmon watch TARGET`: the live view of a pod's, node's or workload's flows with pod
+names on both ends, and Log4Shell alerts as they happen.
+
+On a terminal with -o table: the live table (output.live). Otherwise Zeek JSON lines on stdout,
+as `analyze -o json` writes them. Progress and the summary go to stderr (-q: only errors).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from kubectl_netmon.cli.kubeflags import KubeFlags, kube_flags
+from kubectl_netmon.cli.liveflags import live_flags
+from kubectl_netmon.cli.main import cli
+from kubectl_netmon.liverun import LiveOptions
+
+
+@cli.command()
+@click.argument("target", nargs=-1, metavar="TARGET...")
+@click.option("-l", "--selector", default="", metavar="SELECTOR",
+              help="Watch the pods matching this label selector.")
+@click.option("-c", "--container", default="", metavar="NAME",
+              help="The container of the pod (for pods with several).")
+@live_flags
+@kube_flags
+def watch(target: tuple[str, ...], selector: str, container: str, opts: LiveOptions,
+          kube: KubeFlags) -> None:
+    """Live flows and alerts: pod NAME, node NAME, deploy/NAME, sts/NAME, ds/NAME or -l."""
+    opts.words, opts.selector, opts.container = target, selector, container
+    run_watch(kube, opts, sys.stdout.isatty())
+
+
+def run_watch(kube: KubeFlags, opts: LiveOptions, tty: bool) -> None:
+    """Build the outputs (live view or JSON lines, Zeek logs), run, print the summary."""
+    from kubectl_netmon.cli.livesummary import print_summary
+    from kubectl_netmon.liverun import LiveRun, stderr_status
+    from kubectl_netmon.output.live import LiveView
+    from kubectl_netmon.output.writers import JsonLinesWriter, ZeekDirWriter
+
+    live = LiveRun(kube, opts, stderr_status(opts.quiet))
+
+    def outputs(pods) -> list:
+        outs: list = [ZeekDirWriter(opts.zeek_dir, pods)] if opts.zeek_dir else []
+        if tty and opts.output == "table":
+            view = LiveView(sys.stdout, pods, live.active, live.status)
+            live.on_tick = view.refresh
+            outs.append(view)
+        else:
+            outs.append(JsonLinesWriter(sys.stdout, pods))
+        return outs
+
+    print_summary(live.run(outputs), opts.quiet)

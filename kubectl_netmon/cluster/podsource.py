@@ -1,0 +1,338 @@
+"""Pods and nodes from the API into a PodMap, with times: list once, or list then watch.
+
+A pod's addresses enter the map when it has them (since its start time: it cannot have held them
+earlier), and leave it (end at the time we see it) when it is deleted, finishes, or its
+addresses change. Node addresses (InternalIP, ExternalIP) name their node, which is what
+hostNetwork pods send from. A watch that the server expires (410 Gone) is resumed by listing
+again: pods missing from the new list are ended then. Objects are read as plain JSON dicts,
+the shape `kubectl get -o json` and our pods JSON snapshots have, not as client models.
+"""
+
+from __future__ import annotations
+
+import calendar
+import json
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import urllib3
+from kubernetes.client import ApiClient, CoreV1Api
+from kubernetes.client.rest import ApiException
+
+from kubectl_netmon.enrich.podmap import PodInfo, PodMap, canonical_ip
+from kubectl_netmon.errors import ClusterError
+from kubectl_netmon.output.escape import escape
+
+_ENDED_PHASES = ("Succeeded", "Failed")
+_NODE_ADDRESS_TYPES = ("InternalIP", "ExternalIP")
+_GONE = 410
+WATCH_SECONDS = 300  # each watch request ends after this; the next resumes where it stopped
+
+
+@dataclass(frozen=True)
+class _Held:
+    """The addresses one pod holds now, and as whom."""
+
+    ips: tuple[str, ...]
+    info: PodInfo
+
+
+class PodSource:
+    """Keeps `pods` (a PodMap) and `current()` (who holds each address now) in step with the API.
+
+    State is changed only by the caller's thread (sync(), run()); watch threads just read and
+    queue what the server sends.
+    """
+
+    def __init__(self, client: ApiClient, pods: PodMap | None = None,
+                 clock: Callable[[], int] = time.time_ns) -> None:
+        self.pods = pods if pods is not None else PodMap()
+        self._api = CoreV1Api(client)
+        self._clock = clock
+        self._held: dict[str, _Held] = {}  # pod uid -> what it holds
+        self._nodes: dict[str, str] = {}  # node address -> node name
+        self._rv: dict[str, str] = {}  # resource -> resourceVersion to watch from
+        self._past: set[str] = set()  # uids of pods seen only after they finished
+
+    def sync(self) -> PodMap:
+        """List nodes and pods once (enough for enriching logs); returns the map."""
+        for resource in ("nodes", "pods"):
+            self._apply_list(resource, *self._list(resource))
+        return self.pods
+
+    def current(self) -> dict[str, PodInfo]:
+        """Every address held now: pod addresses, then node addresses not used by a pod."""
+        out = {ip: held.info for held in self._held.values() for ip in held.ips}
+        for ip, node in self._nodes.items():
+            out.setdefault(ip, PodInfo(ns="", name=node, node=node, node_ip=ip, kind="node"))
+        return out
+
+    def run(self, on_change: Callable[[], None], stop: threading.Event | None = None,
+            watch_seconds: int = WATCH_SECONDS) -> None:
+        """Watch nodes and pods until stop is set, calling on_change after each change that
+        affects who holds an address. Lists first unless sync() ran."""
+        stop = stop or threading.Event()
+        events: queue.Queue = queue.Queue()
+        for resource in ("nodes", "pods"):
+            threading.Thread(target=self._feed, args=(resource, events, stop, watch_seconds),
+                             daemon=True, name=f"netmon-watch-{resource}").start()
+        running = 2
+        while running:
+            kind, resource, payload = events.get()
+            if kind == "stopped":
+                running -= 1
+            elif kind == "error":
+                stop.set()
+                raise payload
+            elif self._apply(kind, resource, payload):
+                on_change()
+
+    # -- reading (watch threads) ----------------------------------------------------------
+
+    def _feed(self, resource: str, events: queue.Queue, stop: threading.Event,
+              watch_seconds: int) -> None:
+        """List (when needed) and watch one resource, queueing ("list"|"event", ...)."""
+        try:
+            rv = self._rv.get(resource)
+            while not stop.is_set():
+                if rv is None:
+                    items, rv = self._list(resource)
+                    events.put(("list", resource, items))
+                rv = self._watch(resource, rv, events, stop, watch_seconds)
+        except ClusterError as e:
+            events.put(("error", resource, e))
+        finally:
+            events.put(("stopped", resource, None))
+
+    def _watch(self, resource: str, rv: str, events: queue.Queue, stop: threading.Event,
+               seconds: int) -> str | None:
+        """One watch request from rv; the rv to resume from, or None to list again (410)."""
+        resp = self._request(resource, watch=True, resource_version=rv,
+                             allow_watch_bookmarks=True, timeout_seconds=seconds,
+                             _request_timeout=(30, seconds + 30))
+        try:
+            if resp.status == _GONE:
+                return None
+            _check(resp, resource)
+            for line in _lines(resp):
+                event = json.loads(line)
+                obj = event.get("object") or {}
+                if event.get("type") == "ERROR":
+                    if obj.get("code") == _GONE:
+                        return None
+                    raise ClusterError(f"watching {resource}: {_status_text(obj)}")
+                rv = (obj.get("metadata") or {}).get("resourceVersion") or rv
+                if event.get("type") != "BOOKMARK":
+                    events.put(("event", resource, (event.get("type"), obj)))
+                if stop.is_set():
+                    break
+            return rv
+        except (urllib3.exceptions.HTTPError, OSError, ValueError) as e:
+            raise ClusterError(f"watching {resource}: connection lost ({escape(str(e))})"
+                               ) from None
+        finally:
+            resp.release_conn()
+
+    def _list(self, resource: str) -> tuple[list[dict], str]:
+        resp = self._request(resource)
+        try:
+            _check(resp, resource)
+            doc = json.loads(resp.data)
+        except ValueError:
+            raise ClusterError(f"listing {resource}: the API server sent something that is "
+                               "not JSON") from None
+        finally:
+            resp.release_conn()
+        return doc.get("items") or [], (doc.get("metadata") or {}).get("resourceVersion") or ""
+
+    def _request(self, resource: str, **kwargs):
+        """The raw HTTP response of a list or watch (no model decoding: dicts are enough)."""
+        call = self._api.list_node if resource == "nodes" else \
+            self._api.list_pod_for_all_namespaces
+        try:
+            return call(_preload_content=False, **kwargs)
+        except ApiException as e:  # older clients raise for non-2xx themselves
+            if e.status == _GONE:
+                return _Gone()
+            raise ClusterError(f"listing {resource}: {_api_text(e.status, e.body)}") from None
+        except (urllib3.exceptions.HTTPError, OSError) as e:
+            host = self._api.api_client.configuration.host
+            raise ClusterError(f"cannot reach the API server at {escape(host)} "
+                               f"({_network_reason(e)})") from None
+
+    # -- applying (caller's thread) -------------------------------------------------------
+
+    def _apply(self, kind: str, resource: str, payload) -> bool:
+        if kind == "list":
+            return self._apply_list(resource, payload, None)
+        etype, obj = payload
+        if resource == "nodes":
+            return self._node(obj, deleted=etype == "DELETED")
+        return self._pod(obj, deleted=etype == "DELETED", now=self._clock())
+
+    def _apply_list(self, resource: str, items: list[dict], rv: str | None) -> bool:
+        """A full list: apply every object; pods we hold that are gone from it have ended."""
+        if rv is not None:
+            self._rv[resource] = rv
+        if resource == "nodes":
+            return any([self._node(obj) for obj in items])
+        now = self._clock()
+        seen = {_uid(obj) for obj in items}
+        changed = [self._pod(obj, now=now) for obj in items]
+        changed += [self._release(uid, now) for uid in list(self._held) if uid not in seen]
+        return any(changed)
+
+    def _pod(self, pod: dict, now: int, deleted: bool = False) -> bool:
+        uid = _uid(pod)
+        meta, spec, status = (_dict(pod, k) for k in ("metadata", "spec", "status"))
+        node, host_ip = str(spec.get("nodeName") or ""), _canonical(status.get("hostIP"))
+        if node and host_ip:
+            self._nodes.setdefault(host_ip, node)
+            self.pods.add_node(host_ip, node)
+        ended = deleted or status.get("phase") in _ENDED_PHASES
+        ips = () if ended or spec.get("hostNetwork") else _pod_ips(status)
+        info = PodInfo(ns=str(meta.get("namespace") or ""), name=str(meta.get("name") or ""),
+                       node=node, node_ip=host_ip or "")
+        since = min(_time_ns(status.get("startTime")) or _time_ns(
+            meta.get("creationTimestamp")) or now, now)
+        if ended and uid not in self._held and uid not in self._past:
+            return self._add_past(uid, info, status, since)
+        old = self._held.get(uid)
+        unchanged = (old.ips, old.info) == (ips, info) if old else not ips
+        if unchanged:
+            return False
+        self._release(uid, now)
+        for ip in ips:
+            self.pods.add(ip, info, since)
+        if ips:
+            self._held[uid] = _Held(ips, info)
+        return True
+
+    def _add_past(self, uid: str, info: PodInfo, status: dict, since: int) -> bool:
+        """A pod that had finished before we saw it: its addresses for its lifetime only."""
+        self._past.add(uid)
+        until = _finished_ns(status)
+        if until is None:
+            return False
+        for ip in _pod_ips(status):
+            self.pods.add(ip, info, since, until)
+        return False
+
+    def _release(self, uid: str, now: int) -> bool:
+        old = self._held.pop(uid, None)
+        for ip in old.ips if old else ():
+            self.pods.end(ip, now)
+        return old is not None
+
+    def _node(self, node: dict, deleted: bool = False) -> bool:
+        name = str(_dict(node, "metadata").get("name") or "")
+        changed = False
+        for addr in _dict(node, "status").get("addresses") or ():
+            ip = _canonical(addr.get("address")) if isinstance(addr, dict) and \
+                addr.get("type") in _NODE_ADDRESS_TYPES else None
+            if not ip or not name:
+                continue
+            if deleted:
+                changed |= self._nodes.pop(ip, None) is not None
+            elif self._nodes.get(ip) != name:
+                self._nodes[ip] = name
+                self.pods.add_node(ip, name)
+                changed = True
+        return changed
+
+
+class _Gone:
+    """Stands for a 410 response when the client raised it instead of returning it."""
+
+    status = _GONE
+
+    def release_conn(self) -> None:
+        """Nothing to release."""
+
+
+def _check(resp, resource: str) -> None:
+    if not 200 <= resp.status < 300:
+        raise ClusterError(f"listing {resource}: {_api_text(resp.status, resp.data)}")
+
+
+def _api_text(status: int, body: bytes | str | None) -> str:
+    """The API's own reason ("pods is forbidden: User ... cannot list ...") when it sent one."""
+    try:
+        message = json.loads(body or b"{}").get("message")
+    except (ValueError, AttributeError):
+        message = None
+    hint = " (check RBAC: get/list/watch on pods and nodes)" if status in (401, 403) else ""
+    return f"HTTP {status}: {escape(str(message or body or '')[:300])}{hint}"
+
+
+def _status_text(obj: dict) -> str:
+    return escape(f"{obj.get('code')} {obj.get('reason')}: {obj.get('message')}")
+
+
+def _lines(resp) -> Iterator[bytes]:
+    """Newline-delimited watch events, however the stream is chunked."""
+    pending = b""
+    for chunk in resp.stream(65536, decode_content=True):
+        pending += chunk
+        *complete, pending = pending.split(b"\n")
+        yield from (line for line in complete if line.strip())
+    if pending.strip():
+        yield pending
+
+
+def _network_reason(e: Exception) -> str:
+    """"[Errno 111] Connection refused" rather than urllib3's nested retry report."""
+    reason = getattr(e, "reason", None) or e
+    return escape(str(reason).rsplit(": ", 1)[-1] or type(e).__name__)
+
+
+def _uid(obj: dict) -> str:
+    meta = _dict(obj, "metadata")
+    return str(meta.get("uid") or f"{meta.get('namespace')}/{meta.get('name')}")
+
+
+def _pod_ips(status: dict) -> tuple[str, ...]:
+    raw = [e.get("ip") for e in status.get("podIPs") or () if isinstance(e, dict)]
+    raw.append(status.get("podIP"))
+    ips: list[str] = []
+    for text in raw:
+        ip = _canonical(text)
+        if ip and ip not in ips:
+            ips.append(ip)
+    return tuple(ips)
+
+
+def _canonical(text: object) -> str | None:
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        return canonical_ip(text)
+    except ValueError:
+        return None
+
+
+def _time_ns(text: object) -> int | None:
+    """An API time ("2022-03-08T18:54:18Z") as ns since the epoch."""
+    if not isinstance(text, str):
+        return None
+    try:
+        parsed = time.strptime(text.rstrip("Z").split(".")[0], "%Y-%m-%dT%H:%M:%S")
+    except ValueError:
+        return None
+    return calendar.timegm(parsed) * 1_000_000_000
+
+
+def _finished_ns(status: dict) -> int | None:
+    """When the last container of a finished pod terminated."""
+    ends = [_time_ns(_dict(_dict(cs, "state"), "terminated").get("finishedAt"))
+            for cs in status.get("containerStatuses") or ()]
+    ends = [e for e in ends if e]
+    return max(ends) if ends else None
+
+
+def _dict(obj: dict, key: str) -> dict:
+    value = obj.get(key) if isinstance(obj, dict) else None
+    return value if isinstance(value, dict) else {}

@@ -1,0 +1,48 @@
+"""API calls as plain JSON dicts, with the server's Status turned into one ClusterError line.
+
+The generated client's models are slow to build and hide fields the server added; netmon reads
+a few fields of a few objects, so dicts are simpler. Every failure (HTTP status or connection)
+becomes a ClusterError carrying the API server's own message, prefixed with what we tried.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import urllib3
+from kubernetes.client.exceptions import ApiException
+
+from kubectl_netmon.errors import ClusterError
+from kubectl_netmon.output.escape import escape
+
+
+class ApiError(ClusterError):
+    """A refusal by the API server: `code` (HTTP status) and `reason` (Status.reason) kept so
+    callers can tell NotFound or Forbidden apart."""
+
+    def __init__(self, message: str, code: int, reason: str) -> None:
+        super().__init__(message)
+        self.code, self.reason = code, reason
+
+
+def status_message(exc: ApiException) -> tuple[str, str]:
+    """(message, reason) of the metav1.Status in an ApiException body, escaped for output."""
+    try:
+        status = json.loads(exc.body or b"")
+        return escape(str(status.get("message") or exc.reason)), str(status.get("reason", ""))
+    except (ValueError, AttributeError):
+        return escape(str(exc.reason or exc.status)), ""
+
+
+def call(what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> dict:
+    """Run one client method and return the decoded JSON body; failures as ClusterError."""
+    try:
+        resp = fn(*args, _preload_content=False, **kwargs)
+    except ApiException as e:
+        message, reason = status_message(e)
+        raise ApiError(f"{what}: {message}", e.status or 0, reason) from None
+    except urllib3.exceptions.HTTPError as e:
+        raise ClusterError(f"{what}: cannot reach the API server: {escape(str(e))}") from None
+    return json.loads(resp.data or b"{}")

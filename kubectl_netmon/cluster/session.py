@@ -1,0 +1,244 @@
+"""Live acquisition: capture next to the target pods and stream pcapng back over exec.
+
+    with CaptureSession(api_client, targets, AcquireOptions(...), on_status) as points:
+        for point in points:          # one per pod (ephemeral) or per node (node mode)
+            for chunk in point.stream.chunks():   # pcapng bytes, in order
+                ...
+        # point.stream.exit: the remote exit status (channel 3); point.ended() says it in words
+
+Entering checks admission first (nothing is created when the cluster would refuse), then adds
+or reuses the capture containers, waits for them (progress through on_status) and connects one
+exec stream per capture point. Leaving (normally, on an exception, SIGINT or SIGTERM) closes
+the streams, which stops the remote dumpcap, and deletes the node pods. A SIGKILLed client is
+covered remotely: the capture stops when its stdin reaches EOF or at its hard limit, the
+containers exit when no capture beats, and node pods die at activeDeadlineSeconds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import FrameType
+
+from kubernetes import client
+
+from kubectl_netmon.cluster import admission, launch, podwait, specs
+from kubectl_netmon.cluster.exec_stream import ExecStream
+from kubectl_netmon.cluster.targets import PodRef, Targets
+from kubectl_netmon.errors import ClusterError
+from kubectl_netmon.output.escape import escape
+
+DEFAULT_IMAGE = "nicolaka/netshoot:v0.13"
+
+
+@dataclass
+class AcquireOptions:
+    """How to capture. Durations in seconds; None means until stopped (bounded remotely by
+    max_duration_s)."""
+
+    mode: str = "auto"  # "ephemeral" | "node" | "auto"
+    image: str = DEFAULT_IMAGE
+    image_pull_secret: str = ""  # node pods only (ephemeral containers use the pod's)
+    bpf_filter: str = ""
+    snaplen: int = 262144
+    duration_s: int | None = None
+    count: int | None = None
+    node_namespace: str = "default"
+    timeout_s: float = 120.0  # waiting for image pull and scheduling
+    request_timeout: float = 30.0
+    max_duration_s: int = 4 * 3600  # hard bound of every remote capture
+    linger_s: int = 60  # an idle netmon container exits after this; reused until then
+    deadline_slack_s: int = 60  # node pod deadline beyond start-up and the capture limit
+
+    def limit_s(self) -> int:
+        """How long a remote capture may run at most."""
+        d = self.duration_s
+        return self.max_duration_s if d is None else min(d, self.max_duration_s)
+
+    def node_deadline_s(self) -> int:
+        """activeDeadlineSeconds of node pods: start-up, the capture, then some slack."""
+        return int(self.timeout_s) + self.limit_s() + self.deadline_slack_s
+
+
+@dataclass
+class CapturePoint:
+    """One remote capture: `name` is "ns/pod" (ephemeral) or "node/NAME" (node mode); `pods`
+    are the target pods whose traffic it holds (for names in pcapng and tables)."""
+
+    name: str
+    node: str
+    description: str
+    stream: ExecStream
+    pods: list[PodRef] = field(default_factory=list)
+    interface: str = "eth0"
+
+    def ended(self) -> str:
+        """How the capture ended, in one line (call after chunks() is exhausted)."""
+        got = f"{self.stream.bytes_received} bytes received"
+        status = self.stream.exit
+        if status is None:
+            return f"{self.name}: stream ended without an exit status ({got})"
+        if status.code == 0:
+            return f"{self.name}: capture finished ({got})"
+        code = "no exit code" if status.code is None else f"exit code {status.code}"
+        return f"{self.name}: capture failed, {code}: {escape(status.message)} ({got})"
+
+
+class _Lines:
+    """Remote stderr, which arrives in arbitrary chunks, as whole escaped status lines."""
+
+    def __init__(self, prefix: str, on_status: Callable[[str], None]) -> None:
+        self.prefix, self.on_status, self.buf = prefix, on_status, b""
+
+    def __call__(self, data: bytes) -> None:
+        *lines, self.buf = (self.buf + data).replace(b"\r", b"\n").split(b"\n")
+        for line in lines:
+            if line.strip():
+                self.on_status(f"{self.prefix}: {escape(line.strip())}")
+
+
+@dataclass
+class _Plan:
+    """A capture point before it is connected: where to exec and what to run."""
+
+    name: str
+    node: str
+    description: str
+    namespace: str
+    pod: str
+    container: str
+    heartbeat: str  # the key of the heartbeat file shared with the container
+    interface: str
+    bpf_filter: str
+    pods: list[PodRef]
+    ephemeral: bool
+
+
+class CaptureSession:
+    """Context manager: __enter__ -> connected CapturePoints; __exit__ cleans up."""
+
+    def __init__(self, api_client: client.ApiClient, targets: Targets, options: AcquireOptions,
+                 on_status: Callable[[str], None]) -> None:
+        self.api_client, self.targets, self.options = api_client, targets, options
+        self.on_status = on_status
+        self.mode = ""
+        self.points: list[CapturePoint] = []
+        self._node_pods: list[tuple[str, str]] = []  # (namespace, name) created by us
+        self._old_handlers: dict[int, object] = {}
+
+    def __enter__(self) -> list[CapturePoint]:
+        self._install_signals()
+        try:
+            return self._start()
+        except BaseException:
+            self._cleanup()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        self._cleanup()
+
+    # start ---------------------------------------------------------------------------------------
+
+    def _start(self) -> list[CapturePoint]:
+        opts = self.options
+        self.mode = admission.choose_mode(self.api_client, opts.mode, self.targets,
+                                          opts.node_namespace)
+        self.on_status(f"capture mode: {self.mode}")
+        plans = self._ephemeral_plans() if self.mode == "ephemeral" else self._node_plans()
+        for plan in plans:
+            podwait.wait_running(self.api_client, plan.namespace, plan.pod, plan.container,
+                                 plan.ephemeral, opts.timeout_s, self.on_status)
+        for plan in plans:
+            self.points.append(self._connect(plan))
+        return list(self.points)
+
+    def _ephemeral_plans(self) -> list[_Plan]:
+        plans = []
+        for pod in self.targets.pods:
+            name, new = launch.add_ephemeral(self.api_client, pod, self.options.image,
+                                             self.options.linger_s)
+            verb = "added" if new else "reusing"
+            self.on_status(f"{pod.key}: {verb} ephemeral container {name}")
+            plans.append(_Plan(pod.key, pod.node, f"ephemeral container {name} in pod {pod.key}",
+                               pod.namespace, pod.name, name, name, "eth0",
+                               self.options.bpf_filter, [pod], True))
+        return plans
+
+    def _node_plans(self) -> list[_Plan]:
+        opts, plans = self.options, []
+        groups = self.targets.by_node()
+        for node in self.targets.nodes:
+            groups[node] = []  # the whole node: no host filter
+        for node, pods in groups.items():
+            name = launch.create_node_pod(self.api_client, node, opts.node_namespace, opts.image,
+                                          opts.linger_s, opts.node_deadline_s(),
+                                          opts.image_pull_secret)
+            self._node_pods.append((opts.node_namespace, name))
+            self.on_status(f"node/{node}: created capture pod {opts.node_namespace}/{name}")
+            bpf = specs.hosts_filter([p.ip for p in pods], opts.bpf_filter) if pods \
+                else opts.bpf_filter
+            covered = f" for {len(pods)} pod(s)" if pods else ""
+            plans.append(_Plan(f"node/{node}", node,
+                               f"capture pod {opts.node_namespace}/{name} on node {node}{covered}",
+                               opts.node_namespace, name, launch.NODE_CONTAINER, name, "any",
+                               bpf, pods, False))
+        return plans
+
+    def _connect(self, plan: _Plan) -> CapturePoint:
+        opts = self.options
+        dumpcap = specs.dumpcap_argv(plan.interface, plan.bpf_filter, opts.snaplen,
+                                     opts.duration_s, opts.count, opts.max_duration_s)
+        stream = ExecStream(self.api_client.configuration, plan.namespace, plan.pod,
+                            specs.capture_command(plan.heartbeat, dumpcap), plan.container,
+                            stdin=True, on_stderr=_Lines(plan.name, self.on_status),
+                            timeout=opts.request_timeout)
+        stream.connect()
+        return CapturePoint(plan.name, plan.node, plan.description, stream, plan.pods,
+                            plan.interface)
+
+    # cleanup -------------------------------------------------------------------------------------
+
+    def _cleanup(self) -> None:
+        """Close every stream (the remote capture sees EOF), delete our node pods; signals are
+        held off meanwhile so a second Ctrl-C cannot leave a pod behind."""
+        self._hold_signals()
+        try:
+            for point in self.points:
+                with contextlib.suppress(OSError, ClusterError):
+                    point.stream.close_stdin()
+                point.stream.close()
+            for namespace, name in self._node_pods:
+                try:
+                    launch.delete_pod(self.api_client, namespace, name)
+                except ClusterError as e:
+                    self.on_status(f"{e}; run `kubectl netmon cleanup` to remove it")
+            self._node_pods.clear()
+        finally:
+            self._restore_signals()
+
+    # signals -------------------------------------------------------------------------------------
+
+    def _install_signals(self) -> None:
+        """SIGTERM ends the session like Ctrl-C does (SystemExit 143 runs __exit__)."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        self._old_handlers[signal.SIGTERM] = signal.signal(signal.SIGTERM, _terminate)
+
+    def _hold_signals(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old_handlers.setdefault(sig, signal.getsignal(sig))
+                signal.signal(sig, signal.SIG_IGN)
+
+    def _restore_signals(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            for sig, handler in self._old_handlers.items():
+                signal.signal(sig, handler)  # type: ignore[arg-type]
+        self._old_handlers.clear()
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)

@@ -1,0 +1,176 @@
+"""`watch` and `capture` share this: resolve the targets, keep the pod map current from a watch,
+open the capture session, merge its streams and run them through the same pipeline `analyze`
+uses, into the outputs the command chose; stop on duration, count, the streams' end or SIGINT.
+
+Threads: one reader per capture point (capture.merge), one pod watch; everything else (merge,
+dedupe, pcapng, engine, outputs, redraws) runs in the main thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from kubectl_netmon.capture.decode import DecodeStats, packets
+from kubectl_netmon.capture.merge import MergedStreams, Source
+from kubectl_netmon.cli.kubeflags import KubeFlags
+from kubectl_netmon.enrich.podmap import PodMap
+from kubectl_netmon.errors import ClusterError
+from kubectl_netmon.output.live import Status
+from kubectl_netmon.pipeline import Pipeline, RunResult
+
+
+@dataclass
+class LiveOptions:
+    """What to capture and how (the flags watch and capture share)."""
+
+    words: tuple[str, ...] = ()
+    selector: str = ""
+    whole_namespace: str | None = None  # --ns NS
+    container: str = ""
+    bpf_filter: str = ""
+    snaplen: int = 262144
+    duration_s: float | None = None
+    count: int | None = None
+    image: str = ""
+    image_pull_secret: str = ""
+    mode: str = "auto"
+    output: str = "table"
+    zeek_dir: str | None = None
+    quiet: bool = False
+    detect: bool = True
+
+
+@dataclass
+class LiveResult:
+    """What the run saw, for the summary: merge counters, pipeline result, how streams ended."""
+
+    status: Status
+    run: RunResult
+    decode: DecodeStats
+    streams: list[str]
+
+
+class LiveRun:
+    """One live capture; `outputs(pods, live)` builds the outputs once the pod map exists.
+
+    `live` offers `active()` (open connections), `status()` and `tap` (set it to wrap the
+    record source, e.g. a pcapng Recording).
+    """
+
+    def __init__(self, kube: KubeFlags, opts: LiveOptions,
+                 on_status: Callable[[str], None]) -> None:
+        self.kube, self.opts, self.on_status = kube, opts, on_status
+        self.pipeline: Pipeline | None = None
+        self.merged: MergedStreams | None = None
+        self._started = time.monotonic()
+        self._note = ""
+        self.tap: Callable | None = None
+        self.on_tick: Callable[[], None] | None = None
+
+    def status(self) -> Status:
+        m = self.merged
+        if m is None:
+            return Status(note=self._note, elapsed_s=time.monotonic() - self._started)
+        return Status(m.stats.packets, m.stats.duplicates, m.open_streams, len(m.streams),
+                      time.monotonic() - self._started, self._note)
+
+    def active(self) -> Iterator:
+        return self.pipeline.active() if self.pipeline is not None else iter(())
+
+    def run(self, make_outputs: Callable[[PodMap], list]) -> LiveResult:
+        from kubectl_netmon.cluster.podsource import PodSource
+        from kubectl_netmon.cluster.session import AcquireOptions, CaptureSession
+        from kubectl_netmon.cluster.targets import parse_targets, resolve
+
+        opts = self.opts
+        cluster = self.kube.connect()
+        namespace = opts.whole_namespace or cluster.namespace
+        spec = parse_targets(opts.words, namespace, opts.selector, opts.whole_namespace is not None,
+                             opts.container)
+        targets = resolve(cluster.client, spec)
+        source = PodSource(cluster.client)
+        pods = source.sync()
+        stop_watch = threading.Event()
+        threading.Thread(target=self._watch_pods, args=(source, stop_watch), daemon=True,
+                         name="netmon-pods").start()
+        acquire = AcquireOptions(mode=opts.mode, bpf_filter=opts.bpf_filter, snaplen=opts.snaplen,
+                                 duration_s=math.ceil(opts.duration_s) if opts.duration_s
+                                 else None, count=opts.count,
+                                 image_pull_secret=opts.image_pull_secret)
+        if opts.image:
+            acquire.image = opts.image
+        if self.kube.request_timeout_s:
+            acquire.request_timeout = self.kube.request_timeout_s
+        decode = DecodeStats()
+        try:
+            with CaptureSession(cluster.client, targets, acquire, self._status) as points:
+                self._started = time.monotonic()
+                self.merged = merged = MergedStreams(
+                    [Source(p.name, p.stream.chunks(), p.description) for p in points],
+                    opts.duration_s, opts.count)
+                outputs = make_outputs(pods)
+                self.pipeline = Pipeline(outputs, _detectors(opts.detect))
+                merged.on_tick = self._tick
+                records = self.tap(merged) if self.tap is not None else merged
+                with _sigint_stops(merged):
+                    result = self.pipeline.run(packets(records, decode))
+                status = self.status()
+            ended = [p.ended() for p in points]
+        finally:
+            stop_watch.set()
+        if self.merged is not None:
+            self.merged.join()
+            ended = [f"{s.name}: dropped after {s.packets} packets: {s.error}"
+                     for s in self.merged.streams if s.error] + ended
+        return LiveResult(status, result, decode, ended)
+
+    def _tick(self) -> None:
+        if self.pipeline is not None:
+            self.pipeline.expire(time.time_ns() - 2 * 1_000_000_000)
+        if self.on_tick is not None:
+            self.on_tick()
+
+    def _status(self, line: str) -> None:
+        self._note = line
+        self.on_status(line)
+
+    def _watch_pods(self, source, stop: threading.Event) -> None:
+        """Follow pod and node changes so flows name the pod that held an address then."""
+        try:
+            source.run(lambda: None, stop)
+        except ClusterError as e:
+            self._note = f"pod watch stopped ({e}); names may be stale"
+
+
+@contextlib.contextmanager
+def _sigint_stops(merged: MergedStreams) -> Iterator[None]:
+    """Ctrl-C ends the merge cleanly (flows flushed, summary printed) instead of unwinding."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, lambda *_: merged.stop())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def _detectors(detect: bool) -> list:
+    if not detect:
+        return []
+    from kubectl_netmon.detect.registry import default_detectors
+    return default_detectors()
+
+
+def stderr_status(quiet: bool) -> Callable[[str], None]:
+    """Session progress lines on stderr (escaped by the session), unless -q."""
+    if quiet:
+        return lambda line: None
+    return lambda line: print(line, file=sys.stderr, flush=True)

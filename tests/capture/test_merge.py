@@ -1,0 +1,182 @@
+"""Merging live capture streams: time order across streams, each packet once, streams that drop.
+
+The streams are pcapng bytes built from the format spec (tests.capture.captures_gen) and handed
+over in uneven chunks, as an exec stream delivers them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from scapy.layers.inet import IP, TCP, UDP
+from scapy.layers.l2 import Ether
+
+from kubectl_netmon.capture.chunkfile import ChunkFile
+from kubectl_netmon.capture.decode import DecodeStats, packets
+from kubectl_netmon.capture.merge import Dedupe, MergedStreams, Source, packet_key
+from kubectl_netmon.errors import ClusterError
+from tests.capture.captures_gen import (
+    LINKTYPE_ETHERNET,
+    LINKTYPE_SLL2,
+    epb,
+    idb,
+    shb,
+    sll_frame,
+)
+
+T0 = 1_700_000_000_000_000_000
+MS = 1_000_000
+
+
+def udp(n: int, ttl: int = 64, src: str = "10.244.1.2", dst: str = "10.244.2.2"):
+    return IP(src=src, dst=dst, ttl=ttl, id=n) / UDP(sport=4000, dport=53) / f"query {n}".encode()
+
+
+def eth(packet) -> bytes:
+    return bytes(Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / packet)
+
+
+def stream(frames: list[tuple[int, bytes]], linktype: int = LINKTYPE_ETHERNET,
+           name: str = "eth0") -> bytes:
+    """A pcapng stream as dumpcap writes it: header, one interface (ns), then packets."""
+    return shb() + idb(linktype, name=name, tsresol=9) + b"".join(
+        epb(0, ts, data) for ts, data in frames)
+
+
+def chunked(data: bytes, size: int = 37) -> Iterator[bytes]:
+    """The stream in small uneven pieces, cutting blocks in the middle."""
+    for i in range(0, len(data), size):
+        yield data[i:i + size]
+
+
+def merged(*streams: bytes, **kw) -> tuple[MergedStreams, list[tuple]]:
+    m = MergedStreams([Source(f"p{i}", chunked(s)) for i, s in enumerate(streams)], **kw)
+    return m, [(ts, iface, buf[start:end]) for ts, iface, buf, start, end in m.records()]
+
+
+def test_streams_interleave_in_capture_time_order():
+    a = stream([(T0 + i * 10 * MS, eth(udp(i))) for i in range(0, 20, 2)])
+    b = stream([(T0 + i * 10 * MS, eth(udp(i))) for i in range(1, 20, 2)])
+
+    _, recs = merged(a, b)
+
+    assert [ts for ts, _, _ in recs] == [T0 + i * 10 * MS for i in range(20)]
+
+
+def test_a_packet_captured_at_both_ends_counts_once():
+    """Seen leaving one pod and entering another across a router: TTL and checksums differ."""
+    sent = udp(1, ttl=64)
+    received = IP(bytes(sent))
+    received.ttl = 63
+    del received.chksum
+    received[UDP].chksum = 0  # offload: the sender's capture has no UDP checksum yet
+    a = stream([(T0, eth(sent))])
+    b = stream([(T0 + 2 * MS, sll_frame(received))], LINKTYPE_SLL2)
+
+    m, recs = merged(a, b)
+
+    assert len(recs) == 1 and m.stats.duplicates == 1
+
+
+def test_a_packet_repeated_on_one_interface_counts_twice():
+    """A retransmission with identical bytes is traffic, not a second sighting."""
+    a = stream([(T0, eth(udp(1))), (T0 + MS, eth(udp(1)))])
+
+    m, recs = merged(a)
+
+    assert len(recs) == 2 and m.stats.duplicates == 0
+
+
+def test_the_same_bytes_after_the_window_count_again():
+    a = stream([(T0, eth(udp(1)))])
+    b = stream([(T0 + 5_000 * MS, eth(udp(1)))])
+
+    _, recs = merged(a, b, dedupe_ns=200 * MS)
+
+    assert len(recs) == 2
+
+
+def test_packet_key_ignores_ttl_and_checksums_but_not_payload():
+    def key(pkt) -> int:
+        raw = bytes(pkt)
+        return packet_key(raw, 0, len(raw))
+
+    routed = IP(bytes(udp(1)))
+    routed.ttl = 1
+    del routed.chksum
+
+    assert key(udp(1)) == key(IP(bytes(routed)))
+    assert key(udp(1)) != key(udp(2))
+    assert key(IP(dst="10.0.0.1") / TCP(dport=80)) != key(IP(dst="10.0.0.2") / TCP(dport=80))
+
+
+def test_link_padding_after_the_ip_length_is_not_part_of_the_packet():
+    pkt = bytes(IP(src="10.0.0.1", dst="10.0.0.2") / TCP(flags="A"))  # 40 bytes
+    padded = pkt + b"\0" * 6  # Ethernet's 60-byte minimum
+
+    assert packet_key(pkt, 0, len(pkt)) == packet_key(padded, 0, len(padded))
+
+
+def test_dedupe_on_a_cooked_interface_takes_any_repeat_as_a_duplicate():
+    """`-i any` on a node sees a packet on the veth and on the bridge under one interface id."""
+    d = Dedupe(200 * MS)
+
+    assert not d.duplicate(7, T0, -1)
+    assert d.duplicate(7, T0 + 1, -1)
+
+
+def test_a_dropped_stream_keeps_its_packets_and_says_why():
+    def dropping() -> Iterator[bytes]:
+        yield stream([(T0, eth(udp(1))), (T0 + MS, eth(udp(2)))])
+        raise ClusterError("exec in pod demo/web: stream dropped: connection reset")
+
+    m = MergedStreams([Source("demo/web", dropping()),
+                       Source("demo/ldap", chunked(stream([(T0 + 2 * MS, eth(udp(3)))])))])
+    recs = list(m.records())
+
+    assert len(recs) == 3
+    assert m.streams[0].packets == 2 and "connection reset" in m.streams[0].error
+    assert m.streams[1].error == ""
+
+
+def test_count_stops_the_merge_after_that_many_packets():
+    a = stream([(T0 + i * MS, eth(udp(i))) for i in range(10)])
+
+    _, recs = merged(a, count=4)
+
+    assert len(recs) == 4
+
+
+def test_interfaces_carry_the_capture_point_names_and_link_types():
+    a = stream([(T0, eth(udp(1)))])
+    b = stream([(T0 + MS, sll_frame(udp(2)))], LINKTYPE_SLL2, name="any")
+
+    m = MergedStreams([Source("demo/web", chunked(a), "pod demo/web on node-1"),
+                       Source("node-2", chunked(b), "node node-2")])
+    list(m.records())
+
+    assert [(i.name, i.linktype) for i in m.interfaces] == [("demo/web", 1), ("node-2", 276)]
+    assert m.interfaces[0].description == "pod demo/web on node-1; captured on eth0"
+
+
+def test_the_merged_stream_decodes_like_a_file():
+    a = stream([(T0, eth(udp(1)))])
+    b = stream([(T0 + MS, sll_frame(udp(2, src="10.244.2.2", dst="10.244.1.2")))],
+               LINKTYPE_SLL2)
+    m = MergedStreams([Source("a", chunked(a)), Source("b", chunked(b))])
+
+    decoded = list(packets(m, DecodeStats()))
+
+    assert [(p.iface, p.sport, p.payload) for p in decoded] == [
+        (0, 4000, b"query 1"), (1, 4000, b"query 2")]
+
+
+def test_chunkfile_reads_across_chunks_and_announces_each_wait():
+    waits = []
+    f = ChunkFile(iter([b"ab", b"", b"cde", b"f"]), before_wait=lambda: waits.append(1))
+
+    assert f.read(4) == b"abcd"
+    assert f.read1(10) == b"e"
+    assert f.read() == b"f"
+    assert f.read1(1) == b""
+    assert len(waits) == 4  # before "ab", before "cde" (the empty chunk skipped), "f", the end

@@ -1,0 +1,148 @@
+"""Pods and nodes from a live API (the lab) into a PodMap with times, listed and watched."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+from kubernetes.client import ApiClient, Configuration
+
+from kubectl_netmon.cluster.kubeconfig import load_cluster
+from kubectl_netmon.cluster.podsource import PodSource
+from kubectl_netmon.enrich.podmap import PodInfo
+from kubectl_netmon.errors import ClusterError
+from tests.cluster.stubapi import StubApi
+from tests.cluster.stubapi import pod as stub_pod
+from tests.lab import fixtures
+from tests.lab.fixtures import pod
+
+lab, lab_ns = fixtures.lab, fixtures.lab_ns  # the lab's fixtures
+S = 10**9
+WAIT = 60.0  # seconds to wait for a watch to report a change before failing
+
+
+def source_for(lab) -> PodSource:
+    return PodSource(load_cluster(str(lab.kubeconfig)).client)
+
+
+def api_time_ns(text: str) -> int:
+    return int(time.mktime(time.strptime(text, "%Y-%m-%dT%H:%M:%SZ")) - time.timezone) * S
+
+
+class Watching:
+    """PodSource.run() in a thread; each change's current() snapshot is queued for the test."""
+
+    def __init__(self, source: PodSource, watch_seconds: int = 2) -> None:
+        self.source, self.stop, self.changes = source, threading.Event(), queue.Queue()
+        self.error: list[Exception] = []
+        self.thread = threading.Thread(target=self._run, args=(watch_seconds,), daemon=True)
+        self.thread.start()
+
+    def _run(self, watch_seconds: int) -> None:
+        try:
+            self.source.run(lambda: self.changes.put(self.source.current()), self.stop,
+                            watch_seconds)
+        except Exception as e:  # handed to the test thread
+            self.error.append(e)
+            self.changes.put(None)
+
+    def until(self, done: Callable[[dict], bool]) -> dict:
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            try:
+                current = self.changes.get(timeout=deadline - time.monotonic())
+            except queue.Empty:
+                break
+            if self.error:
+                raise self.error[0]
+            if done(current):
+                return current
+        raise AssertionError("the watch did not report the expected change in time")
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=30)
+
+
+def test_sync_names_each_running_pod_by_its_ip(lab, lab_ns):
+    web = lab.create_pod(lab_ns, pod("web"))
+    source = source_for(lab)
+    source.sync()
+    ip, host_ip = web["status"]["podIP"], web["status"]["hostIP"]
+    assert source.current()[ip] == PodInfo(ns=lab_ns, name="web", node=web["spec"]["nodeName"],
+                                           node_ip=host_ip)
+    assert source.pods.lookup(ip, time.time_ns()).name == "web"
+
+
+def test_node_addresses_name_their_nodes(lab):
+    source = source_for(lab)
+    source.sync()
+    nodes = {info.name for info in source.current().values() if info.kind == "node"}
+    assert nodes == {"node-1", "node-2"}
+
+
+def test_a_pod_holds_its_ip_from_its_start_time_not_before(lab, lab_ns):
+    web = lab.create_pod(lab_ns, pod("web"))
+    source = source_for(lab)
+    pods = source.sync()
+    started = api_time_ns(web["status"]["startTime"])
+    ip = web["status"]["podIP"]
+    assert pods.lookup(ip, started - S) is None
+    assert pods.earliest(ip) == started
+
+
+def test_the_watch_adds_a_new_pod_and_ends_a_deleted_one(lab, lab_ns):
+    source = source_for(lab)
+    source.sync()
+    watching = Watching(source)
+    try:
+        web = lab.create_pod(lab_ns, pod("web"))
+        ip = web["status"]["podIP"]
+        watching.until(lambda current: current.get(ip, PodInfo("", "")).name == "web")
+        lab.request("DELETE", f"/api/v1/namespaces/{lab_ns}/pods/web")
+        watching.until(lambda current: ip not in current)
+    finally:
+        watching.close()
+    assert source.pods.lookup(ip, time.time_ns()) is None
+    assert source.pods.lookup(ip, api_time_ns(web["status"]["startTime"])).name == "web"
+
+
+def test_a_user_without_list_rights_gets_one_cluster_error_line(lab):
+    source = PodSource(load_cluster(str(lab.kubeconfig), context="lab-restricted").client)
+    with lab.rules("lab-restricted", []), pytest.raises(ClusterError) as e:
+        source.sync()
+    assert str(e.value).startswith("listing nodes: HTTP 403: ")
+    assert "\n" not in str(e.value)
+
+
+def stub_client(url: str) -> ApiClient:
+    cfg = type.__call__(Configuration)
+    cfg.host = url
+    return ApiClient(configuration=cfg)
+
+
+@pytest.mark.parametrize("gone_as_status", [False, True], ids=["error-event", "http-410"])
+def test_an_expired_watch_is_resumed_by_listing_again_and_vanished_pods_end(gone_as_status):
+    old, new = stub_pod("old", "10.0.0.1", "u1"), stub_pod("new", "10.0.0.2", "u2")
+    stub = StubApi([[old], [new]], gone_as_status=gone_as_status)
+    source = PodSource(stub_client(stub.url))
+    source.sync()
+    watching = Watching(source, watch_seconds=1)
+    try:
+        current = watching.until(lambda current: "10.0.0.2" in current)
+    finally:
+        watching.close()
+        stub.close()
+    assert "10.0.0.1" not in current
+    assert source.pods.lookup("10.0.0.1", time.time_ns()) is None
+    assert stub.requests.count("list /api/v1/pods") == 2
+
+
+def test_an_unreachable_api_server_is_one_cluster_error_line():
+    source = PodSource(stub_client("http://127.0.0.1:9"))
+    with pytest.raises(ClusterError, match=r"^cannot reach the API server at http://127\.0\.0\."
+                                           r"1:9 \(.*refused.*\)$"):
+        source.sync()

@@ -1,0 +1,92 @@
+"""Node mode against the lab: one hostNetwork capture pod per node, deleted on every exit."""
+
+from __future__ import annotations
+
+import pytest
+
+from kubectl_netmon.cluster import specs
+from kubectl_netmon.cluster.session import AcquireOptions, CaptureSession
+from kubectl_netmon.cluster.targets import PodRef, Targets, parse_targets, resolve
+from kubectl_netmon.errors import ClusterError
+from tests.lab import fixtures
+from tests.live import acquire_lab
+from tests.live.acquire_lab import read_all, talker, tshark_fields
+
+lab, lab_ns, api = fixtures.lab, fixtures.lab_ns, acquire_lab.api
+
+
+def _netmon_pods(lab, ns: str) -> list[dict]:
+    _, body = lab.request("GET", f"/api/v1/namespaces/{ns}/pods?labelSelector="
+                          f"{specs.MANAGED_BY}%3D{specs.MANAGER}")
+    return body["items"]
+
+
+def _options(ns: str, **kw) -> AcquireOptions:
+    """Node mode with capture pods in the test's namespace; 20 s at most if packets are late."""
+    return AcquireOptions(mode="node", node_namespace=ns, **{"duration_s": 20, **kw})
+
+
+def test_many_pods_on_one_node_share_one_capture_filtered_to_them(lab, lab_ns, api, tshark,
+                                                                  tmp_path):
+    lab.create_pod(lab_ns, talker("a", nodeName="node-1"))
+    lab.create_pod(lab_ns, talker("b", nodeName="node-1"))
+    lab.create_pod(lab_ns, talker("other", nodeName="node-1"))
+    targets = resolve(api, parse_targets(["a", "b"], lab_ns))
+    with CaptureSession(api, targets, _options(lab_ns, count=20, bpf_filter="udp"), [].append) as points:
+        data = [read_all(p) for p in points]
+    [point] = points
+    sources = set(tshark_fields(tshark, data[0], tmp_path, "ip.src"))
+    assert point.name == "node/node-1" and sorted(p.name for p in point.pods) == ["a", "b"]
+    assert sources == {p.ip for p in targets.pods}
+
+
+def test_a_whole_node_is_captured_on_any_interface(lab, lab_ns, api):
+    lab.create_pod(lab_ns, talker("talk", nodeName="node-2"))
+    targets = Targets(nodes=["node-2"])
+    with CaptureSession(api, targets, _options(lab_ns, count=1), [].append) as points:
+        read_all(points[0])
+    assert (points[0].name, points[0].interface) == ("node/node-2", "any")
+
+
+def test_the_capture_pod_runs_on_the_node_with_host_network(lab, lab_ns, api):
+    targets = Targets(nodes=["node-2"])
+    with CaptureSession(api, targets, _options(lab_ns, duration_s=1), [].append):
+        [capture_pod] = _netmon_pods(lab, lab_ns)
+    assert capture_pod["spec"]["nodeName"] == "node-2" and capture_pod["spec"]["hostNetwork"]
+
+
+def test_the_capture_pod_is_deleted_on_a_normal_exit(lab, lab_ns, api):
+    with CaptureSession(api, Targets(nodes=["node-1"]), _options(lab_ns, duration_s=1), [].append) as ps:
+        read_all(ps[0])
+    assert _netmon_pods(lab, lab_ns) == []
+
+
+def test_the_capture_pod_is_deleted_when_the_consumer_fails(lab, lab_ns, api):
+    with pytest.raises(ZeroDivisionError), CaptureSession(api, Targets(nodes=["node-1"]),
+                                                          _options(lab_ns), [].append):
+        1 / 0
+    assert _netmon_pods(lab, lab_ns) == []
+
+
+def test_a_pod_that_never_schedules_times_out_and_is_deleted(lab, lab_ns, api):
+    targets = Targets(pods=[PodRef(lab_ns, "ghost", "node-9", "10.244.9.9")])
+    with pytest.raises(ClusterError, match="timed out after 2s"):
+        with CaptureSession(api, targets, _options(lab_ns, timeout_s=2), [].append):
+            pass
+    assert _netmon_pods(lab, lab_ns) == []
+
+
+def test_an_image_that_cannot_be_pulled_ends_with_the_pull_error_and_cleanup(lab, lab_ns, api):
+    options = _options(lab_ns, image="registry.invalid/netshoot:v0.13")
+    with pytest.raises(ClusterError, match='cannot pull image "registry.invalid/netshoot:v0.13"'):
+        with CaptureSession(api, Targets(nodes=["node-1"]), options, [].append):
+            pass
+    assert _netmon_pods(lab, lab_ns) == []
+
+
+def test_progress_is_reported_while_the_pod_starts(lab, lab_ns, api):
+    statuses: list[str] = []
+    with CaptureSession(api, Targets(nodes=["node-1"]), _options(lab_ns, duration_s=1),
+                        statuses.append) as points:
+        read_all(points[0])
+    assert any("created capture pod" in s for s in statuses)

@@ -64,14 +64,18 @@ class LiveRun:
     record source, e.g. a pcapng Recording).
     """
 
-    def __init__(self, kube: KubeFlags, opts: LiveOptions,
-                 on_status: Callable[[str], None]) -> None:
+    def __init__(self, kube: KubeFlags, opts: LiveOptions, on_status: Callable[[str], None],
+                 echo_while_running: bool = True) -> None:
+        """on_status gets the session's progress lines; once packets flow only if
+        echo_while_running (a view drawn on the same terminal shows the latest one instead)."""
         self.kube, self.opts, self.on_status = kube, opts, on_status
+        self._echo_running = echo_while_running
         self.pipeline: Pipeline | None = None
         self.merged: MergedStreams | None = None
         self._started = time.monotonic()
         self._note = ""
         self.tap: Callable | None = None
+        self.podsource = None  # cluster.podsource.PodSource, once connected
         self.on_tick: Callable[[], None] | None = None
 
     def status(self) -> Status:
@@ -90,12 +94,14 @@ class LiveRun:
         from kubectl_netmon.cluster.targets import parse_targets, resolve
 
         opts = self.opts
+        parse_targets(opts.words, "", opts.selector, opts.whole_namespace is not None,
+                      opts.container)  # grammar first: a usage error needs no cluster
         cluster = self.kube.connect()
         namespace = opts.whole_namespace or cluster.namespace
         spec = parse_targets(opts.words, namespace, opts.selector, opts.whole_namespace is not None,
                              opts.container)
         targets = resolve(cluster.client, spec)
-        source = PodSource(cluster.client)
+        self.podsource = source = PodSource(cluster.client)
         pods = source.sync()
         stop_watch = threading.Event()
         threading.Thread(target=self._watch_pods, args=(source, stop_watch), daemon=True,
@@ -139,7 +145,8 @@ class LiveRun:
 
     def _status(self, line: str) -> None:
         self._note = line
-        self.on_status(line)
+        if self.merged is None or self._echo_running:
+            self.on_status(line)
 
     def _watch_pods(self, source, stop: threading.Event) -> None:
         """Follow pod and node changes so flows name the pod that held an address then."""

@@ -35,3 +35,6 @@ def root() -> None:
     """Skip unless running as root (network namespaces, the lab); CI runs as root."""
     if os.geteuid() != 0:
         pytest.skip("needs root for network namespaces; CI runs as root")
+
+
+from tests.lab.fixtures import kubectl_bin, lab, lab_ns  # noqa: E402, F401  (the lab's fixtures)

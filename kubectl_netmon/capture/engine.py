@@ -35,7 +35,7 @@ from kubectl_netmon.capture.flows import (
     TcpEndpoint,
     make_uid,
     originator_first,
-    uid_key,
+    uid_hasher,
 )
 from kubectl_netmon.capture.l7.registry import parser_for
 from kubectl_netmon.capture.listener import FlowListener, overridden
@@ -92,7 +92,7 @@ class Engine:
         self._active = int(config.active_timeout * SECOND)
         self._close_delay = int(config.tcp_close_delay * SECOND)
         self._limits = config.limits()
-        self._seed = uid_key(config.uid_seed)
+        self._uids = uid_hasher(config.uid_seed)
         self._names: dict[bytes, str] = {}
         self._next_sweep = 0
         self._next_idle_sweep = 0
@@ -189,7 +189,7 @@ class Engine:
         if not first:
             key, rkey = rkey, key
             src, dst, sport, dport = dst, src, dport, sport
-        uid = make_uid(self._seed, p.ts_ns, sport, dport, proto, 0, src, dst)
+        uid = make_uid(self._uids, p.ts_ns, sport, dport, proto, 0, src, dst)
         conn = Conn(uid, p.ts_ns, self._name(src), sport, self._name(dst), dport,
                     PROTO_NAMES[proto], p.iface)
         f = Flow(conn, key, kind)
@@ -262,7 +262,7 @@ class Engine:
         f.part += 1
         key = f.key
         src, dst = key[0], key[1]
-        uid = make_uid(self._seed, old.ts_ns, old.orig_p, old.resp_p, key[4], f.part, src, dst)
+        uid = make_uid(self._uids, old.ts_ns, old.orig_p, old.resp_p, key[4], f.part, src, dst)
         conn = Conn(uid, ts, old.orig_h, old.orig_p, old.resp_h, old.resp_p, old.proto, old.iface)
         conn.service = old.service
         conn.state = f

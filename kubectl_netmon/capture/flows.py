@@ -177,14 +177,14 @@ def originator_first(proto: int, sport: int, dport: int, flags: int) -> bool:
     return True
 
 
-def make_uid(seed: bytes, ts_ns: int, sport: int, dport: int, proto: int, part: int,
-             src: bytes, dst: bytes) -> str:
+def uid_hasher(seed: int):
+    """The keyed blake2b that make_uid copies (keying once is most of a hash's cost)."""
+    return hashlib.blake2b(digest_size=17, key=seed.to_bytes(16, "big", signed=True))
+
+
+def make_uid(hasher, ts_ns: int, sport: int, dport: int, proto: int, part: int, src: bytes,
+             dst: bytes) -> str:
     """Zeek-style uid: "C" and 17 base62 characters, a keyed hash of the flow's first packet."""
-    h = hashlib.blake2b(_UID_INPUT.pack(ts_ns, sport, dport, proto, part) + src + dst,
-                        digest_size=17, key=seed)
+    h = hasher.copy()
+    h.update(_UID_INPUT.pack(ts_ns, sport, dport, proto, part) + src + dst)
     return "C" + h.digest().translate(_UID_TABLE).decode("ascii")
-
-
-def uid_key(seed: int) -> bytes:
-    """The blake2b key for a FlowConfig.uid_seed."""
-    return seed.to_bytes(16, "big", signed=True)

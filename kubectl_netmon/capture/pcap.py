@@ -46,28 +46,31 @@ class PcapReader(CaptureReader):
         size = len(buf)
         n = 0
         while True:
-            if size - pos < RECORD_LEN:
-                buf, pos = refill(buf, pos, RECORD_LEN), 0
-                size = len(buf)
-                if size < RECORD_LEN:
-                    if size:
-                        self._cut(pos, n, f"record header has {size} of {RECORD_LEN} bytes")
-                    return
-            sec, frac, incl, _orig = unpack(buf, pos)
+            # every complete record in the buffer, with no call beyond the unpack
+            while True:
+                start = pos + 16
+                if start > size:
+                    break
+                sec, frac, incl, _orig = unpack(buf, pos)
+                end = start + incl
+                if end > size or incl > limit:
+                    break
+                yield sec * 1_000_000_000 + frac * frac_ns, 0, buf, start, end
+                n += 1
+                pos = end
+            # a record header or body crosses the end of the buffer, or the record is bad
+            incl = unpack(buf, pos)[2] if size - pos >= RECORD_LEN else 0
             if incl > limit:
                 self._damaged(self._chunks.base + pos, n, "damaged",
                               f"record header says {incl} bytes, snap length {limit}")
                 return
-            start = pos + RECORD_LEN
-            end = start + incl
-            if end > size:
-                buf, pos = refill(buf, pos, RECORD_LEN + incl), 0
-                size = len(buf)
-                start, end = RECORD_LEN, RECORD_LEN + incl
-                if end > size:
-                    self._cut(0, n, f"record needs {incl} bytes, {size - RECORD_LEN} present")
-                    return
-            yield sec * 1_000_000_000 + frac * frac_ns, 0, buf, start, end
-            n += 1
-            pos = end
-
+            need = RECORD_LEN + incl
+            buf, pos = refill(buf, pos, need), 0
+            size = len(buf)
+            if size < need:
+                if size:
+                    self._cut(0, n, f"record header has {size} of {RECORD_LEN} bytes"
+                              if size < RECORD_LEN else
+                              f"record needs {need - RECORD_LEN} bytes, {size - RECORD_LEN} "
+                              "present")
+                return

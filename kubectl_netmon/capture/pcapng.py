@@ -63,6 +63,19 @@ class PcapngReader(CaptureReader):
         # this section's interfaces: (global index, ts mul, ts div, ts offset ns, snap length)
         sect: list[tuple[int, int, int, int, int]] = []
         while True:
+            # every valid EPB wholly in the buffer, with nothing beyond two unpacks
+            while pos + 28 <= size:
+                btype, blen, a, b, c, cap, _ = head(buf, pos)
+                end = pos + blen
+                if (btype != 6 or end > size or blen & 3 or u32(buf, end - 4)[0] != blen
+                        or a >= len(sect) or 32 + cap > blen):
+                    break
+                g, mul, div, off, _snap = sect[a]
+                ts = (b << 32 | c) * mul // div + off
+                yield ts, g, buf, pos + 28, pos + 28 + cap
+                n += 1
+                pos = end
+            # any other block, one crossing the end of the buffer, or a bad one
             if size - pos < 28:
                 buf, pos = refill(buf, pos, 28), 0
                 size = len(buf)

@@ -12,7 +12,7 @@ from typing import BinaryIO, NamedTuple
 from kubectl_netmon.output.escape import escape
 
 CHUNK = 1 << 20
-# The largest packet any Wireshark dissector accepts; used when a file gives no snap length.
+# Wireshark's largest standard packet size; the limit when a file gives no snap length.
 MAX_SNAPLEN = 262144
 
 # A record as the readers yield it: (ts_ns, global interface index, buffer, start, end).
@@ -20,7 +20,10 @@ Record = tuple[int, int, bytes, int, int]
 
 
 class Interface(NamedTuple):
-    """One capture interface; `Packet.iface` indexes `CaptureReader.interfaces`."""
+    """One capture interface; `Packet.iface` indexes `CaptureReader.interfaces`.
+
+    name and description come from the file: untrusted text, escape before output.
+    """
 
     linktype: int
     name: str = ""
@@ -83,7 +86,8 @@ class CaptureReader:
 
     Iterating yields `(ts_ns, iface, data)`; `records()` yields the same without copying the
     data out of the read buffer, for the decoder. After iteration, `damage` says why reading
-    stopped early, or is None.
+    stopped early, or is None. `name_records` maps IP text to a name from pcapng Name
+    Resolution Blocks (untrusted text, escape before output).
     """
 
     def __init__(self, name: str, fileobj: BinaryIO, head: bytes, owns_file: bool = True) -> None:

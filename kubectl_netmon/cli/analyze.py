@@ -6,6 +6,7 @@ so `--help` and the other commands start fast.
 
 from __future__ import annotations
 
+import itertools
 import sys
 from dataclasses import dataclass
 
@@ -83,12 +84,14 @@ def run_analyze(opts: AnalyzeOptions) -> None:
 
     pods = load_pods_json(opts.pods_json) if opts.pods_json else None
     with open_capture(opts.capture) as reader:
+        stats = DecodeStats()
+        decoded = packets(reader, stats)
+        if pods is None:
+            decoded, pods = _names_in_capture(reader, decoded)
         outputs: list = [ZeekDirWriter(opts.zeek_dir, pods)] if opts.zeek_dir else []
         table = TableCollector(pods, opts.top) if opts.output == "table" else None
         outputs.append(table or JsonLinesWriter(sys.stdout, pods))
-        stats = DecodeStats()
-        result = pipeline.run(packets(reader, stats), outputs, _detectors(opts),
-                              _flow_config(opts))
+        result = pipeline.run(decoded, outputs, _detectors(opts), _flow_config(opts))
         damage = reader.damage
     if damage is not None and stats.packets == 0:
         raise CaptureError(str(damage))
@@ -97,6 +100,16 @@ def run_analyze(opts: AnalyzeOptions) -> None:
     for line in ([str(damage)] if damage else []) + stats.summary() + result.warnings:
         click.echo(f"warning: {line}", err=True)
     click.echo(f"{stats.packets} packets, {result.flows} flows, {result.notices} alerts", err=True)
+
+
+def _names_in_capture(reader, decoded):
+    """Pod names a `kubectl netmon capture` file carries (its Name Resolution Blocks come before
+    the first packet): a PodMap of them, or None; the packets are all still to be read."""
+    from kubectl_netmon.enrich.capture_names import NamedAddresses
+
+    first = next(decoded, None)
+    rest = decoded if first is None else itertools.chain([first], decoded)
+    return rest, NamedAddresses(reader.name_records) if reader.name_records else None
 
 
 def run_inspect(opts: AnalyzeOptions) -> None:

@@ -47,20 +47,24 @@ def run_capture(kube: KubeFlags, opts: LiveOptions, path: str, tty: bool) -> Non
     from kubectl_netmon.output.recording import Recording
     from kubectl_netmon.output.writers import JsonLinesWriter, ZeekDirWriter
 
-    live = LiveRun(kube, opts, stderr_status(opts.quiet))
-    with _open_output(path) as out:
+    status_line = tty and not opts.quiet and opts.output != "json"
+    live = LiveRun(kube, opts, stderr_status(opts.quiet), echo_while_running=not status_line)
+    ticks: list = []
+    with contextlib.ExitStack() as files:
         def outputs(pods) -> list:
+            """Called once the capture runs: only then is the file created."""
+            out = files.enter_context(_open_output(path))
             outs: list = [ZeekDirWriter(opts.zeek_dir, pods)] if opts.zeek_dir else []
             if opts.output == "json":
                 outs.append(JsonLinesWriter(sys.stdout, pods))
-            elif tty and not opts.quiet:
+            elif status_line:
                 status = StatusLine(sys.stderr, live.status, pods)
                 outs.append(status)
                 ticks.append(status.refresh)
-            live.tap = lambda merged: _recording(Recording(merged, out, pods), ticks)
+            live.tap = lambda merged: _recording(
+                Recording(merged, out, pods, live.podsource.current()), ticks)
             return outs
 
-        ticks: list = []
         live.on_tick = lambda: [tick() for tick in ticks]
         print_summary(live.run(outputs), opts.quiet)
 

@@ -7,21 +7,14 @@ Options -> validate -> run. Pods come from the live cluster (one list of pods an
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import click
 
+from kubectl_netmon.cli.kubeflags import KubeFlags, kube_flags
 from kubectl_netmon.cli.main import cli
 from kubectl_netmon.errors import UsageError
 from kubectl_netmon.output.escape import escape
-
-
-def cluster_options(f: Callable) -> Callable:
-    """--kubeconfig and --context, as kubectl spells them (a plugin must parse them itself)."""
-    f = click.option("--context", metavar="NAME", help="The kubeconfig context to use.")(f)
-    return click.option("--kubeconfig", metavar="FILE",
-                        help="The kubeconfig file (default: $KUBECONFIG, ~/.kube/config).")(f)
 
 
 @dataclass
@@ -31,13 +24,12 @@ class EnrichOptions:
     logs: tuple[str, ...]
     output_dir: str | None = None
     pods_json: str | None = None
-    kubeconfig: str | None = None
-    context: str | None = None
+    kube: KubeFlags = field(default_factory=KubeFlags)
 
     def validate(self) -> None:
         if self.output_dir is None and len(self.logs) > 1:
             raise UsageError("several logs need --output-dir DIR (stdout takes one log)")
-        if self.pods_json and (self.kubeconfig or self.context):
+        if self.pods_json and (self.kube.kubeconfig or self.kube.context):
             raise UsageError("--pods-json and --kubeconfig/--context exclude each other: "
                              "pods come from the snapshot or from the cluster")
         if self.output_dir is not None and "-" in self.logs:
@@ -60,11 +52,11 @@ class EnrichOptions:
               "under its own name (gzip stays gzip). Default: the one LOG to stdout.")
 @click.option("--pods-json", metavar="FILE", help="Pods from a snapshot (the output of "
               "`kubectl get pods -A -o json`) instead of the live cluster.")
-@cluster_options
+@kube_flags
 def enrich(logs: tuple[str, ...], output_dir: str | None, pods_json: str | None,
-           kubeconfig: str | None, context: str | None) -> None:
+           kube: KubeFlags) -> None:
     """Add orig_pod.* and resp_pod.* to Zeek logs (JSON or TSV, gzip too; - for stdin)."""
-    opts = EnrichOptions(logs, output_dir, pods_json, kubeconfig, context)
+    opts = EnrichOptions(logs, output_dir, pods_json, kube)
     opts.validate()
     run_enrich(opts)
 
@@ -102,9 +94,8 @@ def _load_pods(opts: EnrichOptions):
     if opts.pods_json:
         from kubectl_netmon.enrich.pods_json import load_pods_json
         return load_pods_json(opts.pods_json)
-    from kubectl_netmon.cluster.kubeconfig import load_cluster
     from kubectl_netmon.cluster.podsource import PodSource
-    return PodSource(load_cluster(opts.kubeconfig, opts.context).client).sync()
+    return PodSource(opts.kube.connect().client).sync()
 
 
 def _make_dir(path: str) -> None:

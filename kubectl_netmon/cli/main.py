@@ -25,6 +25,7 @@ def version() -> None:
 def _register_commands() -> None:
     """Commands live in their own modules; importing them here keeps start-up light."""
     import kubectl_netmon.cli.capture  # noqa: F401
+    import kubectl_netmon.cli.cleanup  # noqa: F401
     import kubectl_netmon.cli.completion  # noqa: F401
     import kubectl_netmon.cli.watch  # noqa: F401
     from kubectl_netmon.cli import analyze, enrich, zeek_table  # noqa: F401

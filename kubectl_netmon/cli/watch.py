@@ -39,14 +39,15 @@ def run_watch(kube: KubeFlags, opts: LiveOptions, tty: bool) -> None:
     from kubectl_netmon.output.live import LiveView
     from kubectl_netmon.output.writers import JsonLinesWriter, ZeekDirWriter
 
-    live = LiveRun(kube, opts, stderr_status(opts.quiet))
+    view = tty and opts.output == "table"
+    live = LiveRun(kube, opts, stderr_status(opts.quiet), echo_while_running=not view)
 
     def outputs(pods) -> list:
         outs: list = [ZeekDirWriter(opts.zeek_dir, pods)] if opts.zeek_dir else []
-        if tty and opts.output == "table":
-            view = LiveView(sys.stdout, pods, live.active, live.status)
-            live.on_tick = view.refresh
-            outs.append(view)
+        if view:
+            live_view = LiveView(sys.stdout, pods, live.active, live.status)
+            live.on_tick = live_view.refresh
+            outs.append(live_view)
         else:
             outs.append(JsonLinesWriter(sys.stdout, pods))
         return outs

@@ -8,11 +8,11 @@ interrupted. --script writes the Zeek script that reads the table (see zeeklog/s
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import click
 
-from kubectl_netmon.cli.enrich import cluster_options
+from kubectl_netmon.cli.kubeflags import KubeFlags, kube_flags
 from kubectl_netmon.cli.main import cli
 from kubectl_netmon.errors import UsageError
 from kubectl_netmon.output.escape import escape
@@ -25,8 +25,7 @@ class ZeekTableOptions:
     table: str
     script: str | None = None
     watch: bool = False
-    kubeconfig: str | None = None
-    context: str | None = None
+    kube: KubeFlags = field(default_factory=KubeFlags)
 
     def validate(self) -> None:
         if self.table == "-":
@@ -43,23 +42,21 @@ class ZeekTableOptions:
               "(until interrupted); each change replaces FILE atomically.")
 @click.option("--script", metavar="ZEEK", help="Also write a Zeek script that loads FILE "
               "(reread on change) and adds orig_pod.* and resp_pod.* to conn.log.")
-@cluster_options
-def zeek_table(table: str, watch: bool, script: str | None, kubeconfig: str | None,
-               context: str | None) -> None:
+@kube_flags
+def zeek_table(table: str, watch: bool, script: str | None, kube: KubeFlags) -> None:
     """Write the cluster's IP-to-pod table for Zeek's Input Framework."""
-    opts = ZeekTableOptions(table, script, watch, kubeconfig, context)
+    opts = ZeekTableOptions(table, script, watch, kube)
     opts.validate()
     run_zeek_table(opts)
 
 
 def run_zeek_table(opts: ZeekTableOptions) -> None:
     """List, write the table (and script), then follow the cluster when --watch."""
-    from kubectl_netmon.cluster.kubeconfig import load_cluster
     from kubectl_netmon.cluster.podsource import PodSource
     from kubectl_netmon.zeeklog.files import replace_atomically
     from kubectl_netmon.zeeklog.script import zeek_script
 
-    source = PodSource(load_cluster(opts.kubeconfig, opts.context).client)
+    source = PodSource(opts.kube.connect().client)
     source.sync()
     writer = TableWriter(opts.table, source)
     writer.update()
@@ -67,20 +64,18 @@ def run_zeek_table(opts: ZeekTableOptions) -> None:
         replace_atomically(opts.script, zeek_script(os.path.abspath(opts.table)).encode())
         click.echo(f"zeek-table: wrote {escape(opts.script)}; run zeek with it to get "
                    "orig_pod.* and resp_pod.* in conn.log", err=True)
-    click.echo(f"zeek-table: {writer.rows} addresses in {escape(opts.table)}", err=True)
     if opts.watch:
         click.echo("zeek-table: watching pods and nodes (Ctrl-C to stop)", err=True)
         source.run(writer.update)
 
 
 class TableWriter:
-    """Rewrites the table file when its content changes (an unchanged file keeps its inode, so
-    Zeek does not reread it for nothing)."""
+    """Rewrites the table file when its content changes, saying so on stderr (an unchanged file
+    keeps its inode, so Zeek does not reread it for nothing)."""
 
     def __init__(self, path: str, source) -> None:
         self._path, self._source = path, source
         self._last = b""
-        self.rows = 0
 
     def update(self) -> None:
         from kubectl_netmon.zeeklog.files import replace_atomically
@@ -90,4 +85,6 @@ class TableWriter:
         data = render_table(holders)
         if data != self._last:
             replace_atomically(self._path, data)
-            self._last, self.rows = data, len(holders)
+            self._last = data
+            click.echo(f"zeek-table: {len(holders)} addresses in {escape(self._path)}",
+                       err=True)

@@ -117,13 +117,15 @@ def problems(api_client: client.ApiClient, mode: str, targets: Targets,
 
 def choose_mode(api_client: client.ApiClient, requested: str, targets: Targets,
                 node_namespace: str) -> str:
-    """The first admitted mode (ephemeral before node for pods: less privilege, no new pod);
+    """The first admitted mode: node mode first for whole nodes and for several pods sharing a
+    node (one capture serves them), else ephemeral first (less privilege, no new pod).
     ClusterError listing every problem of every candidate when none is admitted."""
     if requested not in (*MODES, "auto"):
         raise UsageError(f"--mode must be ephemeral, node or auto, not {escape(requested)!r}")
     if targets.nodes and requested == "ephemeral":
         raise UsageError("capturing a whole node needs --mode node (or auto)")
-    auto = ["node"] if targets.nodes else list(MODES)
+    shared = any(len(pods) > 1 for pods in targets.by_node().values())
+    auto = ["node"] if targets.nodes else ["node", "ephemeral"] if shared else list(MODES)
     candidates = auto if requested == "auto" else [requested]
     report = []
     for mode in candidates:

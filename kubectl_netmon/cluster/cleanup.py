@@ -54,12 +54,12 @@ def find(api_client: client.ApiClient, namespace: str = "") -> Leftovers:
     return found
 
 
-def remove(api_client: client.ApiClient, leftovers: Leftovers) -> list[str]:
-    """Delete the leftover pods; the messages of the deletions that failed."""
-    failures = []
+def remove(api_client: client.ApiClient, leftovers: Leftovers) -> dict[tuple[str, str], str]:
+    """Delete the leftover pods; the failures, (namespace, name) -> message."""
+    failures = {}
     for namespace, name, _ in leftovers.pods:
         try:
             launch.delete_pod(api_client, namespace, name)
         except ClusterError as e:
-            failures.append(str(e))
+            failures[(namespace, name)] = str(e)
     return failures

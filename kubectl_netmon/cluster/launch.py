@@ -14,8 +14,6 @@ from kubectl_netmon.cluster.targets import PodRef
 from kubectl_netmon.errors import ClusterError
 from kubectl_netmon.output.escape import escape
 
-NODE_CONTAINER = "capture"
-
 
 def reusable_container(pod: dict) -> str | None:
     """The name of a netmon ephemeral container that still runs in this pod, if any."""
@@ -45,7 +43,7 @@ def add_ephemeral(api_client: client.ApiClient, target: PodRef, image: str,
                   core.patch_namespaced_pod_ephemeralcontainers,
                   target.name, target.namespace, body)
     except rest.ApiError as e:
-        if e.code == 404 and e.reason == "NotFound" and "ephemeralcontainers" in str(e).lower():
+        if e.code == 404 and not e.name:  # the subresource itself is missing
             raise ClusterError("ephemeral containers are not supported by this cluster; "
                                "use --mode node") from None
         raise

@@ -30,6 +30,7 @@ _ENDED_PHASES = ("Succeeded", "Failed")
 _NODE_ADDRESS_TYPES = ("InternalIP", "ExternalIP")
 _GONE = 410
 WATCH_SECONDS = 300  # each watch request ends after this; the next resumes where it stopped
+LIST_TIMEOUT = (30, 300)  # seconds to connect, and to wait for a list (big clusters are slow)
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,7 @@ class PodSource:
             resp.release_conn()
 
     def _list(self, resource: str) -> tuple[list[dict], str]:
-        resp = self._request(resource)
+        resp = self._request(resource, _request_timeout=LIST_TIMEOUT)
         try:
             _check(resp, resource)
             doc = json.loads(resp.data)

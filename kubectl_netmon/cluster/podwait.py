@@ -44,6 +44,8 @@ def progress(pod: dict, container: str, ephemeral: bool) -> tuple[str, str]:
         return FAILED, f"{where} ended ({escape(status['phase'])}): {escape(why)}"
     if not spec.get("nodeName"):
         return WAITING, f"{where} not scheduled yet: {escape(_unscheduled(pod))}"
+    if not status.get("startTime"):
+        return WAITING, f"{where}: waiting for node {escape(spec['nodeName'])} to start it"
     state = _status(pod, container, ephemeral).get("state") or {}
     if "running" in state:
         return RUNNING, f"{where}: container {escape(container)} running"

@@ -19,21 +19,27 @@ from kubectl_netmon.output.escape import escape
 
 
 class ApiError(ClusterError):
-    """A refusal by the API server: `code` (HTTP status) and `reason` (Status.reason) kept so
-    callers can tell NotFound or Forbidden apart."""
+    """A refusal by the API server: `code` (HTTP status), `reason` (Status.reason) and `name`
+    (Status.details.name; a NotFound without it means the resource type itself is missing)."""
 
-    def __init__(self, message: str, code: int, reason: str) -> None:
+    def __init__(self, message: str, code: int, reason: str, name: str = "") -> None:
         super().__init__(message)
-        self.code, self.reason = code, reason
+        self.code, self.reason, self.name = code, reason, name
+
+
+def _status(exc: ApiException) -> dict:
+    try:
+        status = json.loads(exc.body or b"")
+    except ValueError:
+        return {}
+    return status if isinstance(status, dict) else {}
 
 
 def status_message(exc: ApiException) -> tuple[str, str]:
     """(message, reason) of the metav1.Status in an ApiException body, escaped for output."""
-    try:
-        status = json.loads(exc.body or b"")
-        return escape(str(status.get("message") or exc.reason)), str(status.get("reason", ""))
-    except (ValueError, AttributeError):
-        return escape(str(exc.reason or exc.status)), ""
+    status = _status(exc)
+    return escape(str(status.get("message") or exc.reason or exc.status)), \
+        str(status.get("reason", ""))
 
 
 def call(what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> dict:
@@ -42,7 +48,8 @@ def call(what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> dict:
         resp = fn(*args, _preload_content=False, **kwargs)
     except ApiException as e:
         message, reason = status_message(e)
-        raise ApiError(f"{what}: {message}", e.status or 0, reason) from None
+        name = str((_status(e).get("details") or {}).get("name", ""))
+        raise ApiError(f"{what}: {message}", e.status or 0, reason, name) from None
     except urllib3.exceptions.HTTPError as e:
         raise ClusterError(f"{what}: cannot reach the API server: {escape(str(e))}") from None
     return json.loads(resp.data or b"{}")

@@ -16,13 +16,13 @@ containers exit when no capture beats, and node pods die at activeDeadlineSecond
 
 from __future__ import annotations
 
-import contextlib
 import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
 
+import websocket
 from kubernetes import client
 
 from kubectl_netmon.cluster import admission, launch, podwait, specs
@@ -66,7 +66,8 @@ class AcquireOptions:
 @dataclass
 class CapturePoint:
     """One remote capture: `name` is "ns/pod" (ephemeral) or "node/NAME" (node mode); `pods`
-    are the target pods whose traffic it holds (for names in pcapng and tables)."""
+    are the target pods whose traffic it holds (for names in pcapng and tables); namespace, pod
+    and container say where the capture runs."""
 
     name: str
     node: str
@@ -74,6 +75,9 @@ class CapturePoint:
     stream: ExecStream
     pods: list[PodRef] = field(default_factory=list)
     interface: str = "eth0"
+    namespace: str = ""
+    pod: str = ""
+    container: str = ""
 
     def ended(self) -> str:
         """How the capture ended, in one line (call after chunks() is exhausted)."""
@@ -109,8 +113,7 @@ class _Plan:
     description: str
     namespace: str
     pod: str
-    container: str
-    heartbeat: str  # the key of the heartbeat file shared with the container
+    container: str  # also keys the heartbeat file shared with the container's loop
     interface: str
     bpf_filter: str
     pods: list[PodRef]
@@ -163,7 +166,7 @@ class CaptureSession:
             verb = "added" if new else "reusing"
             self.on_status(f"{pod.key}: {verb} ephemeral container {name}")
             plans.append(_Plan(pod.key, pod.node, f"ephemeral container {name} in pod {pod.key}",
-                               pod.namespace, pod.name, name, name, "eth0",
+                               pod.namespace, pod.name, name, "eth0",
                                self.options.bpf_filter, [pod], True))
         return plans
 
@@ -183,7 +186,7 @@ class CaptureSession:
             covered = f" for {len(pods)} pod(s)" if pods else ""
             plans.append(_Plan(f"node/{node}", node,
                                f"capture pod {opts.node_namespace}/{name} on node {node}{covered}",
-                               opts.node_namespace, name, launch.NODE_CONTAINER, name, "any",
+                               opts.node_namespace, name, name, "any",
                                bpf, pods, False))
         return plans
 
@@ -192,12 +195,25 @@ class CaptureSession:
         dumpcap = specs.dumpcap_argv(plan.interface, plan.bpf_filter, opts.snaplen,
                                      opts.duration_s, opts.count, opts.max_duration_s)
         stream = ExecStream(self.api_client.configuration, plan.namespace, plan.pod,
-                            specs.capture_command(plan.heartbeat, dumpcap), plan.container,
+                            specs.capture_command(plan.container, dumpcap), plan.container,
                             stdin=True, on_stderr=_Lines(plan.name, self.on_status),
                             timeout=opts.request_timeout)
         stream.connect()
         return CapturePoint(plan.name, plan.node, plan.description, stream, plan.pods,
-                            plan.interface)
+                            plan.interface, plan.namespace, plan.pod, plan.container)
+
+    def stop(self) -> None:
+        """Ask every capture to finish: stdin is half-closed (v5), the remote watchdog stops
+        dumpcap, which flushes, and chunks() ends after the last packets with the exit status.
+        Over v4 (no half-close) the stream is closed instead. Callable from any thread."""
+        for point in self.points:
+            try:
+                if point.stream.protocol.startswith("v5"):
+                    point.stream.close_stdin()
+                else:
+                    point.stream.close()
+            except (OSError, websocket.WebSocketException):
+                continue  # already gone: its reader sees the end
 
     # cleanup -------------------------------------------------------------------------------------
 
@@ -206,9 +222,8 @@ class CaptureSession:
         held off meanwhile so a second Ctrl-C cannot leave a pod behind."""
         self._hold_signals()
         try:
+            self.stop()
             for point in self.points:
-                with contextlib.suppress(OSError, ClusterError):
-                    point.stream.close_stdin()
                 point.stream.close()
             for namespace, name in self._node_pods:
                 try:

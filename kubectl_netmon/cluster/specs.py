@@ -63,10 +63,13 @@ def linger_command(container: str, linger_s: int) -> list[str]:
 
 def dumpcap_argv(interface: str, bpf_filter: str, snaplen: int, duration_s: int | None,
                  count: int | None, max_duration_s: int) -> list[str]:
-    """dumpcap writing pcapng to stdout; the duration never exceeds the hard bound."""
+    """dumpcap writing pcapng to stdout; the duration never exceeds the hard bound. On `any`
+    the link type is pinned to Linux cooked v1, which every Wireshark reads."""
     limit = max_duration_s if duration_s is None else min(duration_s, max_duration_s)
     argv = ["dumpcap", "-i", interface, "-s", str(snaplen), "-n", "-w", "-",
             "-a", f"duration:{limit}"]
+    if interface == "any":
+        argv += ["-y", "LINUX_SLL"]
     if count:
         argv += ["-c", str(count)]
     if bpf_filter:
@@ -104,8 +107,8 @@ def ephemeral_container(name: str, image: str, linger_s: int) -> dict:
 def node_pod(name: str, node: str, image: str, linger_s: int, deadline_s: int,
              pull_secret: str = "") -> dict:
     """A capture pod pinned to `node` on the host network, tolerating every taint, with
-    activeDeadlineSeconds as a dead-man switch and the netmon label for `cleanup`."""
-    container = "capture"
+    activeDeadlineSeconds as a dead-man switch and the netmon label for `cleanup`. Its one
+    container has the pod's name (which keys the heartbeat file)."""
     spec: dict = {
         "nodeName": node,
         "hostNetwork": True,
@@ -116,7 +119,7 @@ def node_pod(name: str, node: str, image: str, linger_s: int, deadline_s: int,
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
         "containers": [{
-            "name": container,
+            "name": name,
             "image": image,
             "command": linger_command(name, linger_s),
             "securityContext": {"capabilities": {"add": list(CAPABILITIES)}},

@@ -10,14 +10,14 @@ pods on both sides ("demo/attacker -> demo/web"), as of the packet's time.
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import BinaryIO, Protocol
 
 from kubectl_netmon.capture.linktypes import DECODERS
 from kubectl_netmon.capture.pcapng_write import PcapngWriter
 from kubectl_netmon.capture.source import Interface, Record
 from kubectl_netmon.enrich.capture_names import nrb_name
-from kubectl_netmon.enrich.podmap import PodMap
+from kubectl_netmon.enrich.podmap import PodInfo, PodMap
 
 NAMES_TTL_NS = 1_000_000_000  # names of an address pair are looked up again after this
 
@@ -31,7 +31,9 @@ class RecordSource(Protocol):
 class Recording:
     """A RecordSource that writes what passes through it (see the module doc)."""
 
-    def __init__(self, source: RecordSource, fileobj: BinaryIO, pods: PodMap | None) -> None:
+    def __init__(self, source: RecordSource, fileobj: BinaryIO, pods: PodMap | None,
+                 current: dict[str, PodInfo] | None = None) -> None:
+        """`current`: who holds which address now, named in the file before any packet."""
         self.interfaces = source.interfaces
         self._source = source
         self._file = fileobj
@@ -42,6 +44,7 @@ class Recording:
         self._comments_until = 0
         self._named: dict[str, str] = {}  # address -> name written into the file
         self.packets = 0
+        self._name_all((current or {}).items())
 
     def records(self) -> Iterator[Record]:
         write = self._writer.write_packet
@@ -64,6 +67,13 @@ class Recording:
     def flush(self) -> None:
         """Push what was written to the file (a pipe reader sees it at once)."""
         self._writer.flush()
+
+    def _name_all(self, holders: Iterable[tuple[str, PodInfo]]) -> None:
+        """One Name Resolution Block naming each address not named so yet."""
+        new = [(ip, name) for ip, name in ((ip, nrb_name(info)) for ip, info in holders)
+               if name and self._named.get(ip) != name]
+        self._named.update(new)
+        self._writer.add_names(new)
 
     def _add_interface(self, iface: Interface) -> None:
         self._writer.add_interface(iface.linktype, iface.name, iface.description,
@@ -101,10 +111,7 @@ class Recording:
         info = self._pods.lookup(ip, ts)
         if info is None:
             return None
-        name = nrb_name(info)
-        if name and self._named.get(ip) != name:
-            self._named[ip] = name
-            self._writer.add_names([(ip, name)])
+        self._name_all([(ip, info)])
         return info.label
 
 

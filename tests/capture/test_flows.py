@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from kubectl_netmon.capture.flows import FlowConfig, FlowStats, make_uid, originator_first
+from kubectl_netmon.capture.flows import (
+    FlowConfig,
+    FlowStats,
+    make_uid,
+    originator_first,
+    uid_hasher,
+)
 from kubectl_netmon.capture.model import ACK, PROTO_ICMP, PROTO_TCP, PROTO_UDP, PSH, SYN
 
 ORIGINATOR_CASES = [
@@ -37,9 +43,9 @@ def test_default_timeouts_are_zeeks():
 
 def test_uid_is_zeek_shaped_and_keyed_by_seed():
     args = (10**18, 40000, 80, PROTO_TCP, 0, b"\x0a\0\0\x01", b"\x0a\0\0\x02")
-    uid = make_uid(b"seed-one", *args)
+    uid = make_uid(uid_hasher(1), *args)
     assert uid[0] == "C" and len(uid) == 18 and uid[1:].isalnum()
-    assert uid == make_uid(b"seed-one", *args) != make_uid(b"seed-two", *args)
+    assert uid == make_uid(uid_hasher(1), *args) != make_uid(uid_hasher(2), *args)
 
 
 def test_no_warnings_when_nothing_was_dropped():

@@ -75,6 +75,11 @@ def _web(lab, ns: str, api) -> Targets:
     return resolve(api, parse_targets(["web"], ns))
 
 
+def _start_and_stop(api, targets: Targets, options: AcquireOptions) -> None:
+    with CaptureSession(api, targets, options, [].append):
+        pass
+
+
 def _untouched(lab, ns: str) -> bool:
     """No ephemeral container in pod web and no netmon pod anywhere in the namespace."""
     _, web = lab.request("GET", f"/api/v1/namespaces/{ns}/pods/web")
@@ -85,6 +90,22 @@ def _untouched(lab, ns: str) -> bool:
 
 def test_auto_prefers_ephemeral_when_everything_is_allowed(lab, lab_ns, api):
     assert choose_mode(api, "auto", _web(lab, lab_ns, api), lab_ns) == "ephemeral"
+
+
+def test_auto_prefers_one_node_capture_for_several_pods_on_a_node(lab, lab_ns, api):
+    lab.create_pod(lab_ns, pod("a", nodeName="node-1"))
+    lab.create_pod(lab_ns, pod("b", nodeName="node-1"))
+    targets = resolve(api, parse_targets(["a", "b"], lab_ns))
+    assert choose_mode(api, "auto", targets, lab_ns) == "node"
+
+
+def test_auto_uses_ephemeral_for_several_pods_when_node_mode_is_refused(lab, lab_ns, api,
+                                                                        restricted_api):
+    lab.create_pod(lab_ns, pod("a", nodeName="node-1"))
+    lab.create_pod(lab_ns, pod("b", nodeName="node-1"))
+    targets = resolve(api, parse_targets(["a", "b"], lab_ns))
+    with lab.rules("lab-restricted", [READ, EXEC, EPHEMERAL]):
+        assert choose_mode(restricted_api, "auto", targets, lab_ns) == "ephemeral"
 
 
 def test_auto_falls_back_to_node_mode_when_the_pods_namespace_is_baseline(lab, lab_ns, api):
@@ -129,9 +150,7 @@ def test_a_missing_exec_permission_is_named(lab, lab_ns, api, restricted_api):
 def test_a_refused_session_creates_nothing(lab, lab_ns, api, restricted_api):
     targets = _web(lab, lab_ns, api)
     with lab.rules("lab-restricted", [READ, EXEC]), pytest.raises(ClusterError):
-        with CaptureSession(restricted_api, targets,
-                            AcquireOptions(node_namespace=lab_ns), [].append):
-            pass
+        _start_and_stop(restricted_api, targets, AcquireOptions(node_namespace=lab_ns))
     assert _untouched(lab, lab_ns)
 
 
@@ -139,8 +158,7 @@ def test_pod_security_rejection_is_caught_before_patching(lab, lab_ns, api):
     targets = _web(lab, lab_ns, api)
     _label(lab, lab_ns, "baseline")
     with pytest.raises(ClusterError, match="enforce=baseline"):
-        with CaptureSession(api, targets, AcquireOptions(mode="ephemeral"), [].append):
-            pass
+        _start_and_stop(api, targets, AcquireOptions(mode="ephemeral"))
     assert _untouched(lab, lab_ns)
 
 
@@ -151,7 +169,5 @@ def test_without_read_access_to_namespaces_the_servers_rejection_is_reported(lab
     pods_only = {**READ, "resources": ["pods"]}
     with lab.rules("lab-restricted", [pods_only, EXEC, EPHEMERAL]), \
             pytest.raises(ClusterError, match="violates PodSecurity"):
-        with CaptureSession(restricted_api, targets, AcquireOptions(mode="ephemeral"),
-                            [].append):
-            pass
+        _start_and_stop(restricted_api, targets, AcquireOptions(mode="ephemeral"))
     assert _untouched(lab, lab_ns)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import queue
 import threading
 import time
@@ -14,7 +15,7 @@ from kubectl_netmon.cluster.kubeconfig import load_cluster
 from kubectl_netmon.cluster.podsource import PodSource
 from kubectl_netmon.enrich.podmap import PodInfo
 from kubectl_netmon.errors import ClusterError
-from tests.cluster.stubapi import StubApi
+from tests.cluster.stubapi import GONE_EVENT, GONE_STATUS, StubApi
 from tests.cluster.stubapi import pod as stub_pod
 from tests.lab import fixtures
 from tests.lab.fixtures import pod
@@ -22,6 +23,7 @@ from tests.lab.fixtures import pod
 lab, lab_ns = fixtures.lab, fixtures.lab_ns  # the lab's fixtures
 S = 10**9
 WAIT = 60.0  # seconds to wait for a watch to report a change before failing
+STARTED = 1_700_000_000 * S  # the stub pods' startTime, 2023-11-14T22:13:20Z
 
 
 def source_for(lab) -> PodSource:
@@ -29,7 +31,7 @@ def source_for(lab) -> PodSource:
 
 
 def api_time_ns(text: str) -> int:
-    return int(time.mktime(time.strptime(text, "%Y-%m-%dT%H:%M:%SZ")) - time.timezone) * S
+    return calendar.timegm(time.strptime(text, "%Y-%m-%dT%H:%M:%SZ")) * S
 
 
 class Watching:
@@ -124,21 +126,55 @@ def stub_client(url: str) -> ApiClient:
     return ApiClient(configuration=cfg)
 
 
-@pytest.mark.parametrize("gone_as_status", [False, True], ids=["error-event", "http-410"])
-def test_an_expired_watch_is_resumed_by_listing_again_and_vanished_pods_end(gone_as_status):
-    old, new = stub_pod("old", "10.0.0.1", "u1"), stub_pod("new", "10.0.0.2", "u2")
-    stub = StubApi([[old], [new]], gone_as_status=gone_as_status)
+def watched(stub: StubApi, done: Callable[[dict], bool]) -> tuple[PodSource, dict]:
+    """sync() then run() against the stub until done(current); the source and that state."""
     source = PodSource(stub_client(stub.url))
     source.sync()
     watching = Watching(source, watch_seconds=1)
     try:
-        current = watching.until(lambda current: "10.0.0.2" in current)
+        return source, watching.until(done)
     finally:
         watching.close()
         stub.close()
+
+
+@pytest.mark.parametrize("gone", [GONE_EVENT, GONE_STATUS])
+def test_an_expired_watch_is_resumed_by_listing_again_and_vanished_pods_end(gone):
+    old, new = stub_pod("old", "10.0.0.1", "u1"), stub_pod("new", "10.0.0.2", "u2")
+    stub = StubApi(lists=[[old], [new]], watches=[gone])
+    source, current = watched(stub, lambda current: "10.0.0.2" in current)
     assert "10.0.0.1" not in current
     assert source.pods.lookup("10.0.0.1", time.time_ns()) is None
     assert stub.requests.count("list /api/v1/pods") == 2
+
+
+def test_a_pod_whose_address_changes_gives_the_old_one_up():
+    web = stub_pod("web", "10.0.0.1", "u1")
+    moved = stub_pod("web", "10.0.0.7", "u1")
+    stub = StubApi(lists=[[web]], watches=[[("MODIFIED", moved)]])
+    source, current = watched(stub, lambda current: "10.0.0.7" in current)
+    assert "10.0.0.1" not in current
+    assert source.pods.lookup("10.0.0.1", time.time_ns()) is None
+    assert source.pods.lookup("10.0.0.1", STARTED + S).name == "web"
+
+
+def test_a_pending_pod_is_added_when_it_gets_an_address():
+    pending = stub_pod("web", "", "u1", phase="Pending")
+    stub = StubApi(lists=[[pending]], watches=[[("MODIFIED", stub_pod("web", "10.0.0.3",
+                                                                       "u1"))]])
+    _, current = watched(stub, lambda current: "10.0.0.3" in current)
+    assert current["10.0.0.3"].name == "web"
+
+
+def test_a_pod_that_finished_before_the_list_holds_its_address_for_its_lifetime_only():
+    done = {"containerStatuses": [{"state": {"terminated": {
+        "finishedAt": "2023-11-14T22:13:40Z"}}}]}
+    job = stub_pod("job", "10.0.0.4", "u1", phase="Succeeded", **done)
+    stub = StubApi(lists=[[job]], watches=[])
+    pods = PodSource(stub_client(stub.url)).sync()
+    stub.close()
+    assert pods.lookup("10.0.0.4", STARTED + S).name == "job"
+    assert pods.lookup("10.0.0.4", STARTED + 21 * S) is None
 
 
 def test_an_unreachable_api_server_is_one_cluster_error_line():

@@ -87,6 +87,11 @@ def test_dumpcap_argv_limits_and_filter(duration, count, bpf, limit, expected):
     assert argv == ["dumpcap", "-i", "eth0", "-s", "262144", "-n", "-w", "-", *expected]
 
 
+def test_dumpcap_on_any_pins_linux_cooked_v1():
+    argv = specs.dumpcap_argv("any", "", 96, None, None, 60)
+    assert argv[argv.index("-y") + 1] == "LINUX_SLL"
+
+
 def test_capture_command_passes_user_text_as_arguments_not_script():
     dumpcap = specs.dumpcap_argv("eth0", "host 1.2.3.4; rm -rf /", 96, None, None, 60)
     argv = specs.capture_command("netmon-abcde", dumpcap)

@@ -6,8 +6,8 @@ import pytest
 
 from kubectl_netmon.cluster.targets import (
     PodRef,
-    TargetSpec,
     Targets,
+    TargetSpec,
     label_selector,
     parse_targets,
     resolve,

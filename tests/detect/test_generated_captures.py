@@ -9,9 +9,9 @@ import pytest
 
 from kubectl_netmon.output.escape import escape
 from tests.detect import wire
+from tests.detect.cases import OBFUSCATED, SCHEMES
 from tests.detect.pcapgen import Capture
 from tests.detect.replay import replay
-from tests.detect.test_normalise import OBFUSCATED, SCHEMES
 
 pytest.importorskip("kubectl_netmon.capture.engine")
 

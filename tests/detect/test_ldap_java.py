@@ -114,3 +114,11 @@ def test_is_ldap_request(data, expected):
 def test_java_entry_reports_dn_and_attributes():
     dn, attrs = java_entry(wire.java_reference_entry())
     assert dn == b"a" and attrs[b"javafactory"] == [b"Exploit"]
+
+
+def test_empty_datagrams_are_ignored():
+    hooks = Hooks()
+    conn = hooks.conn(VICTIM, 40000, SERVER, 389, proto="udp")
+    hooks.talk(conn, (True, b""), (True, wire.search_request()), (False, b""),
+               (False, wire.java_reference_entry()))
+    assert hooks.notes() == ["LOG4J_LDAP_JAVA"]

@@ -230,8 +230,14 @@ class Runtime:
     # helpers -----------------------------------------------------------------------------------
 
     def _new_netns(self, name: str) -> None:
+        """Record first (a crash right after creation leaks nothing), forget it if creation fails
+        so teardown never deletes a namespace that belongs to someone else."""
         self._state.add_namespace(name)
-        netns.add_netns(name)
+        try:
+            netns.add_netns(name)
+        except BaseException:
+            self._state.drop_namespace(name)
+            raise
 
     def _delete_netns(self, name: str) -> None:
         state.kill_netns_processes(name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 
 import pytest
 import websocket
@@ -114,3 +115,22 @@ def test_exec_in_a_missing_pod_is_not_found(lab, ns):
     with pytest.raises(websocket.WebSocketBadStatusException) as err:
         ws_exec(lab, ns, "nope", ["true"])
     assert err.value.status_code == 404
+
+
+def test_a_dropped_connection_gives_the_process_stdin_eof(lab, ns, tmp_path):
+    marker = tmp_path / "saw-eof"
+    url = (
+        f"wss://127.0.0.1:{lab.port}/api/v1/namespaces/{ns}/pods/web/exec?command=sh"
+        f"&command=-c&command=cat+%3E/dev/null%3B+touch+{marker}&stdin=true&stdout=true"
+    )
+    ws = websocket.create_connection(
+        url,
+        header=[f"Authorization: Bearer {lab.admin_token}"],
+        subprotocols=list(V4),
+        sslopt={"ca_certs": str(lab.ca)},
+    )
+    ws.sock.close()  # no close frame, no half-close: the client just goes away
+    deadline = time.monotonic() + 30
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert marker.exists()

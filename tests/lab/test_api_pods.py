@@ -377,7 +377,8 @@ def test_deleting_a_namespace_deletes_its_pods_then_itself(lab):
 
 def test_creating_in_a_terminating_namespace_is_forbidden(lab):
     lab.request("POST", "/api/v1/namespaces", {"metadata": {"name": "closing"}})
-    lab.create_pod("closing", pod("web", terminationGracePeriodSeconds=30))
+    stubborn = ["sh", "-c", "trap '' TERM; exec sleep 3600"]  # outlives SIGTERM: grace runs
+    lab.create_pod("closing", pod("web", stubborn, terminationGracePeriodSeconds=30))
     lab.request("DELETE", "/api/v1/namespaces/closing")
     code, body = lab.request("POST", "/api/v1/namespaces/closing/pods", pod("late"))
     assert (code, body["message"]) == (
@@ -385,3 +386,39 @@ def test_creating_in_a_terminating_namespace_is_forbidden(lab):
         'pods "late" is forbidden: unable to create new content in namespace closing '
         "because it is being terminated",
     )
+
+
+def test_a_pod_ignoring_sigterm_is_killed_when_its_grace_period_ends(lab, lab_ns):
+    stubborn = ["sh", "-c", "trap '' TERM; exec sleep 3600"]
+    running = lab.create_pod(lab_ns, pod("web", stubborn))
+    lab.request("DELETE", f"{_pods(lab_ns)}/web", {"gracePeriodSeconds": 1})
+    rv = running["metadata"]["resourceVersion"]
+    events = lab.watch(f"{_pods(lab_ns)}?watch=true&resourceVersion={rv}&timeoutSeconds=60")
+    assert any(e["type"] == "DELETED" for e in events)
+
+
+def test_the_kubelet_records_events_for_a_started_pod(lab, lab_ns):
+    lab.create_pod(lab_ns, pod("web"))
+    _, body = lab.request(
+        "GET", f"/api/v1/namespaces/{lab_ns}/events?fieldSelector=involvedObject.name%3Dweb"
+    )
+    reasons = [e["reason"] for e in body["items"]]
+    assert reasons == ["Scheduled", "Pulled", "Created", "Started"]
+    assert body["items"][-1]["involvedObject"]["fieldPath"] == "spec.containers{app}"
+
+
+def test_an_unreachable_image_is_reported_in_warning_events(lab, lab_ns):
+    lab.request("POST", _pods(lab_ns), pod("web", image="registry.invalid/web:1"))
+    lab.wait_for_pod(
+        lab_ns,
+        "web",
+        lambda p: any(
+            cs["state"].get("waiting", {}).get("reason") == "ImagePullBackOff"
+            for cs in p["status"].get("containerStatuses", [])
+        ),
+    )
+    _, body = lab.request("GET", f"/api/v1/namespaces/{lab_ns}/events?fieldSelector=type%3DWarning")
+    assert [e["message"] for e in body["items"]][-2:] == [
+        "Error: ErrImagePull",
+        "Error: ImagePullBackOff",
+    ]

@@ -189,3 +189,36 @@ def test_privileged_level_admits_net_admin(lab, lab_ns):
     _enforce(lab, lab_ns, "privileged")
     code, _ = _add_ephemeral(lab, lab_ns)
     assert code == 200
+
+
+def test_access_review_of_a_discovery_path_is_allowed_for_any_user(lab):
+    body = {"spec": {"nonResourceAttributes": {"path": "/api/v1", "verb": "get"}}}
+    code, out = lab.request("POST", SSAR, body, token=lab.restricted_token)
+    assert (code, out["status"]) == (201, {"allowed": True})
+
+
+def test_access_review_needs_exactly_one_kind_of_attributes(lab):
+    code, body = lab.request("POST", SSAR, {"spec": {}}, token=lab.restricted_token)
+    assert (code, body["reason"]) == (422, "Invalid")
+
+
+def test_restricted_names_host_path_as_a_restricted_volume_type(lab, lab_ns):
+    _enforce(lab, lab_ns, "restricted")
+    manifest = pod("web")
+    manifest["spec"]["volumes"] = [{"name": "host-root", "hostPath": {"path": "/"}}]
+    _, body = lab.request("POST", f"/api/v1/namespaces/{lab_ns}/pods", manifest)
+    assert 'hostPath volumes (volume "host-root")' in body["message"]
+    assert (
+        'restricted volume types (volume "host-root" uses restricted volume type "hostPath")'
+    ) in body["message"]
+
+
+def test_baseline_rejects_an_unconfined_seccomp_profile(lab, lab_ns):
+    _enforce(lab, lab_ns, "baseline")
+    manifest = pod("web")
+    manifest["spec"]["securityContext"] = {"seccompProfile": {"type": "Unconfined"}}
+    _, body = lab.request("POST", f"/api/v1/namespaces/{lab_ns}/pods", manifest)
+    assert body["message"] == (
+        'pods "web" is forbidden: violates PodSecurity "baseline:latest": seccompProfile (pod '
+        'must not set securityContext.seccompProfile.type to "Unconfined")'
+    )

@@ -62,9 +62,9 @@ def test_apply_with_an_unknown_field_is_refused_by_strict_validation(kubectl):
     assert b'strict decoding error: unknown field "spec.containers[0].imag"' in done.stderr
 
 
-def test_get_pods_all_namespaces_wide_shows_ip_and_node(lab, web, kubectl_bin):
+def test_get_pods_all_namespaces_wide_shows_ip_and_node(lab, lab_ns, web, kubectl_bin):
     out = lab.kubectl(kubectl_bin, "get", "pods", "-A", "-o", "wide").stdout.decode()
-    row = next(line.split() for line in out.splitlines() if " web " in line)
+    row = next(line.split() for line in out.splitlines() if line.startswith(f"{lab_ns} "))
     assert row[2:4] == ["1/1", "Running"]
     assert row[6:8] == [web["status"]["podIP"], web["spec"]["nodeName"]]
 
@@ -245,3 +245,9 @@ def test_pod_security_warn_level_is_printed_as_a_warning(lab, lab_ns, kubectl):
         b'Warning: would violate PodSecurity "baseline:latest": host '
         b"namespaces (hostNetwork=true)\n"
     )
+
+
+def test_describe_pod_lists_the_kubelet_events(web, kubectl):
+    out = kubectl("describe", "pod", "web").stdout.decode()
+    events = out.split("Events:")[1]
+    assert "Successfully assigned" in events and "Started container app" in events

@@ -94,14 +94,19 @@ def capture_sessions(marker: str) -> set[int]:
     return sids
 
 
-def processes_in(sids: set[int]) -> list[bytes]:
-    """Command lines of live (not zombie) processes in these sessions."""
+def pids_in(sids: set[int]) -> list[int]:
+    """Live (not zombie) processes in these sessions."""
     found = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         st = _stat(pid)
         if st and st[0] != "Z" and int(st[3]) in sids:
-            found.append(_cmdline(pid))
+            found.append(int(pid))
     return found
+
+
+def processes_in(sids: set[int]) -> list[bytes]:
+    """Command lines of live processes in these sessions."""
+    return [_cmdline(str(pid)) for pid in pids_in(sids)]
 
 
 def ephemeral_state(pod_obj: dict, name: str) -> dict:

@@ -5,7 +5,8 @@ with two "pods" nmlv-a-* and nmlv-b-* on veths, and `dumpcap()` streaming pcapng
 them, as a remote dumpcap streams over exec. Only the namespaces' own addresses are used.
 
 `log4shell_lab` (session): `scripts/lab up --nodes 3 --scenario log4shell` in a temporary state
-dir; `scripts/lab down` at the end. Needs root; skipped otherwise.
+dir; `scripts/lab down` at the end. Needs root; skipped otherwise. NETMON_LOG4SHELL_LAB=DIR
+reuses a running lab instead.
 """
 
 from __future__ import annotations
@@ -124,11 +125,15 @@ class RunningLab:
     def kubeconfig(self) -> Path:
         return self.state_dir / "kubeconfig"
 
-    def netmon(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-        """Run `kubectl-netmon ARGS` as kubectl would (KUBECONFIG in the environment)."""
-        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
+    def env(self, **extra: str) -> dict[str, str]:
+        """The environment kubectl gives a plugin: ours, with the lab's KUBECONFIG."""
+        return {**os.environ, "KUBECONFIG": str(self.kubeconfig), **extra}
+
+    def netmon(self, *args: str, timeout: float = 120, **env: str
+               ) -> subprocess.CompletedProcess:
+        """Run `kubectl-netmon ARGS` as kubectl would; stdout and stderr as bytes."""
         return subprocess.run([sys.executable, "-m", "kubectl_netmon", *args], cwd=REPO,
-                              capture_output=True, env=env, timeout=timeout)
+                              capture_output=True, env=self.env(**env), timeout=timeout)
 
 
 def _lab(*args: str, state_dir: Path, timeout: float) -> subprocess.CompletedProcess:
@@ -139,7 +144,13 @@ def _lab(*args: str, state_dir: Path, timeout: float) -> subprocess.CompletedPro
 
 @pytest.fixture(scope="session")
 def log4shell_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLab]:
-    """The lab with three nodes and the log4shell scenario (namespace demo), for the session."""
+    """The lab with three nodes and the log4shell scenario (namespace demo), for the session.
+
+    NETMON_LOG4SHELL_LAB=DIR reuses a lab already started with that --state-dir (and leaves it
+    running), to iterate on these tests without waiting for the JVMs each time."""
+    if os.environ.get("NETMON_LOG4SHELL_LAB"):
+        yield RunningLab(Path(os.environ["NETMON_LOG4SHELL_LAB"]))
+        return
     if os.geteuid() != 0:
         pytest.skip("the lab needs root for network namespaces; CI runs as root")
     state = tmp_path_factory.mktemp("lab-log4shell")

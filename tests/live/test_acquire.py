@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from kubectl_netmon.cluster import specs
 from kubectl_netmon.cluster.session import AcquireOptions, CaptureSession
 from kubectl_netmon.cluster.targets import parse_targets, resolve
@@ -10,6 +12,7 @@ from tests.live import acquire_lab
 from tests.live.acquire_lab import ephemeral_state, read_all, talker, tshark_fields
 
 lab, lab_ns, api = fixtures.lab, fixtures.lab_ns, acquire_lab.api
+STOP_BOUND_S = 30  # a stopped capture ends long before its 600 s limit
 
 
 def _capture(api, ns: str, name: str, statuses: list[str] | None = None, **opts) -> tuple:
@@ -97,3 +100,23 @@ def test_an_idle_netmon_container_exits_by_itself(lab, lab_ns, api):
     done = lab.wait_for_pod(lab_ns, "web",
                             lambda p: "terminated" in ephemeral_state(p, container["name"]))
     assert ephemeral_state(done, container["name"])["terminated"]["exitCode"] == 0
+
+
+def test_stop_lets_the_capture_finish_with_its_last_packets_and_exit_status(lab, lab_ns, api):
+    lab.create_pod(lab_ns, talker("web"))
+    targets = resolve(api, parse_targets(["web"], lab_ns))
+    session = CaptureSession(api, targets, AcquireOptions(mode="ephemeral", max_duration_s=600),
+                             [].append)
+    with session as [point]:
+        reader = threading.Thread(target=read_all, args=(point,))
+        reader.start()
+        session.stop()
+        reader.join(STOP_BOUND_S)
+        finished = not reader.is_alive()
+    assert finished and point.stream.exit.code == 0
+
+
+def test_the_hard_limit_ends_a_capture_nobody_stops(lab, lab_ns, api):
+    lab.create_pod(lab_ns, talker("web"))
+    [point], _ = _capture(api, lab_ns, "web", duration_s=None, max_duration_s=1)
+    assert point.stream.exit.code == 0

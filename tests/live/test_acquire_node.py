@@ -21,6 +21,11 @@ def _netmon_pods(lab, ns: str) -> list[dict]:
     return body["items"]
 
 
+def _start_and_stop(api, targets: Targets, options: AcquireOptions) -> None:
+    with CaptureSession(api, targets, options, [].append):
+        pass
+
+
 def _options(ns: str, **kw) -> AcquireOptions:
     """Node mode with capture pods in the test's namespace; 20 s at most if packets are late."""
     return AcquireOptions(mode="node", node_namespace=ns, **{"duration_s": 20, **kw})
@@ -32,7 +37,8 @@ def test_many_pods_on_one_node_share_one_capture_filtered_to_them(lab, lab_ns, a
     lab.create_pod(lab_ns, talker("b", nodeName="node-1"))
     lab.create_pod(lab_ns, talker("other", nodeName="node-1"))
     targets = resolve(api, parse_targets(["a", "b"], lab_ns))
-    with CaptureSession(api, targets, _options(lab_ns, count=20, bpf_filter="udp"), [].append) as points:
+    options = _options(lab_ns, count=20, bpf_filter="udp")
+    with CaptureSession(api, targets, options, [].append) as points:
         data = [read_all(p) for p in points]
     [point] = points
     sources = set(tshark_fields(tshark, data[0], tmp_path, "ip.src"))
@@ -56,31 +62,30 @@ def test_the_capture_pod_runs_on_the_node_with_host_network(lab, lab_ns, api):
 
 
 def test_the_capture_pod_is_deleted_on_a_normal_exit(lab, lab_ns, api):
-    with CaptureSession(api, Targets(nodes=["node-1"]), _options(lab_ns, duration_s=1), [].append) as ps:
-        read_all(ps[0])
+    options = _options(lab_ns, duration_s=1)
+    with CaptureSession(api, Targets(nodes=["node-1"]), options, [].append) as points:
+        read_all(points[0])
     assert _netmon_pods(lab, lab_ns) == []
 
 
 def test_the_capture_pod_is_deleted_when_the_consumer_fails(lab, lab_ns, api):
-    with pytest.raises(ZeroDivisionError), CaptureSession(api, Targets(nodes=["node-1"]),
-                                                          _options(lab_ns), [].append):
-        1 / 0
+    with pytest.raises(RuntimeError), CaptureSession(api, Targets(nodes=["node-1"]),
+                                                     _options(lab_ns), [].append):
+        raise RuntimeError("the consumer failed")
     assert _netmon_pods(lab, lab_ns) == []
 
 
 def test_a_pod_that_never_schedules_times_out_and_is_deleted(lab, lab_ns, api):
     targets = Targets(pods=[PodRef(lab_ns, "ghost", "node-9", "10.244.9.9")])
-    with pytest.raises(ClusterError, match="timed out after 2s"):
-        with CaptureSession(api, targets, _options(lab_ns, timeout_s=2), [].append):
-            pass
+    with pytest.raises(ClusterError, match="timed out after 2s: .* waiting for node node-9"):
+        _start_and_stop(api, targets, _options(lab_ns, timeout_s=2))
     assert _netmon_pods(lab, lab_ns) == []
 
 
 def test_an_image_that_cannot_be_pulled_ends_with_the_pull_error_and_cleanup(lab, lab_ns, api):
     options = _options(lab_ns, image="registry.invalid/netshoot:v0.13")
     with pytest.raises(ClusterError, match='cannot pull image "registry.invalid/netshoot:v0.13"'):
-        with CaptureSession(api, Targets(nodes=["node-1"]), options, [].append):
-            pass
+        _start_and_stop(api, Targets(nodes=["node-1"]), options)
     assert _netmon_pods(lab, lab_ns) == []
 
 
@@ -90,3 +95,13 @@ def test_progress_is_reported_while_the_pod_starts(lab, lab_ns, api):
                         statuses.append) as points:
         read_all(points[0])
     assert any("created capture pod" in s for s in statuses)
+
+
+def test_a_capture_killed_remotely_reports_its_exit_status(lab, lab_ns, api):
+    lab.create_pod(lab_ns, talker("web", nodeName="node-1"))
+    with CaptureSession(api, Targets(nodes=["node-1"]), _options(lab_ns), [].append) as [point]:
+        chunks = point.stream.chunks()
+        next(chunks)  # the capture runs
+        lab.request("DELETE", f"/api/v1/namespaces/{lab_ns}/pods/{point.pod}?gracePeriodSeconds=0")
+        b"".join(chunks)
+    assert point.ended().startswith("node/node-1: capture failed, exit code 137")

@@ -80,19 +80,22 @@ def test_the_cli_keeps_gzip_and_parsezeeklogs_reads_the_result(tmp_path):
 
 @pytest.fixture(scope="module")
 def zeek_dir(tmp_path_factory, request) -> tuple:
-    """`analyze SHARED_PCAP --zeek-dir DIR --pods-json` then `enrich` of DIR's logs."""
+    """`analyze SHARED_PCAP --zeek-dir` with pod names from --pods-json, and without them then
+    passed through `enrich --pods-json`: (the first run's logs, the enriched logs)."""
     shared = request.getfixturevalue("shared_pcaps")
     tmp = tmp_path_factory.mktemp("zeekdir")
     pods = tmp / "pods.json"
     pods.write_text(json.dumps(PODS))
     netmon = [sys.executable, "-m", "kubectl_netmon"]
-    subprocess.run([*netmon, "analyze", str(shared / SHARED_PCAP), "--zeek-dir",
-                    str(tmp / "dir"), "--pods-json", str(pods)], cwd=REPO, check=True,
-                   capture_output=True)
-    logs = sorted((tmp / "dir").glob("*.log"))
+    pcap = str(shared / SHARED_PCAP)
+    for out, extra in (("named", ["--pods-json", str(pods)]), ("plain", [])):
+        subprocess.run([*netmon, "analyze", pcap, "--zeek-dir", str(tmp / out), *extra],
+                       cwd=REPO, check=True, capture_output=True)
+    plain = sorted((tmp / "plain").glob("*.log"))
+    assert not any(b"_pod." in p.read_bytes() for p in plain)
     subprocess.run([*netmon, "enrich", "--pods-json", str(pods), "-d", str(tmp / "enriched"),
-                    *map(str, logs)], cwd=REPO, check=True, capture_output=True)
-    return logs, sorted((tmp / "enriched").glob("*.log"))
+                    *map(str, plain)], cwd=REPO, check=True, capture_output=True)
+    return sorted((tmp / "named").glob("*.log")), sorted((tmp / "enriched").glob("*.log"))
 
 
 def line_count(path) -> int:
@@ -118,9 +121,10 @@ def test_every_zeek_dir_log_reads_back_whole_with_zat(zeek_dir, which):
         assert len(zat_json(path)) == line_count(path), path.name
 
 
-def test_the_victim_pod_is_named_in_the_enriched_conn_log_as_both_readers_see_it(zeek_dir):
-    conn = next(p for p in zeek_dir[1] if p.name == "conn.log")
+@pytest.mark.parametrize("log", ["conn.log", "http.log", "notice.log"])
+def test_the_victim_pod_is_named_in_each_enriched_log_as_both_readers_see_it(zeek_dir, log):
+    path = next(p for p in zeek_dir[1] if p.name == log)
     sides = ("orig_pod.name", "resp_pod.name")
-    via_parsezeeklogs = {r.get(k) for r in parsezeeklogs.ZeekLog(conn) for k in sides}
-    via_zat = {r.get(k) for r in zat_json(conn) for k in sides}
+    via_parsezeeklogs = {r.get(k) for r in parsezeeklogs.ZeekLog(path) for k in sides}
+    via_zat = {r.get(k) for r in zat_json(path) for k in sides}
     assert "victim-0" in via_parsezeeklogs and "victim-0" in via_zat

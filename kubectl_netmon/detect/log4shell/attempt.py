@@ -60,7 +60,7 @@ class AttemptDetector(Detector):
         reported = self._in_http.pop(conn.uid, set())
         for lookup, ts_ns, from_orig in self._in_payload.pop(conn.uid, {}).values():
             if lookup.name not in reported:
-                where = "direction='%s', " % ("orig" if from_orig else "resp")
+                where = f"direction='{'orig' if from_orig else 'resp'}', "
                 self._raise(conn, ts_ns, from_orig, notes.ATTEMPT_OTHER, lookup, where)
 
     def _request(self, conn: Conn, req: HttpRequest) -> None:

@@ -117,9 +117,9 @@ class LdapJavaDetector(Detector):
         uid = conn.uid
         replies = self._conns.get(uid, _UNDECIDED)
         if replies is _UNDECIDED:
-            if not from_orig:
+            if not from_orig or not data:
                 return
-            if data[0] != SEQUENCE and uid not in self._opening:
+            if data[:1] != b"\x30" and uid not in self._opening:  # not a BER SEQUENCE
                 self._conns[uid] = None
             else:
                 self._decide(uid, data)

@@ -21,8 +21,9 @@ TRIGGER = re.compile(rb"\$\{|\$%7b|%(?:25)*24|\\u00|jndi", re.IGNORECASE)
 # A stream trigger cut at a chunk boundary ends the chunk with one of these prefixes.
 PARTIAL_TRIGGER = re.compile(rb"(?:\$|%(?:25|2)?|\\u?0?)\Z")
 # Nothing resolves to "jndi" without a literal or escaped j (Unicode case mapping gives no other
-# j that Log4j's lower-cased prefix check accepts) unless it hides in base64.
-_MAY_BE_JNDI = re.compile(rb"j|base64|%(?:25)*[46]a|\\u00[46]a", re.IGNORECASE)
+# j that Log4j's lower-cased prefix check accepts) unless it hides in base64 or in an escaped
+# escape ("%25", "\u0025", "%5c"), whose next layer may spell one.
+_MAY_BE_JNDI = re.compile(rb"j|base64|%(?:25)*[46]a|\\u00[46]a|%25|\\u0025|%5c", re.IGNORECASE)
 # Escapes worth peeling: an encoded "$" or "{", or any escape next to a literal "${".
 _ENCODED_TRIGGER = re.compile(r"%(?:25)*(?:24|7b)|\\u00(?:24|7b)", re.IGNORECASE)
 
@@ -33,12 +34,13 @@ DEFAULT_PORTS = {
 }
 
 MAX_SPAN = 4096  # longest `${...}` considered, bounding work on hostile input
-MAX_DEPTH = 12  # nesting depth evaluated
+MAX_DEPTH = 32  # nesting depth evaluated (Log4j has none; this bounds work on hostile input)
 MAX_LAYERS = 3  # escape layers peeled (double URL encoding needs two)
 
 _TOKEN = re.compile(r"\$\{|\}")
 _ESCAPE = re.compile(r"%([0-9a-fA-F]{2})|\\u([0-9a-fA-F]{4})")
 _QUOTED = re.compile(r"'([^']*)'")
+_PORT = re.compile(r"[0-9]{1,5}")
 _BARE = re.compile(r"(?<![\w${])jndi:([a-z]+://[^\s\"'<>{}|\\^`]*)", re.IGNORECASE)
 _URL = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*)://([^/?#]*(?:#[^/?]*)?)(.*)", re.DOTALL)
 
@@ -114,9 +116,9 @@ def _split_authority(authority: str) -> tuple[str, int | None]:
         port = rest[1:] if rest.startswith(":") else ""
     else:
         host, sep, port = authority.rpartition(":")
-        if not sep or not port.isdigit():
+        if not sep or _PORT.fullmatch(port) is None:
             host, port = authority, ""
-    return host, int(port) if port.isdigit() and int(port) < 65536 else None
+    return host, int(port) if _PORT.fullmatch(port) and int(port) < 65536 else None
 
 
 def _layers(text: str):

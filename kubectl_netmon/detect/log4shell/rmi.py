@@ -39,9 +39,9 @@ class RmiJavaDetector(Detector):
         uid = conn.uid
         tail = self._conns.get(uid, _UNDECIDED)
         if tail is _UNDECIDED:
-            if not from_orig:
+            if not from_orig or not data:
                 return
-            if data[0] != 0x4A and uid not in self._opening:  # "J"
+            if data[:1] != b"J" and uid not in self._opening:
                 self._conns[uid] = None
             else:
                 self._decide(uid, data)

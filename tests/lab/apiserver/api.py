@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import copy
-import ipaddress
 import threading
 from typing import Any
 
 from . import (
+    access,
     discovery,
     listing,
     objects,
@@ -16,6 +15,7 @@ from . import (
     podsecurity,
     routing,
     schema,
+    services,
     subresources,
     tables,
 )
@@ -27,7 +27,6 @@ from .status import ApiError, conflict, forbidden, method_not_allowed
 from .store import Store
 
 _PUBLIC = {"/version", "/healthz", "/livez", "/readyz"}
-SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/12")
 
 
 class Api:
@@ -38,7 +37,7 @@ class Api:
     ) -> None:
         self.store, self.policy, self.kubelet = store, policy, kubelet
         self.runtime, self.address = runtime, address
-        self._ip_lock = threading.Lock()
+        self._service_ips = services.ClusterIPs(store)
 
     # entry ---------------------------------------------------------------------------------------
 
@@ -90,7 +89,7 @@ class Api:
 
     def _resource(self, req: Request, info: routing.RequestInfo) -> Response:
         if info.resource == "selfsubjectaccessreviews":
-            return self._access_review(req, info)
+            return access.review(self.policy, req, info)
         if info.subresource:
             return self._subresource(req, info)
         ns = info.namespace if info.resource in routing.NAMESPACED else ""
@@ -160,7 +159,7 @@ class Api:
             podsecurity.check(namespace, obj)
             warnings += podsecurity.warnings(namespace, obj)
         elif resource == "services":
-            self._default_service(obj)
+            services.default(obj, self._service_ips)
         elif resource == "namespaces":
             obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = obj[
                 "metadata"
@@ -258,75 +257,7 @@ class Api:
         with contextlib.suppress(ApiError):
             self.store.delete("namespaces", "", name)
 
-    def _default_service(self, svc: dict) -> None:
-        spec = svc.setdefault("spec", {})
-        spec.setdefault("type", "ClusterIP")
-        spec.setdefault("sessionAffinity", "None")
-        spec.setdefault("ipFamilies", ["IPv4"])
-        spec.setdefault("ipFamilyPolicy", "SingleStack")
-        spec.setdefault("internalTrafficPolicy", "Cluster")
-        for port in spec.get("ports", []):
-            port.setdefault("protocol", "TCP")
-            port.setdefault("targetPort", port.get("port"))
-        if spec.get("clusterIP") != "None":
-            spec["clusterIP"] = spec.get("clusterIP") or self._allocate_ip()
-        spec["clusterIPs"] = [spec["clusterIP"]]
-        svc["status"] = {"loadBalancer": {}}
-
-    def _allocate_ip(self) -> str:
-        with self._ip_lock:
-            used = {s["spec"].get("clusterIP") for s in self.store.list("services")[0]}
-            for ip in SERVICE_CIDR.hosts():
-                if int(ip) - int(SERVICE_CIDR.network_address) >= 10 and str(ip) not in used:
-                    return str(ip)
-        raise ApiError(
-            "InternalError",
-            "Internal error occurred: failed to allocate a serviceIP: range is full",
-        )
-
     # subresources --------------------------------------------------------------------------------
 
     def _subresource(self, req: Request, info: routing.RequestInfo) -> Response:
         return subresources.handle(self, req, info)
-
-    def _access_review(self, req: Request, info: routing.RequestInfo) -> Response:
-        if info.verb != "create" or info.name:
-            raise method_not_allowed(info.verb, info.resource)
-        body = req.json()
-        if not isinstance(body, dict) or not isinstance(body.get("spec"), dict):
-            raise ApiError(
-                "Invalid",
-                'SelfSubjectAccessReview.authorization.k8s.io "" is invalid: '
-                'spec.resourceAttributes: Invalid value: "null": exactly one of '
-                "nonResourceAttributes or resourceAttributes must be specified",
-                {"group": "authorization.k8s.io", "kind": "SelfSubjectAccessReview"},
-            )
-        spec = body["spec"]
-        res = spec.get("resourceAttributes")
-        if res is not None:
-            attrs = Attributes(
-                req.user,
-                res.get("verb", ""),
-                res.get("group", ""),
-                res.get("resource", ""),
-                res.get("subresource", ""),
-                res.get("namespace", ""),
-                res.get("name", ""),
-            )
-            allowed = self.policy.allowed(attrs, req.groups)
-        else:
-            allowed = req.path in _PUBLIC or req.user != "system:anonymous"
-        status: dict[str, Any] = {"allowed": allowed}
-        if allowed:
-            status["reason"] = (
-                'RBAC: allowed by ClusterRoleBinding "lab" of ClusterRole '
-                f'"lab" to User "{req.user}"'
-            )
-        out = {
-            "kind": "SelfSubjectAccessReview",
-            "apiVersion": "authorization.k8s.io/v1",
-            "metadata": {"creationTimestamp": None, **(body.get("metadata") or {})},
-            "spec": copy.deepcopy(spec),
-            "status": status,
-        }
-        return ok(out, 201)

@@ -6,7 +6,7 @@ import hashlib
 import json
 from typing import Any
 
-from . import schema
+from . import routing, schema
 
 VERSION = {
     "major": "1",
@@ -58,6 +58,7 @@ CORE_V1 = {
             ["create", "delete", "get", "list", "patch", "update", "watch"],
             ["ns"],
         ),
+        _res("events", "Event", True, _RW, ["ev"]),
         _res("nodes", "Node", False, _RW, ["no"]),
         _res("pods", "Pod", True, _RW, ["po"]),
         _res("pods/ephemeralcontainers", "Pod", True, ["get", "patch", "update"]),
@@ -120,7 +121,7 @@ def _paths() -> dict[str, Any]:
     write = [_param("dryRun"), _param("fieldManager"), _param("fieldValidation")]
     paths = {}
     for resource, (kind, _) in schema.KINDS.items():
-        namespaced = resource in ("pods", "services")
+        namespaced = resource in routing.NAMESPACED
         base = (
             f"/api/v1/namespaces/{{namespace}}/{resource}" if namespaced else f"/api/v1/{resource}"
         )

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
-from . import images, podstatus
+from . import events, images, podstatus
 from .podstatus import now
 from .scheduler import schedule
 from .store import Store
@@ -31,8 +31,8 @@ INIT, MAIN, EPHEMERAL = "initContainerStatuses", "containerStatuses", "ephemeral
 class _Pod:
     """What the kubelet remembers about one pod it runs."""
 
-    def __init__(self, uid: str, ns: str, name: str) -> None:
-        self.uid, self.ns, self.name = uid, ns, name
+    def __init__(self, uid: str, ns: str, name: str, node: str) -> None:
+        self.uid, self.ns, self.name, self.node = uid, ns, name, node
         self.lock = threading.Lock()
         self.exited = threading.Condition(self.lock)
         self.pids: dict[str, int] = {}  # container name -> pid (its own process group)
@@ -101,7 +101,9 @@ class Kubelet:
         with self._lock:
             pod = self._pods.get(meta["uid"])
             if pod is None:
-                pod = self._pods[meta["uid"]] = _Pod(meta["uid"], meta["namespace"], meta["name"])
+                pod = self._pods[meta["uid"]] = _Pod(
+                    meta["uid"], meta["namespace"], meta["name"], obj["spec"]["nodeName"]
+                )
                 self._spawn(self._start_pod, pod, obj)
             return pod
 
@@ -194,8 +196,37 @@ class Kubelet:
 
     def _pull(self, pod: _Pod, key: str, c: dict) -> bool:
         """False (after ErrImagePull, then ImagePullBackOff) when the image cannot be pulled."""
-        if not images.unreachable(c["image"]):
+        image = c["image"]
+        if not images.unreachable(image):
+            if c.get("imagePullPolicy") == "Always":
+                self._event(pod, "Pulling", f'Pulling image "{image}"', key=key, c=c)
+                self._event(
+                    pod,
+                    "Pulled",
+                    f'Successfully pulled image "{image}" in 0s (0s '
+                    "including waiting). Image size: 0 bytes.",
+                    key=key,
+                    c=c,
+                )
+            else:
+                self._event(
+                    pod,
+                    "Pulled",
+                    f'Container image "{image}" already present on machine',
+                    key=key,
+                    c=c,
+                )
             return True
+        self._event(pod, "Pulling", f'Pulling image "{image}"', key=key, c=c)
+        self._event(
+            pod,
+            "Failed",
+            f'Failed to pull image "{image}": {images.pull_error(image)}',
+            warning=True,
+            key=key,
+            c=c,
+        )
+        self._event(pod, "Failed", "Error: ErrImagePull", warning=True, key=key, c=c)
         self._set_state(
             pod,
             key,
@@ -203,6 +234,8 @@ class Kubelet:
             {"waiting": {"reason": "ErrImagePull", "message": images.pull_error(c["image"])}},
         )
         time.sleep(PULL_BACKOFF)
+        self._event(pod, "BackOff", f'Back-off pulling image "{image}"', key=key, c=c)
+        self._event(pod, "Failed", "Error: ImagePullBackOff", warning=True, key=key, c=c)
         self._set_state(
             pod,
             key,
@@ -255,7 +288,11 @@ class Kubelet:
                 )
             except Exception as e:  # ExecNotFound: containerd's StartError, exit code 128
                 self._spawn(on_exit, 128, started, cid, str(e))
+                self._event(pod, "Created", f"Created container {c['name']}", key=key, c=c)
+                self._event(pod, "Failed", f"Error: {e}", warning=True, key=key, c=c)
                 return True
+        self._event(pod, "Created", f"Created container {c['name']}", key=key, c=c)
+        self._event(pod, "Started", f"Started container {c['name']}", key=key, c=c)
         self._set_state(
             pod,
             key,
@@ -265,6 +302,30 @@ class Kubelet:
             imageID=images.image_id(c["image"]),
         )
         return True
+
+    def _event(
+        self,
+        pod: _Pod,
+        reason: str,
+        message: str,
+        *,
+        warning: bool = False,
+        key: str = "",
+        c: dict | None = None,
+    ) -> None:
+        """Record an Event about the pod (and one of its containers) from this node."""
+        about = {
+            "metadata": {"namespace": pod.ns, "name": pod.name, "uid": pod.uid},
+            "spec": {"nodeName": pod.node},
+        }
+        events.record(
+            self.store,
+            about,
+            reason,
+            message,
+            warning=warning,
+            container=(key, c["name"]) if c else None,
+        )
 
     def _mark_log(self, uid: str, name: str, cid: str) -> None:
         """Remember where this container instance's output starts in the container's log."""
@@ -302,6 +363,15 @@ class Kubelet:
                 restartCount=1,
             )
             return
+        self._event(
+            pod,
+            "BackOff",
+            f"Back-off restarting failed container {c['name']} in pod "
+            f"{pod.name}_{pod.ns}({pod.uid})",
+            warning=True,
+            key=key,
+            c=c,
+        )
         delay = min(BACKOFF_MAX, BACKOFF_START * 2 ** (restarts - 1))
         message = (
             f"back-off {int(delay)}s restarting failed container={c['name']} "
@@ -432,6 +502,9 @@ class Kubelet:
             if pod.stopped:
                 return
             pod.done = True
+        self._event(
+            pod, "DeadlineExceeded", "Pod was active on the node longer than the specified deadline"
+        )
         self._kill(pod, signal.SIGKILL, 0)
 
         def failed(p: dict) -> None:
@@ -456,6 +529,8 @@ class Kubelet:
     def _terminate(self, pod: _Pod, grace: int) -> None:
         """SIGTERM, wait up to the grace period, then stop the sandbox and remove the pod."""
         if not pod.done:
+            for name in list(pod.pids):
+                self._event(pod, "Killing", f"Stopping container {name}")
             self._kill(pod, signal.SIGTERM, float(grace))
         self._stop_sandbox(pod)
         current = self.store.find("pods", pod.ns, pod.name)

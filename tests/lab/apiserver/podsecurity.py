@@ -194,7 +194,61 @@ def _seccomp(spec: dict) -> tuple[str, str] | None:
     )
 
 
-_BASELINE: list[Check] = [_caps_baseline, _host_namespaces, _host_path, _host_ports, _privileged]
+_ALLOWED_VOLUMES = {
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "emptyDir",
+    "ephemeral",
+    "persistentVolumeClaim",
+    "projected",
+    "secret",
+}
+
+
+def _restricted_volumes(spec: dict) -> tuple[str, str] | None:
+    bad, kinds = [], []
+    for v in spec.get("volumes", []):
+        found = [k for k in v if k != "name" and k not in _ALLOWED_VOLUMES]
+        if found:
+            bad.append(v["name"])
+            kinds += [k for k in found if k not in kinds]
+    if not bad:
+        return None
+    verb = "uses" if len(bad) == 1 else "use"
+    listed = ", ".join(f'"{k}"' for k in sorted(kinds))
+    return (
+        "restricted volume types",
+        f"{_names('volume', bad)} {verb} restricted volume "
+        f"type{'s' if len(kinds) > 1 else ''} {listed}",
+    )
+
+
+def _seccomp_baseline(spec: dict) -> tuple[str, str] | None:
+    def unconfined(ctx: dict | None) -> bool:
+        return ((ctx or {}).get("seccompProfile") or {}).get("type") == "Unconfined"
+
+    details = []
+    if unconfined(spec.get("securityContext")):
+        details.append('pod must not set securityContext.seccompProfile.type to "Unconfined"')
+    bad = [c["name"] for c in _containers(spec) if unconfined(c.get("securityContext"))]
+    if bad:
+        details.append(
+            f"{_names('container', bad)} must not set "
+            'securityContext.seccompProfile.type to "Unconfined"'
+        )
+    return ("seccompProfile", "; ".join(details)) if details else None
+
+
+# In the upstream registry's order: baseline checks, then restricted ones, each sorted by ID.
+_BASELINE: list[Check] = [
+    _caps_baseline,
+    _host_namespaces,
+    _host_path,
+    _host_ports,
+    _privileged,
+    _seccomp_baseline,
+]
 _RESTRICTED: list[Check] = [
     _host_namespaces,
     _host_path,
@@ -202,6 +256,7 @@ _RESTRICTED: list[Check] = [
     _privileged,
     _no_escalation,
     _caps_restricted,
+    _restricted_volumes,
     _run_as_non_root,
     _run_as_user,
     _seccomp,

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from .status import ApiError
 
-NAMESPACED = {"pods", "services"}
+NAMESPACED = {"pods", "services", "events"}
 CLUSTER = {"namespaces", "nodes"}
 SUBRESOURCES = {
     "pods": {"exec", "log", "ephemeralcontainers", "status"},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from . import events
 from .podstatus import condition
 from .store import Store
 
@@ -25,4 +26,12 @@ def schedule(store: Store, nodes: Iterable[str], pod: dict) -> None:
         condition(p, "PodScheduled", "True")
         return True
 
-    store.mutate("pods", pod["metadata"]["namespace"], pod["metadata"]["name"], bind)
+    meta = pod["metadata"]
+    if store.mutate("pods", meta["namespace"], meta["name"], bind):
+        events.record(
+            store,
+            pod,
+            "Scheduled",
+            f"Successfully assigned {meta['namespace']}/{meta['name']} to {node}",
+            component="default-scheduler",
+        )

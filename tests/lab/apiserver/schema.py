@@ -158,6 +158,23 @@ SERVICE = {
 }
 NAMESPACE = {**TOP, "spec": {"finalizers": [S]}, "status": A}
 NODE = {**TOP, "spec": A, "status": A}
+EVENT = {
+    **TOP,
+    "involvedObject": A,
+    "reason": S,
+    "message": S,
+    "source": A,
+    "firstTimestamp": S,
+    "lastTimestamp": S,
+    "count": N,
+    "type": S,
+    "eventTime": A,
+    "series": A,
+    "action": S,
+    "related": A,
+    "reportingComponent": S,
+    "reportingInstance": S,
+}
 EPHEMERAL_UPDATE = POD  # the ephemeralcontainers subresource takes a whole Pod
 
 KINDS: dict[str, tuple[str, dict]] = {
@@ -165,6 +182,7 @@ KINDS: dict[str, tuple[str, dict]] = {
     "services": ("Service", SERVICE),
     "namespaces": ("Namespace", NAMESPACE),
     "nodes": ("Node", NODE),
+    "events": ("Event", EVENT),
 }
 
 

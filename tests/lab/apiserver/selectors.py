@@ -15,7 +15,12 @@ _LABEL_TERM = re.compile(
 )
 _SPLIT = re.compile(r",(?![^()]*\))")
 
+
 # Field selectors the real server supports for each resource (others are a 400).
+def _involved(key: str) -> Callable[[dict], str]:
+    return lambda o: o["involvedObject"].get(key, "")
+
+
 FIELDS: dict[str, dict[str, Callable[[dict], str]]] = {
     "pods": {
         "spec.nodeName": lambda o: o["spec"].get("nodeName", ""),
@@ -29,6 +34,24 @@ FIELDS: dict[str, dict[str, Callable[[dict], str]]] = {
     },
     "nodes": {"spec.unschedulable": lambda o: str(bool(o["spec"].get("unschedulable"))).lower()},
     "namespaces": {"status.phase": lambda o: o.get("status", {}).get("phase", "")},
+    "events": {
+        **{
+            f"involvedObject.{k}": _involved(k)
+            for k in (
+                "kind",
+                "namespace",
+                "name",
+                "uid",
+                "apiVersion",
+                "resourceVersion",
+                "fieldPath",
+            )
+        },
+        "reason": lambda o: o.get("reason", ""),
+        "reportingComponent": lambda o: o.get("reportingComponent", ""),
+        "source": lambda o: o.get("source", {}).get("component", ""),
+        "type": lambda o: o.get("type", ""),
+    },
 }
 _META = {
     "metadata.name": lambda o: o["metadata"]["name"],

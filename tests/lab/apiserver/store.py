@@ -150,10 +150,10 @@ class Store:
         last = since
         while keep() and not self.closed:
             with self._changed:
-                batch = [e for e in self._history if e.rv > last and e.resource == resource]
+                batch = self._after(last, resource)
                 if not batch:
                     self._changed.wait(1.0)
-                    batch = [e for e in self._history if e.rv > last and e.resource == resource]
+                    batch = self._after(last, resource)
                 last = max(last, self._rv)
             if not batch:
                 yield None
@@ -161,6 +161,17 @@ class Store:
                 yield Event(
                     event.rv, event.type, event.resource, copy.deepcopy(event.obj), event.prev
                 )
+
+    def _after(self, rv: int, resource: str) -> list[Event]:
+        """History events of a resource newer than rv (scanned from the newest end)."""
+        newer = []
+        for event in reversed(self._history):
+            if event.rv <= rv:
+                break
+            if event.resource == resource:
+                newer.append(event)
+        newer.reverse()
+        return newer
 
     def close(self) -> None:
         """Wake and end every watch (server shutdown)."""

@@ -34,6 +34,18 @@ _COLUMNS = {
         ("Container-Runtime", 1),
     ],
     "namespaces": [("Name", 0), ("Status", 0), ("Age", 0)],
+    "events": [
+        ("Last Seen", 0),
+        ("Type", 0),
+        ("Reason", 0),
+        ("Object", 0),
+        ("Subobject", 1),
+        ("Source", 1),
+        ("Message", 0),
+        ("First Seen", 1),
+        ("Count", 1),
+        ("Name", 1),
+    ],
     "services": [
         ("Name", 0),
         ("Type", 0),
@@ -206,4 +218,27 @@ def _service(svc: dict) -> list[Any]:
     ]
 
 
-_CELLS = {"pods": _pod, "nodes": _node, "namespaces": _namespace, "services": _service}
+def _event(ev: dict) -> list[Any]:
+    obj, source = ev.get("involvedObject", {}), ev.get("source", {})
+    origin = ", ".join(x for x in (source.get("component"), source.get("host")) if x)
+    return [
+        age(ev.get("lastTimestamp")),
+        ev.get("type", ""),
+        ev.get("reason", ""),
+        f"{obj.get('kind', '').lower()}/{obj.get('name', '')}",
+        obj.get("fieldPath", ""),
+        origin,
+        ev.get("message", ""),
+        age(ev.get("firstTimestamp")),
+        str(ev.get("count", 1)),
+        ev["metadata"]["name"],
+    ]
+
+
+_CELLS = {
+    "pods": _pod,
+    "nodes": _node,
+    "namespaces": _namespace,
+    "services": _service,
+    "events": _event,
+}

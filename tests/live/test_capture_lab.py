@@ -1,0 +1,105 @@
+"""`kubectl netmon capture` against the lab's log4shell scenario: one pcapng of every pod in
+`demo` across three nodes, which tshark reads with pod names, each packet once.
+
+One capture run is shared by the tests of this module (it takes ten seconds of traffic).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.live.fixtures import REPO, RunningLab, log4shell_lab  # noqa: F401 - the fixture
+
+DEMO_PODS = ["demo/attacker", "demo/client", "demo/ldap", "demo/web"]
+
+
+@pytest.fixture(scope="module")
+def recorded(log4shell_lab: RunningLab, tmp_path_factory) -> tuple[Path, str]:  # noqa: F811
+    """(pcapng path, stderr) of `capture --ns demo --duration 10s -w out.pcapng`."""
+    out = tmp_path_factory.mktemp("capture") / "out.pcapng"
+    run = log4shell_lab.netmon("capture", "--ns", "demo", "--duration", "10s", "-w", str(out))
+    assert run.returncode == 0, run.stderr.decode()
+    return out, run.stderr.decode()
+
+
+def fields(tshark_bin: str, path: Path, *args: str) -> list[str]:
+    """tshark's output lines for the file."""
+    done = subprocess.run([tshark_bin, "-r", str(path), *args], capture_output=True, text=True,
+                          timeout=120, check=True)
+    return done.stdout.splitlines()
+
+
+def test_each_pod_of_the_namespace_is_an_interface_named_after_it(recorded, tshark):
+    path, _ = recorded
+
+    names = fields(tshark, path, "-T", "fields", "-e", "frame.interface_name")
+
+    assert sorted(set(names)) == DEMO_PODS
+
+
+def test_tshark_shows_pod_names_in_place_of_pod_ips(recorded, tshark):
+    path, _ = recorded
+
+    hosts = set(fields(tshark, path, "-N", "n", "-T", "fields", "-e", "ip.src_host"))
+
+    assert {"web.demo", "attacker.demo", "ldap.demo", "client.demo"} <= hosts
+
+
+def test_no_packet_is_counted_twice(recorded, tshark):
+    """Pod-to-pod packets were captured at both pods; the file holds each once."""
+    path, stderr = recorded
+    identity = ["ip.src", "ip.dst", "ip.id", "tcp.seq_raw", "tcp.ack_raw", "tcp.len",
+                "tcp.flags", "udp.length"]
+
+    packets = fields(tshark, path, "-T", "fields", *[a for f in identity for a in ("-e", f)])
+
+    assert [p for p, n in Counter(packets).items() if n > 1] == []
+    dropped = int(stderr.split(" duplicates dropped")[0].rsplit("(", 1)[1])
+    assert dropped > 0  # the pods did see each other's packets
+
+
+def test_each_packet_comment_names_the_pods_on_both_sides(recorded, tshark):
+    path, _ = recorded
+
+    rows = fields(tshark, path, "-N", "n", "-Y", "ip", "-T", "fields", "-E", "separator=|",
+                  "-e", "ip.src_host", "-e", "ip.dst_host", "-e", "frame.comment")
+
+    def pod(host: str) -> str:  # "web.demo" -> "demo/web"
+        name, ns = host.rsplit(".", 1)
+        return f"{ns}/{name}"
+
+    expected = {f"{pod(src)} -> {pod(dst)}|{src}|{dst}" for src, dst, _ in
+                (row.split("|") for row in rows)}
+    got = {f"{comment}|{src}|{dst}" for src, dst, comment in (row.split("|") for row in rows)}
+    assert rows and got == expected
+    assert any(row.endswith("|demo/attacker -> demo/web") for row in rows)
+
+
+def test_analyze_restores_the_pod_names_offline(recorded, log4shell_lab):  # noqa: F811
+    path, _ = recorded
+
+    run = log4shell_lab.netmon("analyze", str(path), "-o", "json")
+
+    conns = [json.loads(line) for line in run.stdout.splitlines()]
+    named = {(c.get("orig_pod.name"), c.get("resp_pod.name")) for c in conns
+             if c["_path"] == "conn" and c["id.resp_p"] == 8080}
+    assert ("attacker", "web") in named and ("client", "web") in named
+
+
+def test_capture_to_stdout_streams_pcapng_into_a_live_reader(log4shell_lab, tshark):  # noqa: F811
+    """As `capture ... -w - | wireshark -k -i -`: tshark reads the pipe as a live interface."""
+    netmon = subprocess.Popen(
+        [sys.executable, "-m", "kubectl_netmon", "capture", "web", "-n", "demo", "--duration",
+         "6s", "-w", "-", "-q"], cwd=REPO, stdout=subprocess.PIPE, env=log4shell_lab.env())
+    reader = subprocess.run([tshark, "-i", "-", "-N", "n", "-T", "fields", "-e", "ip.dst_host"],
+                            stdin=netmon.stdout, capture_output=True, text=True, timeout=120)
+    netmon.stdout.close()
+
+    assert netmon.wait(timeout=60) == 0
+    assert "web.demo" in reader.stdout.split()

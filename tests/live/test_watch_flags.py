@@ -1,0 +1,59 @@
+"""The command line of watch and capture without a cluster: kubectl's duration syntax, and
+usage and configuration mistakes reported in one line with the right exit status."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from kubectl_netmon.cli.kubeflags import parse_duration
+from kubectl_netmon.errors import UsageError
+from tests.live.fixtures import REPO
+
+
+def netmon(*args: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "kubectl_netmon", *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=60,
+                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), **env})
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("30s", 30), ("1m30s", 90), ("500ms", 0.5),
+                                               ("2h", 7200), ("45", 45), ("0", 0)])
+def test_durations_are_read_as_kubectl_writes_them(text, seconds):
+    assert parse_duration(text, "--duration") == seconds
+
+
+@pytest.mark.parametrize("text", ["soon", "5 s", "1d", "s30", ""])
+def test_a_bad_duration_names_the_flag_and_the_syntax(text):
+    with pytest.raises(UsageError, match="--duration .*e.g. 30s"):
+        parse_duration(text, "--duration")
+
+
+def test_watch_without_a_target_is_a_usage_error_before_any_cluster_access():
+    run = netmon("watch", KUBECONFIG="/nonexistent", HOME="/nonexistent")
+
+    assert run.returncode == 2
+    assert run.stderr.startswith("error: nothing to capture") and "Traceback" not in run.stderr
+
+
+def test_capture_refuses_json_and_pcapng_both_on_stdout():
+    run = netmon("capture", "web", "-w", "-", "-o", "json")
+
+    assert run.returncode == 2 and "-o json writes to stdout" in run.stderr
+
+
+def test_without_any_kubeconfig_the_error_says_how_to_give_one():
+    run = netmon("watch", "pod", "web", KUBECONFIG="/nonexistent", HOME="/nonexistent")
+
+    assert run.returncode == 1
+    assert "no kubeconfig found" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_a_missing_kubeconfig_file_flag_is_named_and_no_file_is_written(tmp_path):
+    out = tmp_path / "x.pcapng"
+    run = netmon("capture", "web", "-w", str(out), "--kubeconfig", "/nonexistent/config")
+
+    assert run.returncode == 1 and "--kubeconfig /nonexistent/config" in run.stderr
+    assert not out.exists()

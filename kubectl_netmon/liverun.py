@@ -45,6 +45,7 @@ class LiveOptions:
     zeek_dir: str | None = None
     quiet: bool = False
     detect: bool = True
+    analyse: bool = True  # run the flow engine (off when no output shows flows or alerts)
 
 
 @dataclass
@@ -122,11 +123,10 @@ class LiveRun:
                     [Source(p.name, p.stream.chunks(), p.description) for p in points],
                     opts.duration_s, opts.count)
                 outputs = make_outputs(pods)
-                self.pipeline = Pipeline(outputs, _detectors(opts.detect))
                 merged.on_tick = self._tick
                 records = self.tap(merged) if self.tap is not None else merged
                 with _sigint_stops(merged):
-                    result = self.pipeline.run(packets(records, decode))
+                    result = self._analyse(packets(records, decode), outputs)
                 status = self.status()
             ended = [p.ended() for p in points]
         finally:
@@ -136,6 +136,15 @@ class LiveRun:
             ended = [f"{s.name}: dropped after {s.packets} packets: {s.error}"
                      for s in self.merged.streams if s.error] + ended
         return LiveResult(status, result, decode, ended)
+
+    def _analyse(self, decoded: Iterator, outputs: list) -> RunResult:
+        """The pipeline over the packets, or (nothing to show) only decoding them."""
+        if not self.opts.analyse:
+            for _ in decoded:
+                pass
+            return RunResult()
+        self.pipeline = Pipeline(outputs, _detectors(self.opts.detect))
+        return self.pipeline.run(decoded)
 
     def _tick(self) -> None:
         if self.pipeline is not None:

@@ -220,21 +220,27 @@ class Engine:
         del self._rev[(key[1], key[0], key[3], key[2], key[4])]
         f.close_at = 0
         conn = f.conn
-        for from_orig, stream in ((True, f.ostream), (False, f.rstream)):
-            if stream is not None:
-                missed = stream.missed
-                data = stream.flush()
-                if stream.missed != missed:
-                    self._gap(f, from_orig, stream, missed)
-                if data:
-                    self._deliver(f, from_orig, data, conn.last_ns)
+        if f.ostream is not None and f.ostream.pending:
+            self._flush(f, True, f.ostream)
+        if f.rstream is not None and f.rstream.pending:
+            self._flush(f, False, f.rstream)
         if f.parser:
             events = f.parser.close(conn.last_ns)
             if events:
                 self._events(f, events)
         self._emit(f)
 
+    def _flush(self, f: Flow, from_orig: bool, stream: Stream) -> None:
+        """Deliver what a direction still holds out of order, its holes counted as gaps."""
+        missed = stream.missed
+        data = stream.flush()
+        if stream.missed != missed:
+            self._gap(f, from_orig, stream, missed)
+        if data:
+            self._deliver(f, from_orig, data, f.conn.last_ns)
+
     def _emit(self, f: Flow) -> None:
+        """Fill the record, detach it from the table's state, tell listeners, queue it."""
         conn = f.conn
         self._fill(f)
         conn.state = None  # the record is final; also frees the flow without the cycle GC
@@ -386,13 +392,16 @@ class Engine:
             conn.last_ns = ts
         seq = p.seq
         ctrl = flags & (SYN | FIN | RST)
-        if ctrl or ep.state == INACTIVE:
-            seg = ln + (1 if flags & SYN else 0) + (1 if flags & FIN else 0)
-            if flags & RST:
-                seg -= ln
-            _init_endpoint(ep, flags, seq, seg)
-        else:
-            seg = ln
+        seg = ln + (1 if flags & SYN else 0) + (1 if flags & FIN else 0)
+        if flags & RST:
+            seg -= ln
+        if ep.state == INACTIVE:
+            if flags & SYN:
+                ep.init_seq(seq, seg)
+            else:
+                ep.init_seq(seq - 1, 1)  # as though a SYN was seen: positions stay consistent
+        elif flags & SYN:
+            _init_on_syn(ep, seq, seg)
         last = ep.last
         rel = last + ((seq - ep.start - last + _HALF) & _M32) - _HALF
         if ctrl:
@@ -510,6 +519,7 @@ class Engine:
             self._deliver(f, from_orig, data, ts)
 
     def _stream(self, f: Flow, from_orig: bool) -> Stream:
+        """A direction's reassembly, made when its first payload or acknowledgement needs it."""
         stream = Stream(self._limits)
         if from_orig:
             f.ostream = stream
@@ -518,6 +528,7 @@ class Engine:
         return stream
 
     def _gap(self, f: Flow, from_orig: bool, stream: Stream, missed_before: int) -> None:
+        """A content gap: Zeek's missed_bytes, and its logarithmic 'g' letter."""
         conn = f.conn
         conn.missed_bytes += stream.missed - missed_before
         if stream.gaps in _POW10:
@@ -540,6 +551,7 @@ class Engine:
                 self._events(f, events)
 
     def _events(self, f: Flow, events: list) -> None:
+        """L7 events: the first one confirms the service (as Zeek's DPD does)."""
         conn = f.conn
         if not conn.service:
             conn.service = f.parser.service
@@ -550,6 +562,7 @@ class Engine:
 
 
 def _last_ns(f: Flow) -> int:
+    """Sort key of eviction: the flow's latest activity."""
     return f.conn.last_ns
 
 
@@ -572,21 +585,17 @@ def _reused(f: Flow, is_orig: bool, p: Packet) -> bool:
     return ep.state != INACTIVE and p.seq != ep.start
 
 
-def _init_endpoint(ep: TcpEndpoint, flags: int, seq: int, seg: int) -> None:
-    """Set up sequence numbering on a side's first packet or a fresh SYN (Zeek init_endpoint)."""
+def _init_on_syn(ep: TcpEndpoint, seq: int, seg: int) -> None:
+    """A SYN from a side already seen: a fresh start when its sequence number moved (Zeek's
+    init_endpoint for SYN_SENT, ESTABLISHED, PARTIAL and a RST-initialised side)."""
     state = ep.state
-    if state == INACTIVE:
-        if flags & SYN:
-            ep.init_seq(seq, seg)
-        else:
-            ep.init_seq(seq - 1, 1)  # as though a SYN was seen, so positions stay consistent
-    elif flags & SYN and (
-            (state in (SYN_SENT, SYN_ACK_SENT, ESTABLISHED, PARTIAL) and seq != ep.start)
+    if ((state in (SYN_SENT, SYN_ACK_SENT, ESTABLISHED, PARTIAL) and seq != ep.start)
             or (state == RESET and ep.prev == INACTIVE)):
         ep.init_seq(seq, seg)
 
 
 def _set(ep: TcpEndpoint, state: int) -> None:
+    """Zeek's SetState: the previous state is kept (RSTOS0 and FIN-then-RST need it)."""
     ep.prev = ep.state
     ep.state = state
 

@@ -63,6 +63,7 @@ class FlowConfig:
                 int(self.icmp_inactivity_timeout * SECOND))
 
     def limits(self) -> Limits:
+        """What reassembly delivers and holds per direction."""
         return Limits(self.reassembly_limit, self.ooo_limit, self.ooo_segments)
 
 

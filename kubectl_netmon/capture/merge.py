@@ -121,7 +121,6 @@ class MergeStats:
 
     packets: int = 0  # records delivered, after duplicates were dropped
     duplicates: int = 0
-    late: int = 0  # records that came after their place in time order was passed
 
 
 @dataclass
@@ -186,51 +185,39 @@ class MergedStreams:
         """The merged records in capture-time order, each packet once."""
         if not self._threads:
             self.start()
-        held: list[tuple] = []  # heap of (ts, seq, iface, buf, start, end)
-        arrivals: deque[tuple[float, int]] = deque()  # (monotonic, newest ts of the batch)
-        seq = 0
-        floor = -1  # records at or below this capture time may be released
-        released = -1  # capture time of the last record released
+        reorder = _Reorder(self._reorder) if len(self.streams) > 1 else None
         get = self._queue.get
         deadline = time.monotonic() + self._duration if self._duration else None
         next_tick = time.monotonic() + TICK_S
+        keep = self._keep
         while not self._stopping.is_set() and self.open_streams:
             try:
                 item = get(timeout=TICK_S)
             except queue.Empty:
                 item = None
             now = time.monotonic()
-            if item is not None:
-                batch = self._take(item)
+            batch = self._take(item) if item is not None else []
+            if reorder is not None:
                 if batch:
-                    for ts, iface, buf, start, end in batch:
-                        seq += 1
-                        heapq.heappush(held, (ts, seq, iface, buf, start, end))
-                    arrivals.append((now, self.streams[item[0]].newest))
-            while arrivals and arrivals[0][0] <= now - self._reorder / 1e9:
-                floor = max(floor, arrivals.popleft()[1])
-            floor = max(floor, self._watermark())
-            while held and (held[0][0] <= floor or len(held) > MAX_HELD):
-                ts, _, iface, buf, start, end = heapq.heappop(held)
-                if ts < released:
-                    self.stats.late += 1
-                else:
-                    released = ts
-                if self._keep(ts, iface, buf, start, end):
-                    yield ts, iface, buf, start, end
+                    reorder.push(batch, now, self.streams[item[0]].newest)
+                batch = reorder.ready(now, self._watermark())
+            for rec in batch:
+                if keep(*rec):
+                    yield rec
                     if self._count and self.stats.packets >= self._count:
                         self._stopping.set()
-                        break
+                        return
             if deadline is not None and now >= deadline:
                 self._stopping.set()
             if now >= next_tick:
                 next_tick = now + TICK_S
                 if self.on_tick is not None:
                     self.on_tick()
-        while held and not (self._count and self.stats.packets >= self._count):
-            ts, _, iface, buf, start, end = heapq.heappop(held)
-            if self._keep(ts, iface, buf, start, end):
-                yield ts, iface, buf, start, end
+        for rec in reorder.drain() if reorder is not None else ():
+            if keep(*rec):
+                yield rec
+                if self._count and self.stats.packets >= self._count:
+                    break
         self._stopping.set()
 
     def _watermark(self) -> int:
@@ -267,9 +254,10 @@ class MergedStreams:
         return gid
 
     def _keep(self, ts: int, iface: int, buf: bytes, start: int, end: int) -> bool:
-        """Count the record, unless it is a duplicate of one already delivered."""
+        """Count the record, unless it is a duplicate of one already delivered (only possible
+        with several streams, or a cooked interface that sees a packet on several devices)."""
         link, source = self._links[iface]
-        if link is not None:
+        if link is not None and (source < 0 or len(self.streams) > 1):
             ip = link(buf, start, end)
             if ip >= 0:
                 key = packet_key(buf, ip, end)
@@ -321,3 +309,44 @@ class MergedStreams:
                 return
             except queue.Full:
                 continue
+
+
+class _Reorder:
+    """Records of several streams held in a heap until no stream can still send an older one:
+    every open stream has passed them, they trail the newest by the window, or they arrived a
+    window ago (a quiet stream holds nothing back for longer). At most MAX_HELD are held."""
+
+    def __init__(self, window_ns: int) -> None:
+        self._window_ns = window_ns
+        self._held: list[tuple] = []  # heap of (ts, seq, iface, buf, start, end)
+        self._arrivals: deque[tuple[float, int]] = deque()  # (monotonic, stream's newest ts)
+        self._seq = 0
+        self._floor = -1  # records at or below this capture time may go
+
+    def push(self, batch: list[Record], now: float, newest: int) -> None:
+        push, held, seq = heapq.heappush, self._held, self._seq
+        for ts, iface, buf, start, end in batch:
+            seq += 1
+            push(held, (ts, seq, iface, buf, start, end))
+        self._seq = seq
+        self._arrivals.append((now, newest))
+
+    def ready(self, now: float, watermark: int) -> list[Record]:
+        """The held records that may go now, oldest first."""
+        arrivals, aged = self._arrivals, now - self._window_ns / 1e9
+        floor = max(self._floor, watermark)
+        while arrivals and arrivals[0][0] <= aged:
+            floor = max(floor, arrivals.popleft()[1])
+        self._floor = floor
+        held, pop, out = self._held, heapq.heappop, []
+        while held and (held[0][0] <= floor or len(held) > MAX_HELD):
+            ts, _, iface, buf, start, end = pop(held)
+            out.append((ts, iface, buf, start, end))
+        return out
+
+    def drain(self) -> list[Record]:
+        """Everything still held, oldest first (the streams have ended)."""
+        out = [(ts, iface, buf, start, end) for ts, _, iface, buf, start, end in
+               sorted(self._held)]
+        self._held.clear()
+        return out

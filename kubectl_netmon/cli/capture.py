@@ -2,8 +2,9 @@
 target across nodes, with pod names in it (output.recording); `-w -` streams it to stdout, e.g.
 into `wireshark -k -i -`.
 
-The capture also runs through the flow engine and detectors: alerts and a status line on
-stderr (terminals), Zeek JSON lines on stdout with -o json, Zeek logs with --zeek-dir.
+When something shows them, the capture also runs through the flow engine and detectors:
+alerts and a status line on stderr (terminals), Zeek JSON lines on stdout with -o json, Zeek
+logs with --zeek-dir; otherwise packets are only decoded (counted) on their way to the file.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ def run_capture(kube: KubeFlags, opts: LiveOptions, path: str, tty: bool) -> Non
     from kubectl_netmon.output.writers import JsonLinesWriter, ZeekDirWriter
 
     status_line = tty and not opts.quiet and opts.output != "json"
+    # Flows and alerts cost most of the time per packet: only when something shows them.
+    opts.analyse = bool(opts.zeek_dir or opts.output == "json" or status_line)
     live = LiveRun(kube, opts, stderr_status(opts.quiet), echo_while_running=not status_line)
     ticks: list = []
     with contextlib.ExitStack() as files:

@@ -32,6 +32,7 @@ from kubectl_netmon.errors import ClusterError
 from kubectl_netmon.output.escape import escape
 
 DEFAULT_IMAGE = "nicolaka/netshoot:v0.13"
+NOT_FOUND = 127  # the shell's exit status for a command it cannot find
 
 
 @dataclass
@@ -87,11 +88,15 @@ class CapturePoint:
             return f"{self.name}: stream ended without an exit status ({got})"
         if status.code == 0:
             return f"{self.name}: capture finished ({got})"
-        code = "no exit code" if status.code is None else f"exit code {status.code}"
-        return f"{self.name}: capture failed, {code}: {escape(status.message)} ({got})"
+        if status.code == NOT_FOUND:
+            return (f"{self.name}: capture failed: the image has no dumpcap; use an --image "
+                    f"that has dumpcap/tshark ({got})")
+        if status.code is not None:  # dumpcap's own words came as status lines on stderr
+            return f"{self.name}: capture failed, exit code {status.code} ({got})"
+        return f"{self.name}: capture failed: {escape(status.message)} ({got})"
 
 
-class _Lines:
+class StderrLines:
     """Remote stderr, which arrives in arbitrary chunks, as whole escaped status lines."""
 
     def __init__(self, prefix: str, on_status: Callable[[str], None]) -> None:
@@ -172,22 +177,20 @@ class CaptureSession:
 
     def _node_plans(self) -> list[_Plan]:
         opts, plans = self.options, []
-        groups = self.targets.by_node()
-        for node in self.targets.nodes:
-            groups[node] = []  # the whole node: no host filter
-        for node, pods in groups.items():
+        groups, whole = self.targets.by_node(), set(self.targets.nodes)
+        for node in [*groups, *sorted(whole - set(groups))]:
+            pods = groups.get(node, [])
             name = launch.create_node_pod(self.api_client, node, opts.node_namespace, opts.image,
                                           opts.linger_s, opts.node_deadline_s(),
                                           opts.image_pull_secret)
             self._node_pods.append((opts.node_namespace, name))
             self.on_status(f"node/{node}: created capture pod {opts.node_namespace}/{name}")
-            bpf = specs.hosts_filter([p.ip for p in pods], opts.bpf_filter) if pods \
-                else opts.bpf_filter
-            covered = f" for {len(pods)} pod(s)" if pods else ""
+            ips = [] if node in whole else [p.ip for p in pods]  # a whole node: no host filter
+            covered = f" for {len(pods)} pod(s)" if ips else ""
             plans.append(_Plan(f"node/{node}", node,
                                f"capture pod {opts.node_namespace}/{name} on node {node}{covered}",
                                opts.node_namespace, name, name, "any",
-                               bpf, pods, False))
+                               specs.hosts_filter(ips, opts.bpf_filter), pods, False))
         return plans
 
     def _connect(self, plan: _Plan) -> CapturePoint:
@@ -196,7 +199,7 @@ class CaptureSession:
                                      opts.duration_s, opts.count, opts.max_duration_s)
         stream = ExecStream(self.api_client.configuration, plan.namespace, plan.pod,
                             specs.capture_command(plan.container, dumpcap), plan.container,
-                            stdin=True, on_stderr=_Lines(plan.name, self.on_status),
+                            stdin=True, on_stderr=StderrLines(plan.name, self.on_status),
                             timeout=opts.request_timeout)
         stream.connect()
         return CapturePoint(plan.name, plan.node, plan.description, stream, plan.pods,

@@ -9,12 +9,14 @@ traffic between two network namespaces recorded by dumpcap as pcapng on a veth a
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import select
 import signal
 import subprocess
 import sys
 from collections import Counter
+from importlib.machinery import SourceFileLoader
 from pathlib import Path
 
 import pytest
@@ -129,6 +131,17 @@ def test_generated_mix_matches_tshark_conversations(tmp_path, tshark):
     path = tmp_path / "mix.pcap"
     wrpcap(str(path), frames)
     assert_matches_tshark(tshark, path)
+
+
+def test_benchmark_capture_matches_tshark_conversations(tmp_path, tshark):
+    loader = SourceFileLoader("benchmark", str(Path(__file__).parents[2] / "scripts/benchmark"))
+    spec = importlib.util.spec_from_loader("benchmark", loader)
+    benchmark = importlib.util.module_from_spec(spec)
+    loader.exec_module(benchmark)
+    path = tmp_path / "bench.pcap"
+    benchmark.generate(path, packets=3000, flows=300, window=50)
+    pkts = assert_matches_tshark(tshark, path)
+    assert len(pkts) == 300
 
 
 SERVER = r"""

@@ -267,7 +267,7 @@ def test_full_table_evicts_the_least_recent_flow_and_warns():
         "flow table full: 1 oldest flows evicted early; raise --max-flows"]
 
 
-def test_only_overridden_hooks_are_called_and_conn_end_comes_before_yield():
+def test_conn_end_comes_before_the_yield_and_finish_last():
     calls = []
 
     class Ends(_Listener):
@@ -324,3 +324,24 @@ def test_active_lists_live_connections_with_current_counts():
 
     list(engine.run(source()))
     assert seen == [(50000, 1, "S0")]
+
+
+DNS_QUERY = bytes.fromhex("1234010000010000000000000373766303636f6d0000010001")
+DNS_ANSWER = bytes.fromhex("1234818000010001000000000373766303636f6d0000010001"
+                           "c00c000100010000001e00040a000005")
+
+
+def test_dns_exchange_is_service_dns_with_both_messages():
+    conn = one([udp(T0, CLIENT, 50000, SERVER, 53, DNS_QUERY),
+                udp(T0 + MS, SERVER, 53, CLIENT, 50000, DNS_ANSWER)])
+    assert conn.service == "dns"
+    assert [(e.query, e.is_response) for e in conn.l7] == [("svc.com", False), ("svc.com", True)]
+
+
+def test_first_fragment_counts_in_its_flow_but_is_not_parsed():
+    frag = udp(T0, CLIENT, 50000, SERVER, 53, DNS_QUERY[:8])
+    frag.frag = True
+    engine = Engine(config=FlowConfig())
+    (conn,) = engine.run([frag])
+    assert (conn.orig_pkts, conn.service, conn.l7) == (1, "", [])
+    assert engine.stats.fragments == 1

@@ -171,3 +171,9 @@ def test_without_read_access_to_namespaces_the_servers_rejection_is_reported(lab
             pytest.raises(ClusterError, match="violates PodSecurity"):
         _start_and_stop(restricted_api, targets, AcquireOptions(mode="ephemeral"))
     assert _untouched(lab, lab_ns)
+
+
+def test_a_missing_node_namespace_is_named(lab, lab_ns, api):
+    targets = _web(lab, lab_ns, api)
+    with pytest.raises(ClusterError, match='namespace "no-such-ns" not found'):
+        choose_mode(api, "node", targets, "no-such-ns")

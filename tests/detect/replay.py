@@ -17,7 +17,7 @@ def replay(path: Path | str) -> list[Notice]:
     detectors = default_detectors()
     for detector in detectors:
         detector.bind(notices.append)
-    reader = open_capture(str(path))
-    for _ in Engine(detectors).run(packets(reader, DecodeStats())):
-        pass
+    with open_capture(str(path)) as reader:
+        for _ in Engine(detectors).run(packets(reader, DecodeStats())):
+            pass
     return notices

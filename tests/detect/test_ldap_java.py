@@ -11,8 +11,9 @@ from tests.detect.harness import Hooks
 VICTIM, SERVER = "10.0.0.5", "203.0.113.7"
 
 
-def ldap_session(hooks: Hooks, reply: bytes, port: int = 1389, chunk: int = 0, server=SERVER):
-    conn = hooks.conn(VICTIM, 40000, server, port)
+def ldap_session(hooks: Hooks, reply: bytes, port: int = 1389, chunk: int = 0, server=SERVER,
+                 victim=VICTIM):
+    conn = hooks.conn(victim, 40000, server, port)
     replies = [reply[i:i + chunk] for i in range(0, len(reply), chunk)] if chunk else [reply]
     hooks.talk(conn, (True, wire.bind_request()), (False, wire.bind_response()),
                (True, wire.search_request()), *[(False, r) for r in replies])
@@ -85,6 +86,13 @@ def test_different_servers_are_raised_separately():
     ldap_session(hooks, wire.java_reference_entry())
     ldap_session(hooks, wire.java_reference_entry(), server="198.51.100.9")
     assert hooks.notes() == ["LOG4J_LDAP_JAVA", "LOG4J_LDAP_JAVA"]
+
+
+def test_one_server_answering_two_victims_is_raised_in_each_chain():
+    hooks = Hooks()
+    ldap_session(hooks, wire.java_reference_entry())
+    ldap_session(hooks, wire.java_reference_entry(), victim="10.0.0.6")
+    assert [n.extra["chain"] for n in hooks.notices] == ["log4shell-1", "log4shell-2"]
 
 
 def test_garbage_from_the_server_stops_parsing_without_error():

@@ -68,3 +68,10 @@ def http_ok(body: bytes, content_type: str) -> bytes:
     head = (f"HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\n"
             f"Content-Length: {len(body)}\r\n\r\n")
     return head.encode() + body
+
+
+def dns_query(name: str, trans_id: int = 0x1234) -> bytes:
+    """A DNS A query; name's dots split labels, whatever bytes the labels hold."""
+    qname = b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0"
+    return trans_id.to_bytes(2, "big") + b"\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00" + qname \
+        + b"\x00\x01\x00\x01"

@@ -8,8 +8,17 @@ from kubectl_netmon.cluster import specs
 from kubectl_netmon.cluster.session import AcquireOptions, CaptureSession
 from kubectl_netmon.cluster.targets import parse_targets, resolve
 from tests.lab import fixtures
+from tests.lab.node.procs import wait_exit
 from tests.live import acquire_lab
-from tests.live.acquire_lab import ephemeral_state, read_all, talker, tshark_fields
+from tests.live.acquire_lab import (
+    capture_sessions,
+    ephemeral_state,
+    pids_in,
+    processes_in,
+    read_all,
+    talker,
+    tshark_fields,
+)
 
 lab, lab_ns, api = fixtures.lab, fixtures.lab_ns, acquire_lab.api
 STOP_BOUND_S = 30  # a stopped capture ends long before its 600 s limit
@@ -120,3 +129,21 @@ def test_the_hard_limit_ends_a_capture_nobody_stops(lab, lab_ns, api):
     lab.create_pod(lab_ns, talker("web"))
     [point], _ = _capture(api, lab_ns, "web", duration_s=None, max_duration_s=1)
     assert point.stream.exit.code == 0
+
+
+def test_a_bad_filter_is_reported_by_dumpcap_and_fails_the_point(lab, lab_ns, api):
+    lab.create_pod(lab_ns, talker("web"))
+    statuses: list[str] = []
+    [point], _ = _capture(api, lab_ns, "web", statuses, bpf_filter="no such filter")
+    assert any("Invalid capture filter" in s for s in statuses)
+    assert point.ended() == f"{lab_ns}/web: capture failed, exit code 1 (0 bytes received)"
+
+
+def test_leaving_the_session_stops_the_remote_capture(lab, lab_ns, api):
+    lab.create_pod(lab_ns, talker("web"))
+    targets = resolve(api, parse_targets(["web"], lab_ns))
+    options = AcquireOptions(mode="ephemeral", max_duration_s=600, bpf_filter="udp port 7")
+    with CaptureSession(api, targets, options, [].append) as [point]:
+        sids = capture_sessions(specs.heartbeat_path(point.container))
+    wait_exit(pids_in(sids), STOP_BOUND_S)
+    assert sids and processes_in(sids) == []

@@ -143,12 +143,12 @@ def test_after_sigkill_the_ephemeral_container_exits_once_idle(lab, lab_ns):
     assert ephemeral_state(done, name)["terminated"]["exitCode"] == 0
 
 
-def _sigterm_while_waiting(api, ns: str) -> None:
-    """A session whose node pod never starts (node-9 has no kubelet); SIGTERM arrives while
-    it waits."""
+def _signal_while_waiting(api, ns: str, sig: int) -> None:
+    """A session whose node pod never starts (node-9 has no kubelet); `sig` arrives while it
+    waits."""
     def on_status(line: str) -> None:
         if "waiting for node node-9" in line:
-            os.kill(os.getpid(), signal.SIGTERM)
+            os.kill(os.getpid(), sig)
 
     targets = Targets(pods=[PodRef(ns, "ghost", "node-9", "10.244.9.9")])
     options = AcquireOptions(mode="node", node_namespace=ns, timeout_s=60)
@@ -158,13 +158,19 @@ def _sigterm_while_waiting(api, ns: str) -> None:
 
 def test_sigterm_while_waiting_for_the_pod_deletes_it(lab, lab_ns, api):
     with pytest.raises(SystemExit) as ended:
-        _sigterm_while_waiting(api, lab_ns)
+        _signal_while_waiting(api, lab_ns, signal.SIGTERM)
     assert ended.value.code == 143
+    assert lab.request("GET", f"/api/v1/namespaces/{lab_ns}/pods")[1]["items"] == []
+
+
+def test_sigint_while_waiting_for_the_pod_deletes_it(lab, lab_ns, api):
+    with pytest.raises(KeyboardInterrupt):
+        _signal_while_waiting(api, lab_ns, signal.SIGINT)
     assert lab.request("GET", f"/api/v1/namespaces/{lab_ns}/pods")[1]["items"] == []
 
 
 def test_the_sigterm_handler_is_restored_after_the_session(lab, lab_ns, api):
     before = signal.getsignal(signal.SIGTERM)
     with pytest.raises(SystemExit):
-        _sigterm_while_waiting(api, lab_ns)
+        _signal_while_waiting(api, lab_ns, signal.SIGTERM)
     assert signal.getsignal(signal.SIGTERM) is before

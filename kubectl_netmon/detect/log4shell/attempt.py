@@ -2,13 +2,14 @@
 
 HTTP requests are checked field by field (header, request line, body) from the L7 events; every
 TCP stream and UDP datagram is also scanned, and what was found there but not already reported
-from an HTTP event is raised as LOG4J_ATTEMPT_OTHER when the connection ends.
+from an HTTP event is raised as LOG4J_ATTEMPT_OTHER when the connection ends. On DNS the names
+from the DNS events replace the raw scan, whose label length bytes would garble the host.
 """
 
 from __future__ import annotations
 
 from kubectl_netmon.capture.conn import Conn
-from kubectl_netmon.capture.l7.events import HttpRequest, HttpResponse
+from kubectl_netmon.capture.l7.events import DnsMessage, HttpRequest, HttpResponse
 from kubectl_netmon.detect.base import Detector, Notice
 from kubectl_netmon.detect.log4shell import notes
 from kubectl_netmon.detect.log4shell.correlate import Tracker
@@ -32,6 +33,7 @@ class AttemptDetector(Detector):
         self._tracker = tracker
         self._scanner = StreamScanner(tracker.config.tail_bytes)
         self._in_payload: dict[str, dict[str, tuple[Lookup, int, bool]]] = {}
+        self._in_dns: dict[str, dict[str, tuple[Lookup, int, bool]]] = {}
         self._in_http: dict[str, set[str]] = {}
 
     def on_data(self, conn: Conn, from_orig: bool, data: bytes, ts_ns: int) -> None:
@@ -41,11 +43,7 @@ class AttemptDetector(Detector):
             lookups = find_lookups(data)
         else:
             return
-        for lookup in lookups:
-            found = self._in_payload.setdefault(conn.uid, {})
-            if lookup.name not in found:
-                found[lookup.name] = (lookup, ts_ns, from_orig)
-                self._tracker.add_target(_victim(conn, from_orig), lookup, ts_ns, conn.uid)
+        self._found(self._in_payload, conn, lookups, ts_ns, from_orig)
 
     def on_event(self, conn: Conn, event: object) -> None:
         if isinstance(event, HttpRequest):
@@ -54,14 +52,31 @@ class AttemptDetector(Detector):
                 "\n".join(v for _, v in event.headers)):
             for name, value in event.headers:
                 self._header(conn, event.ts_ns, False, "", name, value)
+        elif isinstance(event, DnsMessage):
+            names = "\n".join((event.query, *event.answers))
+            if _may_hold_lookup(names):
+                lookups = find_lookups(names.encode("latin-1", "replace"))
+                self._found(self._in_dns, conn, lookups, event.ts_ns, not event.is_response)
 
     def on_conn_end(self, conn: Conn) -> None:
-        self._scanner.drop(conn.uid)
-        reported = self._in_http.pop(conn.uid, set())
-        for lookup, ts_ns, from_orig in self._in_payload.pop(conn.uid, {}).values():
+        uid = conn.uid
+        self._scanner.drop(uid)
+        reported = self._in_http.pop(uid, set())
+        in_payload = self._in_payload.pop(uid, {})
+        in_dns = self._in_dns.pop(uid, None)
+        for lookup, ts_ns, from_orig in (in_dns or in_payload).values():
             if lookup.name not in reported:
                 where = f"direction='{'orig' if from_orig else 'resp'}', "
                 self._raise(conn, ts_ns, from_orig, notes.ATTEMPT_OTHER, lookup, where)
+
+    def _found(self, found_in: dict, conn: Conn, lookups: list[Lookup], ts_ns: int,
+               from_orig: bool) -> None:
+        """Keep lookups for the end of the connection; the tracker learns of them now."""
+        for lookup in lookups:
+            found = found_in.setdefault(conn.uid, {})
+            if lookup.name not in found:
+                found[lookup.name] = (lookup, ts_ns, from_orig)
+                self._tracker.add_target(_victim(conn, from_orig), lookup, ts_ns, conn.uid)
 
     def _request(self, conn: Conn, req: HttpRequest) -> None:
         uri = escape(req.uri)

@@ -101,7 +101,8 @@ class _Replies:
 
 
 class LdapJavaDetector(Detector):
-    """Raises LOG4J_LDAP_JAVA, once per LDAP server per suppression window (counted after)."""
+    """Raises LOG4J_LDAP_JAVA once per victim and LDAP server per suppression window (repeats
+    are counted): Zeek keys on the server alone, which would hide a second victim's stage."""
 
     name = "log4shell.ldap_java"
 
@@ -156,7 +157,7 @@ class LdapJavaDetector(Detector):
 
         notice = Notice.for_conn(
             conn, ts_ns, notes.LDAP_JAVA, notes.MSG[notes.LDAP_JAVA],
-            sub=escape(msg[:SAMPLE_BYTES]), identifier=conn.resp_h,
+            sub=escape(msg[:SAMPLE_BYTES]), identifier=f"{conn.orig_h}->{conn.resp_h}",
             extra={"ldap.dn": escape(dn), "java.class_name": first(b"javaclassname"),
                    "java.codebase": first(b"javacodebase"), "java.factory": first(b"javafactory"),
                    "java.serialized": b"javaserializeddata" in attributes})

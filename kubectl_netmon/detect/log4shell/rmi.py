@@ -23,7 +23,8 @@ _UNDECIDED = object()
 
 
 class RmiJavaDetector(Detector):
-    """Raises LOG4J_RMI_JAVA once per RMI connection whose server returns a Java object."""
+    """Raises LOG4J_RMI_JAVA when a JRMP server returns a Java object (once per victim and server
+    per suppression window, repeats counted)."""
 
     name = "log4shell.rmi_java"
 
@@ -57,7 +58,7 @@ class RmiJavaDetector(Detector):
         reply = buf[m.start():]
         notice = Notice.for_conn(
             conn, ts_ns, notes.RMI_JAVA, notes.MSG[notes.RMI_JAVA],
-            sub=escape(reply[:SAMPLE_BYTES]), identifier=conn.resp_h,
+            sub=escape(reply[:SAMPLE_BYTES]), identifier=f"{conn.orig_h}->{conn.resp_h}",
             extra={"java.serialized": reply[1:3] == b"\xac\xed",
                    "java.reference": _REFERENCE.search(reply) is not None})
         self._tracker.report(self, notice, conn.orig_h, attacker=conn.resp_h,

@@ -59,11 +59,9 @@ class LiveResult:
 
 
 class LiveRun:
-    """One live capture; `outputs(pods, live)` builds the outputs once the pod map exists.
-
-    `live` offers `active()` (open connections), `status()` and `tap` (set it to wrap the
-    record source, e.g. a pcapng Recording).
-    """
+    """One live capture. run(make_outputs) builds the outputs once the pod map exists; they may
+    use active() (open connections) and status(); `tap` may wrap the record source (a pcapng
+    Recording) and `on_tick` runs a few times a second (redraws, flushes)."""
 
     def __init__(self, kube: KubeFlags, opts: LiveOptions, on_status: Callable[[str], None],
                  echo_while_running: bool = True) -> None:
@@ -90,23 +88,45 @@ class LiveRun:
         return self.pipeline.active() if self.pipeline is not None else iter(())
 
     def run(self, make_outputs: Callable[[PodMap], list]) -> LiveResult:
+        """Resolve, follow the pods, capture until the end; what happened, for the summary."""
         from kubectl_netmon.cluster.podsource import PodSource
-        from kubectl_netmon.cluster.session import AcquireOptions, CaptureSession
-        from kubectl_netmon.cluster.targets import parse_targets, resolve
+        from kubectl_netmon.cluster.session import CaptureSession
 
-        opts = self.opts
-        parse_targets(opts.words, "", opts.selector, opts.whole_namespace is not None,
-                      opts.container)  # grammar first: a usage error needs no cluster
+        self._check_targets("")  # grammar first: a usage error needs no cluster
         cluster = self.kube.connect()
-        namespace = opts.whole_namespace or cluster.namespace
-        spec = parse_targets(opts.words, namespace, opts.selector, opts.whole_namespace is not None,
-                             opts.container)
-        targets = resolve(cluster.client, spec)
+        targets = self._check_targets(cluster.namespace, cluster.client)
         self.podsource = source = PodSource(cluster.client)
         pods = source.sync()
         stop_watch = threading.Event()
         threading.Thread(target=self._watch_pods, args=(source, stop_watch), daemon=True,
                          name="netmon-pods").start()
+        try:
+            session = CaptureSession(cluster.client, targets, self._acquire_options(),
+                                     self._status)
+            with session as points:
+                result, decode = self._capture(points, session.stop, make_outputs(pods))
+                status = self.status()
+            ended = [p.ended() for p in points]
+        finally:
+            stop_watch.set()
+        self.merged.join()
+        dropped = [f"{s.name}: dropped after {s.packets} packets: {s.error}"
+                   for s in self.merged.streams if s.error]
+        return LiveResult(status, result, decode, dropped + ended)
+
+    def _check_targets(self, namespace: str, api_client=None):
+        """The TargetSpec (grammar only without a client), or the resolved Targets."""
+        from kubectl_netmon.cluster.targets import parse_targets, resolve
+
+        opts = self.opts
+        spec = parse_targets(opts.words, opts.whole_namespace or namespace, opts.selector,
+                             opts.whole_namespace is not None, opts.container)
+        return resolve(api_client, spec) if api_client is not None else spec
+
+    def _acquire_options(self):
+        from kubectl_netmon.cluster.session import AcquireOptions
+
+        opts = self.opts
         acquire = AcquireOptions(mode=opts.mode, bpf_filter=opts.bpf_filter, snaplen=opts.snaplen,
                                  duration_s=math.ceil(opts.duration_s) if opts.duration_s
                                  else None, count=opts.count,
@@ -115,27 +135,20 @@ class LiveRun:
             acquire.image = opts.image
         if self.kube.request_timeout_s:
             acquire.request_timeout = self.kube.request_timeout_s
+        return acquire
+
+    def _capture(self, points: list, ask_finish: Callable[[], None], outputs: list
+                 ) -> tuple[RunResult, DecodeStats]:
+        """Merge the points' streams through the tap and the pipeline until the end."""
+        self._started = time.monotonic()
+        self.merged = merged = MergedStreams(
+            [Source(p.name, p.stream.chunks(), p.description) for p in points],
+            self.opts.duration_s, self.opts.count, ask_finish=ask_finish)
+        merged.on_tick = self._tick
+        records = self.tap(merged) if self.tap is not None else merged
         decode = DecodeStats()
-        try:
-            with CaptureSession(cluster.client, targets, acquire, self._status) as points:
-                self._started = time.monotonic()
-                self.merged = merged = MergedStreams(
-                    [Source(p.name, p.stream.chunks(), p.description) for p in points],
-                    opts.duration_s, opts.count)
-                outputs = make_outputs(pods)
-                merged.on_tick = self._tick
-                records = self.tap(merged) if self.tap is not None else merged
-                with _sigint_stops(merged):
-                    result = self._analyse(packets(records, decode), outputs)
-                status = self.status()
-            ended = [p.ended() for p in points]
-        finally:
-            stop_watch.set()
-        if self.merged is not None:
-            self.merged.join()
-            ended = [f"{s.name}: dropped after {s.packets} packets: {s.error}"
-                     for s in self.merged.streams if s.error] + ended
-        return LiveResult(status, result, decode, ended)
+        with _sigint_stops(merged):
+            return self._analyse(packets(records, decode), outputs), decode
 
     def _analyse(self, decoded: Iterator, outputs: list) -> RunResult:
         """The pipeline over the packets, or (nothing to show) only decoding them."""
@@ -167,11 +180,22 @@ class LiveRun:
 
 @contextlib.contextmanager
 def _sigint_stops(merged: MergedStreams) -> Iterator[None]:
-    """Ctrl-C ends the merge cleanly (flows flushed, summary printed) instead of unwinding."""
+    """Ctrl-C ends the capture cleanly instead of unwinding: the remote captures are asked to
+    finish (their last packets kept, flows flushed, summary printed); a second Ctrl-C ends it
+    at once."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    old = signal.signal(signal.SIGINT, lambda *_: merged.stop())
+    presses = []
+
+    def on_sigint(*_: object) -> None:
+        presses.append(1)
+        if len(presses) == 1:
+            merged.finish()
+        else:
+            merged.stop()
+
+    old = signal.signal(signal.SIGINT, on_sigint)
     try:
         yield
     finally:

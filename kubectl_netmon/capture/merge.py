@@ -34,6 +34,7 @@ MAX_HELD = 200_000  # records held for reordering at most (memory bound)
 MAX_BATCH = 512  # records a reader thread hands over at once
 QUEUE_BATCHES = 64  # batches in flight: a slow consumer slows the streams, not memory
 TICK_S = 0.1  # the consumer's on_tick runs at least this often while the streams are quiet
+FINISH_GRACE_S = 5.0  # after asking the sources to finish, how long their last packets may take
 
 # IPv4: bytes 0-7 (version, TOS, length, ID, flags/offset), TTL skipped, protocol.
 _V4 = struct.Struct("!QxB").unpack_from
@@ -135,13 +136,15 @@ class Source:
 class MergedStreams:
     """Reads every source in its own thread; `records()` merges them (see the module doc).
 
-    Stops when every stream ended, `stop()` is called (SIGINT), the duration passed, or `count`
-    records were delivered.
+    Ends when every stream ended or `count` records were delivered. When the duration passed
+    or `finish()` was called (Ctrl-C), `ask_finish` is called once (the session asks the remote
+    captures to flush and end) and the streams get FINISH_GRACE_S to end; `stop()` ends it now.
     """
 
     def __init__(self, sources: list[Source], duration_s: float | None = None,
                  count: int | None = None, reorder_ns: int = REORDER_NS,
-                 dedupe_ns: int = DEDUPE_NS) -> None:
+                 dedupe_ns: int = DEDUPE_NS,
+                 ask_finish: Callable[[], None] | None = None) -> None:
         self.interfaces: list[Interface] = []
         self.streams = [StreamState(s.name, s.description) for s in sources]
         self.stats = MergeStats()
@@ -153,6 +156,9 @@ class MergedStreams:
         self._dedupe = Dedupe(dedupe_ns)
         self._queue: queue.Queue = queue.Queue(QUEUE_BATCHES)
         self._stopping = threading.Event()
+        self._finish_wanted = False
+        self._ask_finish = ask_finish
+        self._give_up: float | None = None  # when finishing: the end of the grace period
         self._links: list[tuple[Callable[[bytes, int, int], int] | None, int]] = []
         self._threads: list[threading.Thread] = []
 
@@ -165,8 +171,13 @@ class MergedStreams:
             t.start()
 
     def stop(self) -> None:
-        """End the merge soon (safe from a signal handler); records() flushes and returns."""
+        """End the merge now (safe from a signal handler); records() flushes and returns."""
         self._stopping.set()
+
+    def finish(self) -> None:
+        """End the merge once the sources delivered their last packets (safe from a signal
+        handler: the sources are asked from records(), within TICK_S)."""
+        self._finish_wanted = True
 
     @property
     def open_streams(self) -> int:
@@ -207,8 +218,7 @@ class MergedStreams:
                     if self._count and self.stats.packets >= self._count:
                         self._stopping.set()
                         return
-            if deadline is not None and now >= deadline:
-                self._stopping.set()
+            self._wind_down(now, deadline)
             if now >= next_tick:
                 next_tick = now + TICK_S
                 if self.on_tick is not None:
@@ -219,6 +229,18 @@ class MergedStreams:
                 if self._count and self.stats.packets >= self._count:
                     break
         self._stopping.set()
+
+    def _wind_down(self, now: float, deadline: float | None) -> None:
+        """The duration passed or finish() was called: ask the sources once to finish, and
+        stop when the grace period is over (at once if nobody can be asked)."""
+        if self._give_up is None:
+            if not (self._finish_wanted or deadline is not None and now >= deadline):
+                return
+            self._give_up = now + FINISH_GRACE_S
+            if self._ask_finish is not None:
+                self._ask_finish()
+        if now >= self._give_up or self._ask_finish is None:
+            self._stopping.set()
 
     def _watermark(self) -> int:
         """Every open stream has passed this time (or the newest is the reorder window ahead)."""

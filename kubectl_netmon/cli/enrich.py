@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from itertools import chain, islice
+from typing import TYPE_CHECKING
 
 import click
 
@@ -15,6 +17,10 @@ from kubectl_netmon.cli.kubeflags import KubeFlags, kube_flags
 from kubectl_netmon.cli.main import cli
 from kubectl_netmon.errors import UsageError
 from kubectl_netmon.output.escape import escape
+
+if TYPE_CHECKING:
+    from kubectl_netmon.enrich.podmap import PodMap
+    from kubectl_netmon.zeeklog.enrich import EnrichStats
 
 
 @dataclass
@@ -72,13 +78,15 @@ def run_enrich(opts: EnrichOptions) -> None:
     stats = EnrichStats()
     for log in opts.logs:
         source = LogInput(log)
+        enriched = enrich_lines(source.lines(), pods, stats, name=log)
+        head = list(islice(enriched, 1))  # the format is checked before a file is made
         with open_output(opts.destination(log), source.gzipped) as out:
-            out.writelines(enrich_lines(source.lines(), pods, stats, name=log))
+            out.writelines(chain(head, enriched))
     for line in summary(stats):
         click.echo(line, err=True)
 
 
-def summary(stats) -> list[str]:
+def summary(stats: EnrichStats) -> list[str]:
     """One line of counts, and one per kind of record left as it was."""
     lines = [f"enrich: {stats.records} records, {stats.enriched} with pod context"]
     if stats.early:
@@ -90,7 +98,7 @@ def summary(stats) -> list[str]:
     return lines
 
 
-def _load_pods(opts: EnrichOptions):
+def _load_pods(opts: EnrichOptions) -> PodMap:
     if opts.pods_json:
         from kubectl_netmon.enrich.pods_json import load_pods_json
         return load_pods_json(opts.pods_json)

@@ -16,6 +16,7 @@ import click
 from kubectl_netmon.errors import UsageError
 from kubectl_netmon.output.escape import escape
 
+GLOBAL_FLAGS = frozenset(("--kubeconfig", "--context", "-n", "--namespace", "--request-timeout"))
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -31,6 +32,26 @@ def parse_duration(text: str, flag: str) -> float:
     if not parts or "".join(n + u for n, u in parts) != text:
         raise UsageError(f"{flag} {escape(text)}: not a duration; write e.g. 30s, 5m or 1h30m")
     return sum(float(n) * _UNIT_S[u] for n, u in parts)
+
+
+def after_command(argv: list[str]) -> list[str]:
+    """kubectl hands `kubectl netmon -n shop watch pod web` over as `-n shop watch pod web`:
+    move the global flags (with their values) found before the command name to just after
+    it, where the command parses them. Anything else before the command is left alone."""
+    moved: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        name, eq, _ = arg.partition("=")
+        if name in GLOBAL_FLAGS or arg.startswith("-n") and not arg.startswith("--"):
+            width = 1 if eq or (arg.startswith("-n") and arg != "-n") else 2
+            moved += argv[i:i + width]
+            i += width
+        elif arg.startswith("-") or not moved:
+            return argv
+        else:
+            return [arg, *moved, *argv[i + 1:]]
+    return argv
 
 
 @dataclass

@@ -30,8 +30,13 @@ def _list(api_client: client.ApiClient, namespace: str, **kwargs: object) -> lis
     if namespace:
         where = f'pods in namespace "{escape(namespace)}"'
         return rest.call(where, core.list_namespaced_pod, namespace, **kwargs)["items"]
-    return rest.call("pods in all namespaces", core.list_pod_for_all_namespaces,
-                     **kwargs)["items"]
+    try:
+        return rest.call("pods in all namespaces", core.list_pod_for_all_namespaces,
+                         **kwargs)["items"]
+    except rest.ApiError as e:
+        if e.code == 403:
+            raise ClusterError(f"{e}; pass -n NAMESPACE to clean up one namespace") from None
+        raise
 
 
 def running_containers(pod: dict) -> list[str]:

@@ -37,9 +37,12 @@ def load_cluster(kubeconfig: str | None = None, context: str | None = None,
                  namespace: str | None = None, environ: Mapping[str, str] = os.environ,
                  service_account_dir: str = SERVICE_ACCOUNT_DIR) -> ClusterConfig:
     """The client for the chosen context (or the in-cluster service account)."""
-    if kubeconfig is not None and not os.path.isfile(os.path.expanduser(kubeconfig)):
-        raise ClusterError(f"--kubeconfig {escape(kubeconfig)}: no such file")
-    paths = _existing(kubeconfig or environ.get("KUBECONFIG") or DEFAULT_KUBECONFIG)
+    if kubeconfig is not None:  # one file, as kubectl takes it (no list splitting)
+        path = os.path.expanduser(kubeconfig)
+        if not os.path.isfile(path):
+            raise ClusterError(f"--kubeconfig {escape(kubeconfig)}: no such file")
+        return _from_kubeconfig([path], context, namespace)
+    paths = _existing(environ.get("KUBECONFIG") or DEFAULT_KUBECONFIG)
     if paths:
         return _from_kubeconfig(paths, context, namespace)
     if environ.get(SERVICE_HOST_ENV_NAME) and context is None:

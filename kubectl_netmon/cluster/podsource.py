@@ -30,6 +30,7 @@ _ENDED_PHASES = ("Succeeded", "Failed")
 _NODE_ADDRESS_TYPES = ("InternalIP", "ExternalIP")
 _GONE = 410
 WATCH_SECONDS = 300  # each watch request ends after this; the next resumes where it stopped
+RETRIES = 5  # lost watch connections in a row before --watch gives up
 LIST_TIMEOUT = (30, 300)  # seconds to connect, and to wait for a list (big clusters are slow)
 
 
@@ -95,14 +96,22 @@ class PodSource:
 
     def _feed(self, resource: str, events: queue.Queue, stop: threading.Event,
               watch_seconds: int) -> None:
-        """List (when needed) and watch one resource, queueing ("list"|"event", ...)."""
+        """List (when needed) and watch one resource, queueing ("list"|"event", ...). A lost
+        connection is retried with backoff, resuming where it stopped; RETRIES in a row end it."""
+        rv, failures = self._rv.get(resource), 0
         try:
-            rv = self._rv.get(resource)
             while not stop.is_set():
-                if rv is None:
-                    items, rv = self._list(resource)
-                    events.put(("list", resource, items))
-                rv = self._watch(resource, rv, events, stop, watch_seconds)
+                try:
+                    if rv is None:
+                        items, rv = self._list(resource)
+                        events.put(("list", resource, items))
+                    rv = self._watch(resource, rv, events, stop, watch_seconds)
+                    failures = 0
+                except _Unreachable:
+                    failures += 1
+                    if failures > RETRIES:
+                        raise
+                    stop.wait(min(2 ** failures, 30))
         except ClusterError as e:
             events.put(("error", resource, e))
         finally:
@@ -132,8 +141,8 @@ class PodSource:
                     break
             return rv
         except (urllib3.exceptions.HTTPError, OSError, ValueError) as e:
-            raise ClusterError(f"watching {resource}: connection lost ({escape(str(e))})"
-                               ) from None
+            raise _Unreachable(f"watching {resource}: connection lost "
+                               f"({_network_reason(e)})") from None
         finally:
             resp.release_conn()
 
@@ -161,7 +170,7 @@ class PodSource:
             raise ClusterError(f"listing {resource}: {_api_text(e.status, e.body)}") from None
         except (urllib3.exceptions.HTTPError, OSError) as e:
             host = self._api.api_client.configuration.host
-            raise ClusterError(f"cannot reach the API server at {escape(host)} "
+            raise _Unreachable(f"cannot reach the API server at {escape(host)} "
                                f"({_network_reason(e)})") from None
 
     # -- applying (caller's thread) -------------------------------------------------------
@@ -243,6 +252,10 @@ class PodSource:
                 self.pods.add_node(ip, name)
                 changed = True
         return changed
+
+
+class _Unreachable(ClusterError):
+    """The API server could not be reached or the connection broke: worth retrying a watch."""
 
 
 class _Gone:

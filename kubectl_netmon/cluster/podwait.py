@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import urllib3
 from kubernetes import client, watch
 
 from kubectl_netmon.cluster import rest
@@ -97,4 +98,7 @@ def wait_running(api_client: client.ApiClient, namespace: str, pod: str, contain
         except client.exceptions.ApiException as e:
             message, _ = rest.status_message(e)
             raise ClusterError(f"watching pod {escape(pod)}: {message}") from None
+        except urllib3.exceptions.HTTPError as e:
+            raise ClusterError(f"watching pod {escape(pod)}: cannot reach the API server: "
+                               f"{escape(str(e))}") from None
     raise ClusterError(f"timed out after {timeout_s:g}s: {note}")

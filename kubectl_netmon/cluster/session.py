@@ -6,6 +6,9 @@
                 ...
         # point.stream.exit: the remote exit status (channel 3); point.ended() says it in words
 
+`session.stop()` (any thread) asks every capture to finish gracefully: dumpcap flushes its last
+packets, chunks() ends and the exit status arrives.
+
 Entering checks admission first (nothing is created when the cluster would refuse), then adds
 or reuses the capture containers, waits for them (progress through on_status) and connects one
 exec stream per capture point. Leaving (normally, on an exception, SIGINT or SIGTERM) closes

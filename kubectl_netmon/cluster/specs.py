@@ -26,12 +26,14 @@ while [ "$idle" -lt "$linger" ]; do
   sleep {HEARTBEAT_STEP_S}
   if [ -e "$hb" ]; then rm -f "$hb"; idle=0; else idle=$((idle + {HEARTBEAT_STEP_S})); fi
 done
+rm -f "$hb"
 """
 
 # The exec'd capture: $1 heartbeat file, then dumpcap's argv. dumpcap runs in the background
 # with pcapng on our stdout; a reader of the original stdin (fd 3; background jobs get
 # /dev/null) stops it on EOF, i.e. when the client closes stdin or its connection goes away.
-# Helpers hold neither stdout nor stderr, so the session ends as soon as dumpcap does.
+# Helpers hold neither stdout nor stderr, so the session ends as soon as dumpcap does. A
+# SIGTERM that lands before dumpcap handles it (a stop right at start) still counts as a stop.
 CAPTURE_SCRIPT = """hb="$1"; shift
 exec 3<&0 </dev/null
 "$@" & cap=$!
@@ -40,6 +42,7 @@ while kill -0 "$cap" 2>/dev/null; do : > "$hb"; sleep 1; done >/dev/null 2>&1 &
 exec 3<&-
 wait "$cap"; rc=$?
 kill "$eof" 2>/dev/null
+[ "$rc" -eq 143 ] && rc=0
 exit "$rc"
 """
 

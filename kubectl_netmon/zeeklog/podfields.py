@@ -1,7 +1,9 @@
 """The pod fields we add to Zeek logs and tables: names, Zeek types, and their (escaped) values.
 
 Names match what Zeek itself logs for a `Pod` record field with &log (`orig_pod.ns`, ...), so a log
-enriched here and one written by Zeek with our script have the same columns.
+enriched here and one written by Zeek with our script have the same columns. A value is the
+escaped text (output.escape), the same in JSON and TSV; TSV then applies Zeek's own escaping on
+top, which a TSV reader undoes.
 """
 
 from __future__ import annotations

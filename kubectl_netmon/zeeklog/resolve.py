@@ -17,6 +17,7 @@ from kubectl_netmon.enrich.podmap import PodInfo, PodMap
 # A record whose time comes before anything the map knows about one of its addresses.
 EARLY = PodInfo(ns="", name="", kind="unknown-then")
 _UNSEEN = object()
+_MILLIS_FROM = 1e11  # as seconds the year 5138; as milliseconds 1973: a TS_MILLIS value
 
 
 class Resolver:
@@ -52,7 +53,8 @@ class Resolver:
 
 
 class TimeParser:
-    """Zeek `ts` text (epoch or ISO 8601) -> ns since the epoch; None when it is neither."""
+    """Zeek `ts` text -> ns since the epoch; None when it is not a time. Zeek writes epoch
+    seconds, or in JSON (LogAscii::json_timestamps) JSON::TS_MILLIS integers or TS_ISO8601."""
 
     def __init__(self) -> None:
         self._second = b""
@@ -60,7 +62,8 @@ class TimeParser:
 
     def ns(self, text: bytes) -> int | None:
         try:
-            return int(float(text) * 1e9)
+            seconds = float(text)
+            return int(seconds * (1e9 if seconds < _MILLIS_FROM else 1e6))
         except ValueError:
             return self._iso(text)
         except OverflowError:  # "inf"

@@ -6,6 +6,7 @@ over in uneven chunks, as an exec stream delivers them.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 from scapy.layers.inet import IP, TCP, UDP
@@ -145,6 +146,35 @@ def test_count_stops_the_merge_after_that_many_packets():
     _, recs = merged(a, count=4)
 
     assert len(recs) == 4
+
+
+def test_finishing_asks_the_sources_to_end_and_keeps_their_last_packets():
+    """Ctrl-C or the duration: the remote captures flush what they hold, then end."""
+    asked = threading.Event()
+
+    def capture() -> Iterator[bytes]:
+        yield stream([(T0, eth(udp(1)))])
+        asked.wait(30)  # a remote capture sends its last packets only once asked to end
+        yield epb(0, T0 + MS, eth(udp(2)))
+
+    m = MergedStreams([Source("demo/web", capture())], ask_finish=asked.set)
+    threading.Timer(0.5, m.finish).start()
+    recs = list(m.records())
+
+    assert asked.is_set() and len(recs) == 2
+
+
+def test_a_duration_without_anyone_to_ask_ends_the_merge_at_once():
+    ended = threading.Event()
+
+    def quiet_for_long() -> Iterator[bytes]:
+        yield stream([(T0, eth(udp(1)))])
+        threading.Event().wait(30)
+        ended.set()
+
+    m = MergedStreams([Source("a", quiet_for_long())], duration_s=0.3)
+
+    assert len(list(m.records())) == 1 and not ended.is_set()
 
 
 def test_interfaces_carry_the_capture_point_names_and_link_types():

@@ -99,11 +99,12 @@ def test_bad_arguments_are_one_line_and_exit_2(tmp_path, monkeypatch, args, mess
     assert (proc.returncode, proc.stderr.decode().splitlines()) == (2, [message])
 
 
-def test_a_file_that_is_not_a_zeek_log_is_refused_naming_it(tmp_path):
+def test_a_file_that_is_not_a_zeek_log_is_refused_naming_it_and_nothing_is_written(tmp_path):
     (tmp_path / "notes.txt").write_text("hello\n")
-    proc = enrich(tmp_path, tmp_path / "notes.txt")
+    proc = enrich(tmp_path, "-d", tmp_path / "out", tmp_path / "notes.txt")
     assert proc.returncode == 2
     assert proc.stderr.decode().startswith(f"error: {tmp_path / 'notes.txt'}: not a Zeek log")
+    assert list((tmp_path / "out").iterdir()) == []
 
 
 def test_the_output_dir_may_not_be_where_the_input_is(tmp_path):

@@ -12,7 +12,8 @@ from urllib.parse import parse_qs, urlparse
 
 GONE = {"kind": "Status", "status": "Failure", "reason": "Expired", "code": 410,
         "message": "too old resource version"}
-GONE_EVENT, GONE_STATUS = "gone-event", "gone-status"
+GONE_EVENT, GONE_STATUS, DROP = "gone-event", "gone-status", "drop"
+DROPPED = -1  # respond(): promise more bytes than are sent, then close
 
 
 def pod(name: str, ip: str, uid: str, phase: str = "Running", **status: object) -> dict:
@@ -24,8 +25,9 @@ def pod(name: str, ip: str, uid: str, phase: str = "Running", **status: object) 
 
 class StubApi:
     """Pods lists are served in turn from `lists`; pods watches in turn from `watches`, each
-    GONE_EVENT (a 410 ERROR event), GONE_STATUS (HTTP 410) or a list of (type, pod) events;
-    when the script runs out, watches end empty."""
+    GONE_EVENT (a 410 ERROR event), GONE_STATUS (HTTP 410), DROP (the connection breaks in the
+    middle of the response) or a list of (type, pod) events; when the script runs out, watches
+    end empty."""
 
     def __init__(self, lists: list[list[dict]], watches: list) -> None:
         self.lists, self.watches = list(lists), list(watches)
@@ -49,6 +51,8 @@ class StubApi:
             return 410, [GONE]
         if script == GONE_EVENT:
             return 200, [{"type": "ERROR", "object": GONE}]
+        if script == DROP:
+            return DROPPED, []
         return 200, [{"type": t, "object": obj} for t, obj in script]
 
     def _handler(self):
@@ -63,10 +67,11 @@ class StubApi:
                 watch = parse_qs(url.query).get("watch") == ["true"]
                 code, docs = stub.respond(url.path, watch)
                 body = b"".join(json.dumps(d).encode() + b"\n" for d in docs)
-                self.send_response(code)
+                self.send_response(200 if code == DROPPED else code)
                 self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Content-Length", str(len(body) + 100 * (code == DROPPED)))
                 self.end_headers()
                 self.wfile.write(body)
+                self.close_connection = True
 
         return Handler

@@ -15,7 +15,7 @@ from kubectl_netmon.cluster.kubeconfig import load_cluster
 from kubectl_netmon.cluster.podsource import PodSource
 from kubectl_netmon.enrich.podmap import PodInfo
 from kubectl_netmon.errors import ClusterError
-from tests.cluster.stubapi import GONE_EVENT, GONE_STATUS, StubApi
+from tests.cluster.stubapi import DROP, GONE_EVENT, GONE_STATUS, StubApi
 from tests.cluster.stubapi import pod as stub_pod
 from tests.lab import fixtures
 from tests.lab.fixtures import pod
@@ -146,6 +146,15 @@ def test_an_expired_watch_is_resumed_by_listing_again_and_vanished_pods_end(gone
     assert "10.0.0.1" not in current
     assert source.pods.lookup("10.0.0.1", time.time_ns()) is None
     assert stub.requests.count("list /api/v1/pods") == 2
+
+
+def test_a_watch_whose_connection_breaks_is_resumed():
+    web = stub_pod("web", "10.0.0.1", "u1")
+    stub = StubApi(lists=[[]], watches=[DROP, [("ADDED", web)]])
+    _, current = watched(stub, lambda current: "10.0.0.1" in current)
+    assert current["10.0.0.1"].name == "web"
+    assert stub.requests.count("watch /api/v1/pods") >= 2
+    assert stub.requests.count("list /api/v1/pods") == 1
 
 
 def test_a_pod_whose_address_changes_gives_the_old_one_up():

@@ -122,7 +122,8 @@ def test_stop_lets_the_capture_finish_with_its_last_packets_and_exit_status(lab,
         session.stop()
         reader.join(STOP_BOUND_S)
         finished = not reader.is_alive()
-    assert finished and point.stream.exit.code == 0
+    assert finished
+    assert point.stream.exit.code == 0
 
 
 def test_the_hard_limit_ends_a_capture_nobody_stops(lab, lab_ns, api):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs, urlparse
+
 import pytest
 
 from kubectl_netmon.cluster import specs
@@ -105,3 +107,21 @@ def test_a_capture_killed_remotely_reports_its_exit_status(lab, lab_ns, api):
         lab.request("DELETE", f"/api/v1/namespaces/{lab_ns}/pods/{point.pod}?gracePeriodSeconds=0")
         b"".join(chunks)
     assert point.ended().startswith("node/node-1: capture failed, exit code 137")
+
+
+def test_pods_on_two_nodes_get_one_capture_each(lab, lab_ns, api):
+    lab.create_pod(lab_ns, talker("a", nodeName="node-1"))
+    lab.create_pod(lab_ns, talker("b", nodeName="node-2"))
+    targets = resolve(api, parse_targets(["a", "b"], lab_ns))
+    with CaptureSession(api, targets, _options(lab_ns, count=1), [].append) as points:
+        names = sorted(p.name for p in points)
+    assert names == ["node/node-1", "node/node-2"]
+
+
+def test_a_whole_node_and_a_pod_on_it_share_one_unfiltered_capture(lab, lab_ns, api):
+    lab.create_pod(lab_ns, talker("a", nodeName="node-1"))
+    targets = resolve(api, parse_targets(["pod/a", "node/node-1"], lab_ns))
+    with CaptureSession(api, targets, _options(lab_ns, count=1), [].append) as [point]:
+        pass
+    argv = parse_qs(urlparse(point.stream.url).query)["command"]
+    assert [p.name for p in point.pods] == ["a"] and "-f" not in argv

@@ -17,6 +17,7 @@ import pytest
 from tests.live.fixtures import REPO, RunningLab, log4shell_lab  # noqa: F401 - the fixture
 
 DEMO_PODS = ["demo/attacker", "demo/client", "demo/ldap", "demo/web"]
+DEMO_NODES = ["node/node-1", "node/node-2", "node/node-3"]
 
 
 @pytest.fixture(scope="module")
@@ -35,11 +36,24 @@ def fields(tshark_bin: str, path: Path, *args: str) -> list[str]:
     return done.stdout.splitlines()
 
 
-def test_each_pod_of_the_namespace_is_an_interface_named_after_it(recorded, tshark):
+def test_each_capture_point_is_an_interface_named_after_it(recorded, tshark):
+    """One per pod (ephemeral mode) or per node (node mode: auto picks it here, since attacker
+    and client share node-3)."""
     path, _ = recorded
 
     names = fields(tshark, path, "-T", "fields", "-e", "frame.interface_name")
 
+    assert sorted(set(names)) in (DEMO_PODS, DEMO_NODES)
+
+
+def test_ephemeral_mode_gives_each_pod_its_interface(log4shell_lab, tshark, tmp_path):  # noqa: F811
+    out = tmp_path / "demo.pcapng"
+
+    run = log4shell_lab.netmon("capture", "--ns", "demo", "--mode", "ephemeral", "--duration",
+                               "5s", "-w", str(out), "-q")
+
+    assert run.returncode == 0, run.stderr.decode()
+    names = fields(tshark, out, "-T", "fields", "-e", "frame.interface_name")
     assert sorted(set(names)) == DEMO_PODS
 
 
@@ -103,3 +117,16 @@ def test_capture_to_stdout_streams_pcapng_into_a_live_reader(log4shell_lab, tsha
 
     assert netmon.wait(timeout=60) == 0
     assert "web.demo" in reader.stdout.split()
+
+
+def test_capture_also_writes_json_lines_and_zeek_logs_when_asked(log4shell_lab, tmp_path):  # noqa: F811
+    out, logs = tmp_path / "web.pcapng", tmp_path / "zeek"
+
+    run = log4shell_lab.netmon("capture", "web", "-n", "demo", "--duration", "6s", "-w",
+                               str(out), "-o", "json", "--zeek-dir", str(logs), "-q")
+
+    assert run.returncode == 0, run.stderr.decode()
+    conns = [json.loads(line) for line in run.stdout.splitlines()]
+    assert {c["resp_pod.name"] for c in conns if c["_path"] == "conn"} >= {"web"}
+    assert (logs / "conn.log").read_text().count("\n") == sum(c["_path"] == "conn" for c in conns)
+    assert out.stat().st_size > 0

@@ -87,3 +87,11 @@ def test_a_refused_deletion_is_one_error_line_and_a_failure(lab, lab_ns, netmon)
         code, _, err = netmon("cleanup", "-n", lab_ns, context="lab-restricted")
     assert code == 1 and err.startswith(f'error: deleting pod "{lab_ns}/{name}": ')
     assert err.count("\n") == 1 and _exists(lab, lab_ns, name)
+
+
+def test_without_cluster_wide_listing_the_error_suggests_a_namespace(lab, lab_ns, netmon):
+    read = {"verbs": ["get", "list"], "apiGroups": [""], "resources": ["pods"],
+            "namespaces": [lab_ns]}
+    with lab.rules("lab-restricted", [read]):
+        code, _, err = netmon("cleanup", context="lab-restricted")
+    assert code == 1 and err.endswith("; pass -n NAMESPACE to clean up one namespace\n")

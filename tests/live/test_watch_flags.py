@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from kubectl_netmon.cli.kubeflags import parse_duration
+from kubectl_netmon.cli.kubeflags import after_command, parse_duration
 from kubectl_netmon.errors import UsageError
 from tests.live.fixtures import REPO
 
@@ -29,6 +29,19 @@ def test_durations_are_read_as_kubectl_writes_them(text, seconds):
 def test_a_bad_duration_names_the_flag_and_the_syntax(text):
     with pytest.raises(UsageError, match="--duration .*e.g. 30s"):
         parse_duration(text, "--duration")
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    (["-n", "shop", "watch", "pod", "web"], ["watch", "-n", "shop", "pod", "web"]),
+    (["--context=prod", "-nshop", "capture", "--ns", "shop"],
+     ["capture", "--context=prod", "-nshop", "--ns", "shop"]),
+    (["--kubeconfig", "k", "--request-timeout", "5s", "watch", "node", "n1"],
+     ["watch", "--kubeconfig", "k", "--request-timeout", "5s", "node", "n1"]),
+    (["watch", "pod", "web", "-n", "shop"], ["watch", "pod", "web", "-n", "shop"]),
+    (["--help"], ["--help"]),
+])
+def test_global_flags_before_the_command_move_after_it(argv, expected):
+    assert after_command(argv) == expected
 
 
 def test_watch_without_a_target_is_a_usage_error_before_any_cluster_access():

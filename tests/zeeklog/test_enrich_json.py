@@ -50,6 +50,15 @@ def test_iso_8601_times_are_read_too():
     assert json.loads(after)["orig_pod.name"] == "web-1"
 
 
+def test_millisecond_times_are_read_too():
+    pods = PodMap()
+    pods.add("10.0.0.5", PodInfo(ns="shop", name="web-1"), since_ns=(T0 + 10) * 10**9)
+    [before, after], _ = enrich(record(ts=(T0 + 9) * 1000), record(ts=(T0 + 11) * 1000),
+                                pods=pods)
+    assert "orig_pod.name" not in json.loads(before)
+    assert json.loads(after)["orig_pod.name"] == "web-1"
+
+
 def test_text_that_looks_like_an_address_key_inside_a_value_does_not_fool_the_reader():
     decoy = '"id.orig_h":"10.0.1.7","ts":1'
     [out], _ = enrich(record(orig="8.8.8.8", uri=decoy))

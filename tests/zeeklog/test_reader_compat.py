@@ -7,6 +7,7 @@ import gzip
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import parsezeeklogs
 import pytest
@@ -14,9 +15,9 @@ from zat.json_log_to_dataframe import JSONLogToDataFrame
 from zat.zeek_log_reader import ZeekLogReader
 
 from kubectl_netmon.zeeklog.enrich import EnrichStats, enrich_lines
-from tests.conftest import REPO
 from tests.zeeklog.logs import conn_row, pod_map, tsv_log
 
+REPO = Path(__file__).resolve().parents[2]
 SHARED_PCAP = "log4j-attack.pcap"
 VICTIM, ATTACKER = "198.51.100.10", "203.0.113.217"
 PODS = {"kind": "List", "items": [

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import re
 import signal
 import sys
 import threading
@@ -23,7 +24,10 @@ from kubectl_netmon.cli.kubeflags import KubeFlags
 from kubectl_netmon.enrich.podmap import PodMap
 from kubectl_netmon.errors import ClusterError
 from kubectl_netmon.output.live import Status
-from kubectl_netmon.pipeline import Pipeline, RunResult
+from kubectl_netmon.pipeline import Pipeline, RunResult, few_collections
+
+# dumpcap's last words: "Packets received/dropped on interface 'eth0': 118/0 (pcap:0/...)"
+_DROPPED = re.compile(r"received/dropped on interface '.*': \d+/(\d+)")
 
 
 @dataclass
@@ -73,16 +77,17 @@ class LiveRun:
         self.merged: MergedStreams | None = None
         self._started = time.monotonic()
         self._note = ""
+        self._drops = 0
         self.tap: Callable | None = None
         self.podsource = None  # cluster.podsource.PodSource, once connected
         self.on_tick: Callable[[], None] | None = None
 
     def status(self) -> Status:
-        m = self.merged
+        m, elapsed = self.merged, time.monotonic() - self._started
         if m is None:
-            return Status(note=self._note, elapsed_s=time.monotonic() - self._started)
-        return Status(m.stats.packets, m.stats.duplicates, m.open_streams, len(m.streams),
-                      time.monotonic() - self._started, self._note)
+            return Status(drops=self._drops, elapsed_s=elapsed, note=self._note)
+        return Status(m.stats.packets, m.stats.duplicates, self._drops, m.open_streams,
+                      len(m.streams), elapsed, self._note)
 
     def active(self) -> Iterator:
         return self.pipeline.active() if self.pipeline is not None else iter(())
@@ -147,7 +152,7 @@ class LiveRun:
         merged.on_tick = self._tick
         records = self.tap(merged) if self.tap is not None else merged
         decode = DecodeStats()
-        with _sigint_stops(merged):
+        with _sigint_stops(merged), few_collections():
             return self._analyse(packets(records, decode), outputs), decode
 
     def _analyse(self, decoded: Iterator, outputs: list) -> RunResult:
@@ -166,7 +171,11 @@ class LiveRun:
             self.on_tick()
 
     def _status(self, line: str) -> None:
+        """A progress line of the session (escaped by it); counts what the captures lost."""
         self._note = line
+        dropped = _DROPPED.search(line)
+        if dropped:
+            self._drops += int(dropped.group(1))
         if self.merged is None or self._echo_running:
             self.on_status(line)
 

@@ -15,6 +15,7 @@ def print_summary(result: LiveResult, quiet: bool) -> None:
                        err=True)
     s = result.status
     if not quiet:
-        click.echo(f"{s.packets} packets ({s.duplicates} duplicates dropped), "
+        click.echo(f"{s.packets} packets ({s.duplicates} duplicates dropped, {s.drops} lost by "
+                   "the capture), "
                    f"{result.run.flows} flows, {result.run.notices} alerts, "
                    f"{int(s.elapsed_s)}s", err=True)

@@ -39,6 +39,7 @@ class Status:
 
     packets: int = 0
     duplicates: int = 0
+    drops: int = 0  # packets the remote captures lost (they say so when they end)
     streams_open: int = 0
     streams: int = 0
     elapsed_s: float = 0.0
@@ -46,7 +47,7 @@ class Status:
 
     def line(self) -> str:
         mins, secs = divmod(int(self.elapsed_s), 60)
-        text = (f"{self.packets} packets, {self.duplicates} duplicates dropped, "
+        text = (f"{self.packets} packets, {self.duplicates} duplicates, {self.drops} lost, "
                 f"{self.streams_open}/{self.streams} streams, {mins:02d}:{secs:02d} elapsed")
         return f"{text} | {self.note}" if self.note else text
 
@@ -156,13 +157,11 @@ class StatusLine:
         self._status = status
         self._pods = pods
         self._last = 0.0
-        self.alerts = 0
 
     def conn(self, conn: Conn) -> None:
         """Flows are not shown while recording."""
 
     def notice(self, notice: Notice) -> None:
-        self.alerts += 1
         self._stream.write("\r" + CLEAR_BELOW + "ALERT " + alert_line(notice, self._pods) + "\n")
         self.refresh(force=True)
 

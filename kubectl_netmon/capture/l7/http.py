@@ -8,12 +8,16 @@ Each direction is a small state machine over a bounded buffer; garbage ends that
 from __future__ import annotations
 
 import re
-from collections import deque
 
 from kubectl_netmon.capture.l7.events import HttpRequest, HttpResponse
 
 HEADER_LIMIT = 64 * 1024  # a header block longer than this is not HTTP: stop the direction
-BODY_LIMIT = 64 * 1024  # bytes of body an event carries; body_len still counts all of it
+BODY_LIMIT = 64 * 1024  # bytes of a request body an event carries; body_len counts all of it
+# Bytes of a response body an event carries: enough to tell what was served (magic numbers such
+# as a Java class's); payloads hidden in responses are still seen in the stream by listeners'
+# on_data. Events stay in conn.l7 while the connection lasts, so this bounds the flow table.
+RESPONSE_BODY_LIMIT = 256
+_PENDING = 256  # requests remembered while awaiting their responses (pipelining)
 LINE_LIMIT = 4096  # chunk-size and trailer lines
 
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
@@ -31,7 +35,7 @@ class _Direction:
     """One direction's parse state: the unparsed bytes and the message being built."""
 
     __slots__ = ("buf", "state", "scanned", "msg", "remaining", "body", "seen", "announced",
-                 "ts_ns")
+                 "ts_ns", "limit")
 
     def __init__(self) -> None:
         self.buf = bytearray()
@@ -43,20 +47,23 @@ class _Direction:
         self.seen = 0  # body bytes seen so far
         self.announced: int | None = None  # Content-Length, when given
         self.ts_ns = 0  # when the current message started
+        self.limit = BODY_LIMIT  # body bytes the current message keeps
 
 
 class HttpParser:
     """Zeek service "http": emits HttpRequest/HttpResponse once each body is complete."""
 
     service = "http"
+    __slots__ = ("_orig", "_resp", "_methods")
 
     def __init__(self) -> None:
-        self._dirs = {True: _Direction(), False: _Direction()}
-        self._methods: deque[str] = deque(maxlen=256)  # requests awaiting their response
+        self._orig = _Direction()
+        self._resp = _Direction()
+        self._methods: list[str] = []  # requests awaiting their response (the last _PENDING)
 
     def feed(self, from_orig: bool, data: bytes, ts_ns: int) -> list:
         """Parse one in-order chunk; returns the messages it completed."""
-        d = self._dirs[from_orig]
+        d = self._orig if from_orig else self._resp
         if d.state == _DEAD or not data:
             return []
         d.buf += data
@@ -67,7 +74,7 @@ class HttpParser:
     def close(self, ts_ns: int) -> list:
         """Emit messages cut short by the end of the connection (partial headers included)."""
         out: list = []
-        for d in self._dirs.values():
+        for d in (self._orig, self._resp):
             if d.state == _HEAD and d.buf.strip():
                 d.buf += b"\r\n\r\n"
                 self._head(d, out)
@@ -126,7 +133,11 @@ class HttpParser:
             self._stop(d)
             return False
         method, uri, version = parsed
-        self._methods.append(method)
+        methods = self._methods
+        if len(methods) >= _PENDING:
+            del methods[0]
+        methods.append(method)
+        d.limit = BODY_LIMIT
         d.msg = HttpRequest(
             ts_ns=d.ts_ns, method=method, uri=uri, version=version, host=_first(headers, "host"),
             user_agent=_first(headers, "user-agent"), headers=headers,
@@ -140,14 +151,15 @@ class HttpParser:
             self._stop(d)
             return False
         status = int(m.group(2))
-        method = "" if 100 <= status < 200 or not self._methods else self._methods.popleft()
+        method = "" if 100 <= status < 200 or not self._methods else self._methods.pop(0)
+        d.limit = RESPONSE_BODY_LIMIT
         d.msg = HttpResponse(
             ts_ns=d.ts_ns, status=status, reason=(m.group(3) or b"").strip().decode("latin-1"),
             version=m.group(1).decode("latin-1"), headers=headers,
             content_type=_first(headers, "content-type"))
         if status == 101 or (method == "CONNECT" and 200 <= status < 300):
             self._emit(d, out)  # the stream is no longer HTTP from here on
-            for other in self._dirs.values():
+            for other in (self._orig, self._resp):
                 self._stop(other)
             return False
         no_body = method == "HEAD" or 100 <= status < 200 or status in (204, 304)
@@ -198,8 +210,8 @@ class HttpParser:
         return True
 
     def _take(self, d: _Direction, n: int, out: list) -> None:
-        """Consume n body bytes: keep the first BODY_LIMIT, count them all."""
-        room = BODY_LIMIT - len(d.body)
+        """Consume n body bytes: keep the first d.limit, count them all."""
+        room = d.limit - len(d.body)
         if room > 0:
             d.body += d.buf[:min(n, room)]
         del d.buf[:n]
@@ -226,7 +238,8 @@ class HttpParser:
             self._emit(d, out)
         d.state = _HEAD
         d.ts_ns = 0
-        d.body = bytearray()
+        if d.body:
+            d.body = bytearray()
         d.seen = 0
         d.announced = None
 
@@ -236,6 +249,8 @@ class HttpParser:
         msg.body_len = d.announced if d.announced is not None else d.seen
         out.append(msg)
         d.msg = None
+        if d.body:
+            d.body = bytearray()
 
     def _stop(self, d: _Direction, out: list | None = None) -> None:
         """Not (or no longer) HTTP: emit what was built if asked, and ignore the rest."""
@@ -266,6 +281,12 @@ def _request_line(line: bytes) -> tuple[str, str, str] | None:
             version.decode("latin-1"))
 
 
+# Header names as sent -> their lower-case text, shared by every message (bounded: names are
+# attacker-chosen).
+_NAMES: dict[bytes, str] = {}
+_NAMES_MAX = 1024
+
+
 def _headers(lines: list[bytes]) -> list[tuple[str, str]]:
     """(lower-case name, value) pairs in order; folded lines join the previous value and a line
     without a colon is kept with an empty name, so no header is ever dropped."""
@@ -277,7 +298,12 @@ def _headers(lines: list[bytes]) -> list[tuple[str, str]]:
             continue
         name, sep, value = line.partition(b":")
         if sep:
-            out.append((name.strip().lower().decode("latin-1"), value.strip().decode("latin-1")))
+            text = _NAMES.get(name)
+            if text is None:
+                text = name.strip().lower().decode("latin-1")
+                if len(_NAMES) < _NAMES_MAX:
+                    _NAMES[name] = text
+            out.append((text, value.strip().decode("latin-1")))
         elif line.strip():
             out.append(("", line.strip().decode("latin-1")))
     return out

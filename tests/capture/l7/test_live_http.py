@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from kubectl_netmon.capture.l7.events import HttpRequest, HttpResponse
+from kubectl_netmon.capture.l7.http import RESPONSE_BODY_LIMIT
 from tests.capture.l7.streams import parse_stream, read_streams
 
 SERVER_IP, CLIENT_IP, PORT = "10.77.7.2", "10.77.7.1", 8000
@@ -151,7 +152,8 @@ def test_real_exchange_requests_and_responses(exchange):
                         ("POST", "/echo", host, POST_BODY), ("GET", "/missing", host, b"")]
     assert responses[:3] == [(200, "text/plain", b"hello from the server\n", 22),
                              (200, "text/plain", b"", 0),
-                             (200, "application/octet-stream", POST_BODY, len(POST_BODY))]
+                             (200, "application/octet-stream",
+                              POST_BODY[:RESPONSE_BODY_LIMIT], len(POST_BODY))]
     assert responses[3][0] == 404
 
 

@@ -108,15 +108,19 @@ class Engine:
         active = self._active
         on_packet = self._on_packet
         stats = self.stats
+        tcp, datagram = self._tcp, self._datagram
+        syn_ack, syn = SYN | ACK, SYN
         count = 0
+        next_sweep = self._next_sweep
         try:
             for p in packets:
                 count += 1
                 ts = p.ts_ns
-                if ts >= self._next_sweep:
+                if ts >= next_sweep:
                     self._sweep(ts)
+                    next_sweep = self._next_sweep
                 proto = p.proto
-                if proto in (PROTO_TCP, PROTO_UDP):
+                if proto == 6 or proto == 17:  # PROTO_TCP, PROTO_UDP
                     key = (p.src, p.dst, p.sport, p.dport, proto)
                 elif proto in PROTO_NAMES:
                     key = _icmp_key(p)
@@ -134,7 +138,7 @@ class Engine:
                         is_orig = False
                 conn = f.conn
                 if f.close_at and ts >= f.close_at or ts - conn.last_ns >= idle[f.kind] or (
-                        p.tcp_flags & (SYN | ACK) == SYN and _reused(f, is_orig, p)):
+                        p.tcp_flags & syn_ack == syn and _reused(f, is_orig, p)):
                     self._finish(f)
                     f = self._new(p, key)
                     is_orig = f.key is key
@@ -142,10 +146,10 @@ class Engine:
                 elif ts - conn.ts_ns >= active:
                     self._split(f, ts)
                     conn = f.conn
-                if proto == PROTO_TCP:
-                    self._tcp(f, is_orig, p, ts)
+                if proto == 6:  # PROTO_TCP
+                    tcp(f, is_orig, p, ts)
                 else:
-                    self._datagram(f, is_orig, p, ts)
+                    datagram(f, is_orig, p, ts)
                 if on_packet:
                     for hook in on_packet:
                         hook(p, conn)

@@ -6,11 +6,8 @@ so `--help` and the other commands start fast.
 
 from __future__ import annotations
 
-import gc
 import itertools
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import click
@@ -18,12 +15,6 @@ import click
 from kubectl_netmon.cli.main import cli
 from kubectl_netmon.errors import CaptureError, UsageError
 from kubectl_netmon.output.escape import escape
-
-# The cyclic GC's first-generation threshold while a capture is analysed. The per-packet and
-# per-flow objects have no reference cycles (the engine breaks Conn <-> Flow when a record is
-# final), so Python's default (700) only makes the collector rescan the live flow table over
-# and over: about 15% of the run.
-_GC_THRESHOLD = (100_000, 50, 100)
 
 # Wireshark dissector names for the services our parsers name, for tshark's decode-as.
 _DISSECTORS = {"http": "http", "dns": "dns", "ssl": "tls", "ldap": "ldap"}
@@ -92,7 +83,8 @@ def run_analyze(opts: AnalyzeOptions) -> None:
     from kubectl_netmon.output.writers import JsonLinesWriter, ZeekDirWriter
 
     pods = load_pods_json(opts.pods_json) if opts.pods_json else None
-    with _few_collections(), open_capture(opts.capture) as reader:
+    # Few cyclic collections: the per-packet and per-flow objects have no cycles (about 15%).
+    with pipeline.few_collections(), open_capture(opts.capture) as reader:
         stats = DecodeStats()
         decoded = packets(reader, stats)
         if pods is None:
@@ -109,20 +101,6 @@ def run_analyze(opts: AnalyzeOptions) -> None:
     for line in ([str(damage)] if damage else []) + stats.summary() + result.warnings:
         click.echo(f"warning: {line}", err=True)
     click.echo(f"{stats.packets} packets, {result.flows} flows, {result.notices} alerts", err=True)
-
-
-@contextmanager
-def _few_collections() -> Iterator[None]:
-    """Collect cycles rarely during the run: the modules and objects made so far are frozen (never
-    scanned again) and the thresholds raised; both undone afterwards (tests run in-process)."""
-    old = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(*_GC_THRESHOLD)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*old)
-        gc.unfreeze()
 
 
 def _names_in_capture(reader, decoded):

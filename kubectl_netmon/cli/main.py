@@ -34,8 +34,11 @@ def _register_commands() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; every NetmonError becomes one line on stderr and its exit code."""
     _register_commands()
+    from kubectl_netmon.cli.kubeflags import after_command
+
+    args = after_command(sys.argv[1:] if argv is None else list(argv))
     try:
-        cli.main(args=argv, prog_name="kubectl-netmon", standalone_mode=False)
+        cli.main(args=args, prog_name="kubectl-netmon", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)

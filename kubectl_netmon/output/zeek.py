@@ -24,8 +24,15 @@ _POD_FIELDS = {side: tuple(f"{side}_pod.{k}" for k in ("ns", "name", "node", "no
 
 def iso_ts(ts_ns: int) -> str:
     """ns since the epoch as Zeek's JSON::TS_ISO8601 text (microseconds, UTC)."""
+    global _last_second
     secs, ns = divmod(ts_ns, 1_000_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{ns // 1000:06d}Z"
+    last = _last_second
+    if last[0] != secs:  # records come in time order: the date part rarely changes
+        last = _last_second = (secs, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)))
+    return f"{last[1]}.{ns // 1000:06d}Z"
+
+
+_last_second: tuple = (None, "")  # (seconds, their text) of the latest iso_ts
 
 
 def id_fields(orig_h: str, orig_p: int, resp_h: str, resp_p: int) -> dict:

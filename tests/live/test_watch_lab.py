@@ -83,6 +83,16 @@ def test_kubectl_flags_after_the_plugin_name_choose_the_cluster(log4shell_lab): 
     assert "ldap" in {pods_of(c)[1] for c in records(run, "conn")}
 
 
+def test_kubectl_flags_before_the_command_are_honoured(log4shell_lab):  # noqa: F811
+    """`kubectl netmon -n demo watch pod ldap` reaches the plugin as `-n demo watch pod ldap`."""
+    run = log4shell_lab.netmon("--kubeconfig", str(log4shell_lab.kubeconfig), "-n", "demo",
+                               "watch", "pod", "ldap", "--duration", "5s", "-o", "json",
+                               KUBECONFIG="/nonexistent")
+
+    assert run.returncode == 0, run.stderr.decode()
+    assert "ldap" in {pods_of(c)[1] for c in records(run, "conn")}
+
+
 def test_a_label_selector_watches_the_matching_pods(log4shell_lab):  # noqa: F811
     run = log4shell_lab.netmon("watch", "-l", "app=ldap", "-n", "demo", "--duration", "6s",
                                "-o", "json")

@@ -138,11 +138,12 @@ class HttpParser:
             del methods[0]
         methods.append(method)
         d.limit = BODY_LIMIT
+        first = dict(reversed(headers))  # each name's first value
         d.msg = HttpRequest(
-            ts_ns=d.ts_ns, method=method, uri=uri, version=version, host=_first(headers, "host"),
-            user_agent=_first(headers, "user-agent"), headers=headers,
-            content_type=_first(headers, "content-type"))
-        self._frame(d, headers, until_close=False, out=out)
+            ts_ns=d.ts_ns, method=method, uri=uri, version=version, host=first.get("host", ""),
+            user_agent=first.get("user-agent", ""), headers=headers,
+            content_type=first.get("content-type", ""))
+        self._frame(d, headers, first, until_close=False, out=out)
         return True
 
     def _response(self, d: _Direction, line: bytes, headers: list, out: list) -> bool:
@@ -153,10 +154,11 @@ class HttpParser:
         status = int(m.group(2))
         method = "" if 100 <= status < 200 or not self._methods else self._methods.pop(0)
         d.limit = RESPONSE_BODY_LIMIT
+        first = dict(reversed(headers))  # each name's first value
         d.msg = HttpResponse(
             ts_ns=d.ts_ns, status=status, reason=(m.group(3) or b"").strip().decode("latin-1"),
             version=m.group(1).decode("latin-1"), headers=headers,
-            content_type=_first(headers, "content-type"))
+            content_type=first.get("content-type", ""))
         if status == 101 or (method == "CONNECT" and 200 <= status < 300):
             self._emit(d, out)  # the stream is no longer HTTP from here on
             for other in (self._orig, self._resp):
@@ -166,15 +168,17 @@ class HttpParser:
         if no_body:
             self._finish(d, out)
         else:
-            self._frame(d, headers, until_close=True, out=out)
+            self._frame(d, headers, first, until_close=True, out=out)
         return True
 
-    def _frame(self, d: _Direction, headers: list, until_close: bool, out: list) -> None:
+    def _frame(self, d: _Direction, headers: list, first: dict[str, str], until_close: bool,
+               out: list) -> None:
         """Choose how the body ends: chunked, Content-Length, or (responses) connection close."""
-        if "chunked" in _last(headers, "transfer-encoding").lower():
+        if "transfer-encoding" in first and \
+                "chunked" in _last(headers, "transfer-encoding").lower():
             d.state = _CHUNK_SIZE_LINE
             return
-        length = _DIGITS.fullmatch(_first(headers, "content-length"))
+        length = _DIGITS.fullmatch(first.get("content-length", ""))
         if length is not None:
             d.announced = d.remaining = int(length.group())
             d.state = _BODY
@@ -307,10 +311,6 @@ def _headers(lines: list[bytes]) -> list[tuple[str, str]]:
         elif line.strip():
             out.append(("", line.strip().decode("latin-1")))
     return out
-
-
-def _first(headers: list[tuple[str, str]], name: str) -> str:
-    return next((v for n, v in headers if n == name), "")
 
 
 def _last(headers: list[tuple[str, str]], name: str) -> str:

@@ -69,6 +69,7 @@ _H_SYN, _H_FIN, _H_RST, _H_DATA, _H_ACK, _H_FINRST, _H_MULTI = (1 << i for i in 
 _RESP = 8  # shift of the responder's bits
 _POW10 = frozenset(10 ** i for i in range(19))  # 't' and 'g' are logged at 1, 10, 100, ...
 _ADDR_CACHE = 65536
+_CONTROL = SYN | FIN | RST
 
 
 class Engine:
@@ -350,7 +351,7 @@ class Engine:
             conn.resp_pkts += 1
             conn.resp_ip_bytes += p.ip_len
             ep, peer = f.resp, f.orig
-        if (flags & (SYN | FIN | RST) or ep.did_close or not INACTIVE < ep.state < CLOSED
+        if (flags & _CONTROL or ep.did_close or not INACTIVE < ep.state < CLOSED
                 or peer.state == INACTIVE):
             self._tcp_full(f, is_orig, p, ts, ep, peer)
             return

@@ -31,7 +31,8 @@ print("ready", flush=True)
 data, peer = udp.recvfrom(2048); udp.sendto(data.upper(), peer)
 for srv in (tcp, tcp6):
     conn, _ = srv.accept()
-    conn.sendall(conn.recv(65536).upper()); conn.close()
+    request = b"".join(iter(lambda: conn.recv(65536), b""))  # all of it: unread data means RST
+    conn.sendall(request.upper()); conn.close()
 """
 
 CLIENT = """

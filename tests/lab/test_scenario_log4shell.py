@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.lab.runtime import Runtime
-from tests.lab.scenarios import load, log4shell
+from tests.lab.scenarios import load, log4shell, nodes_needed
 
 CAPTURE_SECONDS = 15
 READY = {"web": b"victim listening", "ldap": b"ldap on"}
@@ -111,3 +111,7 @@ def test_the_victim_ran_the_served_class(scenario):
     assert (
         b"Exploit loaded: harmless lab payload ran" in rt.container_log("web", "web").read_bytes()
     )
+
+
+def test_the_scenario_asks_for_a_node_each_for_web_ldap_and_the_rest():
+    assert nodes_needed("log4shell") == 3

@@ -79,6 +79,12 @@ def test_status_names_the_server_and_the_nodes(lab):
     assert "node node-2: 172.31.0.12, pods 10.244.2.0/24" in out
 
 
+def test_up_starts_two_nodes_by_default(lab):
+    lab.run("up", "--prefix", lab.prefix)
+    out = lab.run("status").stdout
+    assert "node node-2:" in out and "node node-3:" not in out
+
+
 def test_status_says_when_nothing_runs(lab):
     assert lab.run("status").stdout == "lab: not running\n"
 

@@ -6,7 +6,10 @@ from collections.abc import Callable
 
 from tests.lab.scenarios import log4shell
 
-SCENARIOS: dict[str, Callable[[], list[dict]]] = {"log4shell": log4shell.manifests}
+SCENARIO_MODULES = {"log4shell": log4shell}
+SCENARIOS: dict[str, Callable[[], list[dict]]] = {
+    name: module.manifests for name, module in SCENARIO_MODULES.items()
+}
 
 
 def load(name: str) -> list[dict]:
@@ -20,3 +23,10 @@ def load(name: str) -> list[dict]:
         known = ", ".join(sorted(SCENARIOS))
         raise ValueError(f"unknown scenario {name!r}; known scenarios: {known}") from None
     return build()
+
+
+def nodes_needed(name: str) -> int:
+    """How many nodes the scenario needs to place its pods where it says (2 if it is silent)."""
+    if name not in SCENARIOS:
+        load(name)  # raises the error naming the known scenarios
+    return getattr(SCENARIO_MODULES.get(name), "NODES", 2)

@@ -15,10 +15,9 @@ import sys
 import click
 
 from kubectl_netmon.cli.kubeflags import KubeFlags, kube_flags
-from kubectl_netmon.cli.liveflags import live_flags
+from kubectl_netmon.cli.liveflags import LiveOptions, live_flags
 from kubectl_netmon.cli.main import cli
 from kubectl_netmon.errors import UsageError
-from kubectl_netmon.liverun import LiveOptions
 from kubectl_netmon.output.escape import escape
 
 
@@ -42,8 +41,8 @@ def capture(pods: tuple[str, ...], whole_ns: str | None, selector: str, path: st
 
 def run_capture(kube: KubeFlags, opts: LiveOptions, path: str, tty: bool) -> None:
     """Record, with the chosen outputs alongside; the summary on stderr."""
+    from kubectl_netmon.cli.liverun import LiveRun, stderr_status
     from kubectl_netmon.cli.livesummary import print_summary
-    from kubectl_netmon.liverun import LiveRun, stderr_status
     from kubectl_netmon.output.live import StatusLine
     from kubectl_netmon.output.recording import Recording
     from kubectl_netmon.output.writers import JsonLinesWriter, ZeekDirWriter

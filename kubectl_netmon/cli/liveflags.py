@@ -1,15 +1,37 @@
-"""The flags `watch` and `capture` share (filter, limits, image, mode, outputs), parsed into
-liverun.LiveOptions."""
+"""The flags `watch` and `capture` share (filter, limits, image, mode, outputs) and the
+LiveOptions they are parsed into (kept here, light, so --help loads no engine)."""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import click
 
 from kubectl_netmon.cli.kubeflags import parse_duration
-from kubectl_netmon.liverun import LiveOptions
+
+
+@dataclass
+class LiveOptions:
+    """What to capture and how (the flags watch and capture share)."""
+
+    words: tuple[str, ...] = ()
+    selector: str = ""
+    whole_namespace: str | None = None  # --ns NS
+    container: str = ""
+    bpf_filter: str = ""
+    snaplen: int = 262144
+    duration_s: float | None = None
+    count: int | None = None
+    image: str = ""
+    image_pull_secret: str = ""
+    mode: str = "auto"
+    output: str = "table"
+    zeek_dir: str | None = None
+    quiet: bool = False
+    detect: bool = True
+    analyse: bool = True  # run the flow engine (off when no output shows flows or alerts)
 
 
 def live_flags(command: Callable) -> Callable:

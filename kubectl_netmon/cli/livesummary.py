@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from kubectl_netmon.liverun import LiveResult
+from kubectl_netmon.cli.liverun import LiveResult
 
 
 def print_summary(result: LiveResult, quiet: bool) -> None:

@@ -12,9 +12,8 @@ import sys
 import click
 
 from kubectl_netmon.cli.kubeflags import KubeFlags, kube_flags
-from kubectl_netmon.cli.liveflags import live_flags
+from kubectl_netmon.cli.liveflags import LiveOptions, live_flags
 from kubectl_netmon.cli.main import cli
-from kubectl_netmon.liverun import LiveOptions
 
 
 @cli.command()
@@ -34,8 +33,8 @@ def watch(target: tuple[str, ...], selector: str, container: str, opts: LiveOpti
 
 def run_watch(kube: KubeFlags, opts: LiveOptions, tty: bool) -> None:
     """Build the outputs (live view or JSON lines, Zeek logs), run, print the summary."""
+    from kubectl_netmon.cli.liverun import LiveRun, stderr_status
     from kubectl_netmon.cli.livesummary import print_summary
-    from kubectl_netmon.liverun import LiveRun, stderr_status
     from kubectl_netmon.output.live import LiveView
     from kubectl_netmon.output.writers import JsonLinesWriter, ZeekDirWriter
 

@@ -88,11 +88,6 @@ def test_pip_install_runs_from_installed_files_not_the_checkout(venv_bin: Path) 
     assert Path(done.stdout.strip()).is_relative_to(venv_bin.parent)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs `kubectl_complete-netmon = \"kubectl_netmon.cli.completion:kubectl_complete\"` "
-    "in pyproject.toml [project.scripts] (lead); then remove this mark",
-)
 def test_kubectl_completes_the_pip_installed_plugin(venv_bin: Path, clean_kubectl) -> None:
     done = clean_kubectl(venv_bin, "__complete", "netmon", "vers")
     assert done.stdout.splitlines() == ["version\tPrint the version.", ":4"], done.stderr

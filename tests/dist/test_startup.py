@@ -34,12 +34,6 @@ def heavy_modules_loaded(*args: str, preload: str = "") -> list[str]:
     return done.stdout.splitlines()[-1].split()[1:]
 
 
-@pytest.mark.xfail(
-    reason="cli/capture.py and cli/watch.py import kubectl_netmon.liverun at module level, which "
-    "loads output.live (tabulate), the engine and decoders for every command: --help went from "
-    "~100 to ~280 ms CPU (scripts/benchmark --startup); import it inside the commands",
-    strict=False,
-)
 @pytest.mark.parametrize(
     "args", [["--help"], ["version"], ["analyze", "--help"], ["completion", "bash"]]
 )

@@ -115,7 +115,8 @@ def test_the_capture_status_line_prints_alerts_above_it():
 
 def test_packets_the_remote_captures_lost_are_counted_from_their_last_words():
     from kubectl_netmon.cli.kubeflags import KubeFlags
-    from kubectl_netmon.liverun import LiveOptions, LiveRun
+    from kubectl_netmon.cli.liveflags import LiveOptions
+    from kubectl_netmon.cli.liverun import LiveRun
 
     run = LiveRun(KubeFlags(), LiveOptions(), lambda line: None)
     for point, lost in (("demo/web", 3), ("demo/ldap", 4)):

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from kubectl_netmon.capture.decode import DecodeStats, packets
 from kubectl_netmon.capture.merge import MergedStreams, Source
 from kubectl_netmon.cli.kubeflags import KubeFlags
+from kubectl_netmon.cli.liveflags import LiveOptions
 from kubectl_netmon.enrich.podmap import PodMap
 from kubectl_netmon.errors import ClusterError
 from kubectl_netmon.output.live import Status
@@ -28,28 +29,6 @@ from kubectl_netmon.pipeline import Pipeline, RunResult, few_collections
 
 # dumpcap's last words: "Packets received/dropped on interface 'eth0': 118/0 (pcap:0/...)"
 _DROPPED = re.compile(r"received/dropped on interface '.*': \d+/(\d+)")
-
-
-@dataclass
-class LiveOptions:
-    """What to capture and how (the flags watch and capture share)."""
-
-    words: tuple[str, ...] = ()
-    selector: str = ""
-    whole_namespace: str | None = None  # --ns NS
-    container: str = ""
-    bpf_filter: str = ""
-    snaplen: int = 262144
-    duration_s: float | None = None
-    count: int | None = None
-    image: str = ""
-    image_pull_secret: str = ""
-    mode: str = "auto"
-    output: str = "table"
-    zeek_dir: str | None = None
-    quiet: bool = False
-    detect: bool = True
-    analyse: bool = True  # run the flow engine (off when no output shows flows or alerts)
 
 
 @dataclass

@@ -70,6 +70,20 @@ _RESP = 8  # shift of the responder's bits
 _POW10 = frozenset(10 ** i for i in range(19))  # 't' and 'g' are logged at 1, 10, 100, ...
 _ADDR_CACHE = 65536
 _CONTROL = SYN | FIN | RST
+# History strings, shared by the many connections with the same one (bounded: with the 't' and
+# 'g' repeats the letters are still few, but this stays a cache, not an index).
+_HISTORIES: dict[str, str] = {}
+_HISTORIES_MAX = 4096
+
+
+def _history(text: str) -> str:
+    """text, or the equal history string another connection already holds."""
+    shared = _HISTORIES.get(text)
+    if shared is None:
+        if len(_HISTORIES) < _HISTORIES_MAX:
+            _HISTORIES[text] = text
+        return text
+    return shared
 
 
 class Engine:
@@ -331,7 +345,7 @@ class Engine:
         bit = _H_DATA if is_orig else _H_DATA << _RESP
         if not f.hist & bit:
             f.hist |= bit
-            conn.history += "D" if is_orig else "d"
+            conn.history = _history(conn.history + ("D" if is_orig else "d"))
         if p.payload:
             if p.frag:
                 self.stats.fragments += 1  # only the first fragment's part is here
@@ -363,7 +377,7 @@ class Engine:
         if bit and not f.hist & bit:
             f.hist |= bit
             letter = "D" if ln else "A"
-            conn.history += letter if is_orig else letter.lower()
+            conn.history = _history(conn.history + (letter if is_orig else letter.lower()))
         if flags & ACK:
             pa = peer.ack
             rel_ack = pa + ((p.ack - peer.start - pa + _HALF) & _M32) - _HALF
@@ -379,7 +393,7 @@ class Engine:
         elif ln:
             ep.rxmit += 1
             if ep.rxmit in _POW10:
-                conn.history += "T" if is_orig else "t"
+                conn.history = _history(conn.history + ("T" if is_orig else "t"))
         if ln and rel >= 0 and p.payload:
             if p.frag:
                 self.stats.fragments += 1  # the rest of the segment is missing: a gap
@@ -418,7 +432,7 @@ class Engine:
             if bit and not f.hist & bit:
                 f.hist |= bit
                 letter = "D" if ln else "A"
-                conn.history += letter if is_orig else letter.lower()
+                conn.history = _history(conn.history + (letter if is_orig else letter.lower()))
         rel_ack = 0
         if flags & ACK:
             if peer.state == INACTIVE:
@@ -444,7 +458,7 @@ class Engine:
         elif ln:
             ep.rxmit += 1
             if ep.rxmit in _POW10:
-                conn.history += "T" if is_orig else "t"
+                conn.history = _history(conn.history + ("T" if is_orig else "t"))
         if ctrl or ep.state == INACTIVE:
             do_close = _update_state(ep, peer, is_orig, flags, ln)
         else:
@@ -472,7 +486,7 @@ class Engine:
             bit, letter = ((_H_FINRST, "I") if flags & FIN and flags & RST else (_H_MULTI, "Q"))
             if not f.hist & bit << shift:
                 f.hist |= bit << shift
-                conn.history += letter if upper else letter.lower()
+                conn.history = _history(conn.history + (letter if upper else letter.lower()))
             return
         if flags & SYN:
             letter, at = ("H" if flags & ACK else "S"), rel
@@ -490,7 +504,7 @@ class Engine:
             f.hist |= bit << shift
         elif at == seen:
             return
-        conn.history += letter if upper else letter.lower()
+        conn.history = _history(conn.history + (letter if upper else letter.lower()))
 
     def _acked(self, f: Flow, data_from_orig: bool, sender: TcpEndpoint, upto: int,
                ts: int) -> None:
@@ -537,7 +551,7 @@ class Engine:
         conn = f.conn
         conn.missed_bytes += stream.missed - missed_before
         if stream.gaps in _POW10:
-            conn.history += "G" if from_orig else "g"
+            conn.history = _history(conn.history + ("G" if from_orig else "g"))
 
     def _deliver(self, f: Flow, from_orig: bool, data: bytes, ts: int) -> None:
         """In-order payload to listeners and the connection's L7 parser (found on first use)."""

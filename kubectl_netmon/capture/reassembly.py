@@ -10,7 +10,7 @@ data beyond it, or when the connection ends.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,11 @@ class Limits:
     deliver: int = 64 * 1024  # payload bytes delivered per direction
     hold_bytes: int = 64 * 1024  # out-of-order bytes held per direction
     hold_segments: int = 64  # out-of-order segments held per direction
+    # A stream's `end` when it starts at 1 (as the engine's all do): one int shared by them all.
+    end: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "end", 1 + self.deliver)
 
 
 class Stream:
@@ -29,7 +34,8 @@ class Stream:
 
     def __init__(self, limits: Limits, start: int = 1) -> None:
         self.next = start  # position of the next byte to deliver
-        self.end = start + limits.deliver  # first position never delivered
+        # first position never delivered
+        self.end = limits.end if start == 1 else start + limits.deliver
         self.limits = limits
         self.pending: dict[int, tuple[int, bytes]] | None = None  # position -> (stop, data)
         self.held = 0  # bytes held in pending

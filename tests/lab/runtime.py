@@ -200,6 +200,7 @@ class Runtime:
         if pod.host_network:
             for pgid in pod.pgids:
                 procs.kill_group(pgid)
+            procs.wait_exit(list(pod.pgids), 2.0)  # SIGKILL is sent, not yet done, on return
         else:
             state.kill_netns_processes(pod.netns)
             netns.delete_netns(pod.netns)

@@ -38,7 +38,7 @@ def read_name(msg: bytes, off: int) -> tuple[str, int]:
             raise _Malformed
         n = msg[off]
         if n == 0:
-            return b".".join(labels).decode("latin-1"), off + 1 if after < 0 else after
+            return _text(b".".join(labels)), off + 1 if after < 0 else after
         if n & 0xC0 == 0xC0:
             if off + 1 >= len(msg):
                 raise _Malformed
@@ -56,6 +56,22 @@ def read_name(msg: bytes, off: int) -> tuple[str, int]:
             raise _Malformed
         labels.append(msg[off + 1:off + 1 + n])
         off += 1 + n
+
+
+# Names as sent -> their text, shared by the events of every connection (queries and answers
+# repeat; events stay in conn.l7 while their connection is open). Bounded: names come from
+# packets.
+_NAMES: dict[bytes, str] = {}
+_NAMES_MAX = 4096
+
+
+def _text(raw: bytes) -> str:
+    text = _NAMES.get(raw)
+    if text is None:
+        text = raw.decode("latin-1")
+        if len(_NAMES) < _NAMES_MAX:
+            _NAMES[raw] = text
+    return text
 
 
 def parse_message(msg: bytes, ts_ns: int) -> DnsMessage | None:

@@ -57,24 +57,49 @@ class HttpParser:
     __slots__ = ("_orig", "_resp", "_methods")
 
     def __init__(self) -> None:
-        self._orig = _Direction()
-        self._resp = _Direction()
-        self._methods: list[str] = []  # requests awaiting their response (the last _PENDING)
+        # A direction is None while it waits for its next message with nothing buffered (made
+        # on its next bytes) and _DEAD_DIRECTION once it stopped: idle and finished directions
+        # of the many open connections hold no buffers.
+        self._orig: _Direction | None = None
+        self._resp: _Direction | None = None
+        self._methods: list[str] | None = None  # requests awaiting their response (the last
+        # _PENDING); None while there are none
 
     def feed(self, from_orig: bool, data: bytes, ts_ns: int) -> list:
         """Parse one in-order chunk; returns the messages it completed."""
         d = self._orig if from_orig else self._resp
-        if d.state == _DEAD or not data:
+        if d is None:
+            if not data:
+                return []
+            d = _Direction()
+            if from_orig:
+                self._orig = d
+            else:
+                self._resp = d
+        elif d.state == _DEAD or not data:
             return []
         d.buf += data
         out: list = []
         self._run(d, ts_ns, out)
+        if d.state == _HEAD and not d.buf and d.msg is None and not d.ts_ns:
+            keep = None  # the same as a fresh direction
+        elif d.state == _DEAD:
+            keep = _DEAD_DIRECTION
+        else:
+            return out
+        if (self._orig if from_orig else self._resp) is d:
+            if from_orig:
+                self._orig = keep
+            else:
+                self._resp = keep
         return out
 
     def close(self, ts_ns: int) -> list:
         """Emit messages cut short by the end of the connection (partial headers included)."""
         out: list = []
         for d in (self._orig, self._resp):
+            if d is None or d is _DEAD_DIRECTION:
+                continue
             if d.state == _HEAD and d.buf.strip():
                 d.buf += b"\r\n\r\n"
                 self._head(d, out)
@@ -82,6 +107,7 @@ class HttpParser:
                 self._emit(d, out)
             d.state = _DEAD
             d.buf.clear()
+        self._orig = self._resp = _DEAD_DIRECTION
         return out
 
     def _run(self, d: _Direction, ts_ns: int, out: list) -> None:
@@ -134,7 +160,9 @@ class HttpParser:
             return False
         method, uri, version = parsed
         methods = self._methods
-        if len(methods) >= _PENDING:
+        if methods is None:
+            methods = self._methods = []
+        elif len(methods) >= _PENDING:
             del methods[0]
         methods.append(method)
         d.limit = BODY_LIMIT
@@ -152,17 +180,22 @@ class HttpParser:
             self._stop(d)
             return False
         status = int(m.group(2))
-        method = "" if 100 <= status < 200 or not self._methods else self._methods.pop(0)
+        methods = self._methods
+        method = "" if 100 <= status < 200 or not methods else methods.pop(0)
+        if methods is not None and not methods:
+            self._methods = None
         d.limit = RESPONSE_BODY_LIMIT
         first = dict(reversed(headers))  # each name's first value
         d.msg = HttpResponse(
-            ts_ns=d.ts_ns, status=status, reason=(m.group(3) or b"").strip().decode("latin-1"),
-            version=m.group(1).decode("latin-1"), headers=headers,
+            ts_ns=d.ts_ns, status=status, reason=_text((m.group(3) or b"").strip()),
+            version=_text(m.group(1)), headers=headers,
             content_type=first.get("content-type", ""))
         if status == 101 or (method == "CONNECT" and 200 <= status < 300):
             self._emit(d, out)  # the stream is no longer HTTP from here on
             for other in (self._orig, self._resp):
-                self._stop(other)
+                if other is not None:
+                    self._stop(other)
+            self._orig = self._resp = _DEAD_DIRECTION
             return False
         no_body = method == "HEAD" or 100 <= status < 200 or status in (204, 304)
         if no_body:
@@ -281,14 +314,31 @@ def _request_line(line: bytes) -> tuple[str, str, str] | None:
     if len(parts) >= 3 and parts[-1].startswith(b"HTTP/"):
         version = parts[-1][5:]
         rest = rest[:-len(parts[-1])]
-    return (method.decode("latin-1"), rest.strip().decode("latin-1"),
-            version.decode("latin-1"))
+    return _text(method), rest.strip().decode("latin-1"), _text(version)
 
 
 # Header names as sent -> their lower-case text, shared by every message (bounded: names are
 # attacker-chosen).
 _NAMES: dict[bytes, str] = {}
 _NAMES_MAX = 1024
+# Whole header lines and short tokens (methods, versions, reasons) -> their parsed form, shared
+# by every message: events stay in conn.l7 while their connection is open, and most of what
+# they hold repeats from connection to connection. Bounded in count and size (attacker-chosen).
+_LINES: dict[bytes, tuple[str, str]] = {}
+_LINES_MAX = 4096
+_LINE_SHARED = 128  # longer lines are parsed every time
+_TEXTS: dict[bytes, str] = {}
+_TEXTS_MAX = 1024
+
+
+def _text(raw: bytes) -> str:
+    """raw decoded latin-1, shared when short and seen before."""
+    text = _TEXTS.get(raw)
+    if text is None:
+        text = raw.decode("latin-1")
+        if len(raw) <= _LINE_SHARED and len(_TEXTS) < _TEXTS_MAX:
+            _TEXTS[raw] = text
+    return text
 
 
 def _headers(lines: list[bytes]) -> list[tuple[str, str]]:
@@ -300,6 +350,10 @@ def _headers(lines: list[bytes]) -> list[tuple[str, str]]:
             name, value = out[-1]
             out[-1] = (name, f"{value} {line.strip().decode('latin-1')}")
             continue
+        pair = _LINES.get(line)
+        if pair is not None:
+            out.append(pair)
+            continue
         name, sep, value = line.partition(b":")
         if sep:
             text = _NAMES.get(name)
@@ -307,7 +361,10 @@ def _headers(lines: list[bytes]) -> list[tuple[str, str]]:
                 text = name.strip().lower().decode("latin-1")
                 if len(_NAMES) < _NAMES_MAX:
                     _NAMES[name] = text
-            out.append((text, value.strip().decode("latin-1")))
+            pair = (text, value.strip().decode("latin-1"))
+            if len(line) <= _LINE_SHARED and len(_LINES) < _LINES_MAX:
+                _LINES[line] = pair
+            out.append(pair)
         elif line.strip():
             out.append(("", line.strip().decode("latin-1")))
     return out
@@ -315,3 +372,8 @@ def _headers(lines: list[bytes]) -> list[tuple[str, str]]:
 
 def _last(headers: list[tuple[str, str]], name: str) -> str:
     return next((v for n, v in reversed(headers) if n == name), "")
+
+
+# The stopped direction every parser shares (it never buffers: feed returns before it would).
+_DEAD_DIRECTION = _Direction()
+_DEAD_DIRECTION.state = _DEAD

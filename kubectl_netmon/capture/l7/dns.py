@@ -170,17 +170,23 @@ class DnsParser:
     """Zeek service "dns": one DnsMessage per datagram (UDP) or length-prefixed message (TCP)."""
 
     service = "dns"
+    __slots__ = ("_tcp", "_bufs", "_dead")
 
     def __init__(self, tcp: bool) -> None:
         self._tcp = tcp
-        self._bufs = {True: bytearray(), False: bytearray()}
-        self._dead = {True: False, False: False}
+        # Per direction (from_orig -> ...), TCP only, made on the first chunk: a UDP parser
+        # holds no state, so one serves every UDP connection.
+        self._bufs: dict[bool, bytearray] | None = None
+        self._dead: dict[bool, bool] | None = None
 
     def feed(self, from_orig: bool, data: bytes, ts_ns: int) -> list:
         """Parse a datagram, or the TCP messages this chunk completes."""
         if not self._tcp:
             event = parse_message(data, ts_ns)
             return [] if event is None else [event]
+        if self._bufs is None:
+            self._bufs = {True: bytearray(), False: bytearray()}
+            self._dead = {True: False, False: False}
         if self._dead[from_orig]:
             return []
         buf = self._bufs[from_orig]

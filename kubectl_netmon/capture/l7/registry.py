@@ -27,6 +27,7 @@ _HTTP_ANY_REQUEST = re.compile(rb"[\x21-\x7e]+[ \t][^\r\n]*[ \t]HTTP/1\.\d[ \t]*
 SNIFF_LINE = 8192  # look no further for a made-up method's request line
 _HTTP_RESPONSE = re.compile(rb"HTTP/1\.\d[ \t]")
 _TLS_RECORD = re.compile(rb"\x16\x03[\x00-\x04]")  # handshake record, SSL 3.0 to TLS 1.3
+_UDP_DNS = DnsParser(tcp=False)  # stateless: shared by every UDP DNS connection
 
 
 class Parser(Protocol):
@@ -49,7 +50,7 @@ def parser_for(proto: str, resp_p: int, from_orig: bool, data: bytes) -> Parser 
     if proto == "tcp":
         return _tcp_parser(resp_p, data)
     if proto == "udp" and (looks_like_dns(data) or (resp_p in DNS_PORTS and len(data) >= 12)):
-        return DnsParser(tcp=False)
+        return _UDP_DNS
     return None
 
 

@@ -32,9 +32,9 @@ def test_core_v1_lists_the_pod_subresources_the_product_uses(lab):
     } <= names
 
 
-def test_apis_lists_the_authorization_group(lab):
+def test_apis_lists_the_apps_and_authorization_groups(lab):
     _, body = lab.request("GET", "/apis")
-    assert [g["name"] for g in body["groups"]] == ["authorization.k8s.io"]
+    assert [g["name"] for g in body["groups"]] == ["apps", "authorization.k8s.io"]
 
 
 def test_openapi_v3_root_leads_to_a_pod_schema_with_its_group_version_kind(lab):

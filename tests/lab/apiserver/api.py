@@ -8,6 +8,7 @@ from typing import Any
 
 from . import (
     access,
+    apps,
     discovery,
     listing,
     objects,
@@ -38,6 +39,9 @@ class Api:
         self.store, self.policy, self.kubelet = store, policy, kubelet
         self.runtime, self.address = runtime, address
         self._service_ips = services.ClusterIPs(store)
+        self.apps = apps.Controller(
+            store, lambda: sorted(self.kubelet.nodes), lambda pod: self._delete_pod(pod, {})
+        )
 
     # entry ---------------------------------------------------------------------------------------
 
@@ -72,6 +76,8 @@ class Api:
             "/api": discovery.api_versions(self.address),
             "/apis": discovery.APIS,
             "/api/v1": discovery.CORE_V1,
+            "/apis/apps": apps.GROUP_DOC,
+            "/apis/apps/v1": apps.RESOURCES_DOC,
             "/apis/authorization.k8s.io": discovery.AUTHZ_GROUP,
             "/apis/authorization.k8s.io/v1": discovery.AUTHZ_V1,
             "/openapi/v3": discovery.OPENAPI_ROOT,
@@ -123,11 +129,13 @@ class Api:
                     if resource == "pods"
                     else self.store.delete(resource, meta["namespace"], meta["name"])
                 )
+                if resource in apps.KINDS:
+                    self.apps.deleted(deleted[-1])
         kind = schema.KINDS[resource][0]
         return ok(
             {
                 "kind": f"{kind}List",
-                "apiVersion": "v1",
+                "apiVersion": schema.api_version(resource),
                 "metadata": {"resourceVersion": self.store.resource_version},
                 "items": deleted,
             }
@@ -160,6 +168,8 @@ class Api:
             warnings += podsecurity.warnings(namespace, obj)
         elif resource == "services":
             services.default(obj, self._service_ips)
+        elif resource in apps.KINDS:
+            apps.default_and_validate(resource, obj)
         elif resource == "namespaces":
             obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = obj[
                 "metadata"
@@ -168,7 +178,11 @@ class Api:
             obj["status"] = {"phase": "Active"}
         if objects.dry_run(req):
             return ok(obj, 201, **warning_headers(warnings))
-        return ok(self.store.create(resource, obj), 201, **warning_headers(warnings))
+        created = self.store.create(resource, obj)
+        if resource in apps.KINDS:
+            self.apps.created(resource, created)
+            created = self.store.find(resource, ns, obj["metadata"]["name"]) or created
+        return ok(created, 201, **warning_headers(warnings))
 
     def _update(self, req: Request, resource: str, ns: str, name: str, verb: str) -> Response:
         old = self.store.get(resource, ns, name)
@@ -209,7 +223,10 @@ class Api:
             return ok(self._delete_namespace(obj))
         if resource == "nodes":
             raise method_not_allowed("delete", resource)
-        return ok(self.store.delete(resource, ns, name))
+        deleted = self.store.delete(resource, ns, name)
+        if resource in apps.KINDS:
+            self.apps.deleted(deleted)
+        return ok(deleted)
 
     def _delete_pod(self, pod: dict, opts: dict) -> dict:
         """Graceful deletion: mark with deletionTimestamp; the kubelet stops and removes it."""
@@ -249,6 +266,10 @@ class Api:
         for pod in self.store.list("pods", name)[0]:
             with contextlib.suppress(ApiError):  # already gone
                 self._delete_pod(pod, {})
+        for resource in apps.KINDS:
+            for obj in self.store.list(resource, name)[0]:
+                with contextlib.suppress(ApiError):
+                    self.store.delete(resource, name, obj["metadata"]["name"])
         for svc in self.store.list("services", name)[0]:
             with contextlib.suppress(ApiError):
                 self.store.delete("services", name, svc["metadata"]["name"])

@@ -80,15 +80,17 @@ AUTHZ_V1 = {
     "groupVersion": "authorization.k8s.io/v1",
     "resources": [_res("selfsubjectaccessreviews", "SelfSubjectAccessReview", False, ["create"])],
 }
+_APPS_GV = {"groupVersion": "apps/v1", "version": "v1"}
 _AUTHZ_GV = {"groupVersion": "authorization.k8s.io/v1", "version": "v1"}
 APIS = {
     "kind": "APIGroupList",
     "apiVersion": "v1",
     "groups": [
-        {"name": "authorization.k8s.io", "versions": [_AUTHZ_GV], "preferredVersion": _AUTHZ_GV}
+        {"name": "apps", "versions": [_APPS_GV], "preferredVersion": _APPS_GV},
+        {"name": "authorization.k8s.io", "versions": [_AUTHZ_GV], "preferredVersion": _AUTHZ_GV},
     ],
 }
-AUTHZ_GROUP = {"kind": "APIGroup", "apiVersion": "v1", **APIS["groups"][0]}
+AUTHZ_GROUP = {"kind": "APIGroup", "apiVersion": "v1", **APIS["groups"][1]}
 
 
 def api_versions(server_address: str) -> dict[str, Any]:
@@ -121,6 +123,8 @@ def _paths() -> dict[str, Any]:
     write = [_param("dryRun"), _param("fieldManager"), _param("fieldValidation")]
     paths = {}
     for resource, (kind, _) in schema.KINDS.items():
+        if resource in schema.GROUPS:
+            continue
         namespaced = resource in routing.NAMESPACED
         base = (
             f"/api/v1/namespaces/{{namespace}}/{resource}" if namespaced else f"/api/v1/{resource}"
@@ -140,7 +144,9 @@ def _paths() -> dict[str, Any]:
 
 def _schemas() -> dict[str, Any]:
     out = {}
-    for _resource, (kind, fields) in schema.KINDS.items():
+    for resource, (kind, fields) in schema.KINDS.items():
+        if resource in schema.GROUPS:
+            continue
         doc = schema.openapi(fields)
         doc["x-kubernetes-group-version-kind"] = [{"group": "", "version": "v1", "kind": kind}]
         out[f"io.k8s.api.core.v1.{kind}"] = doc

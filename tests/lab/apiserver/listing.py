@@ -57,7 +57,8 @@ def list_response(store: Store, req: Request, resource: str, namespace: str) -> 
     for o in items:
         o.pop("kind", None)
         o.pop("apiVersion", None)
-    return ok({"kind": f"{kind}List", "apiVersion": "v1", "metadata": meta, "items": items})
+    version = schema.api_version(resource)
+    return ok({"kind": f"{kind}List", "apiVersion": version, "metadata": meta, "items": items})
 
 
 def _key(obj: dict) -> str:
@@ -144,7 +145,11 @@ def _bookmark(resource: str, rv: int, initial_end: bool = False) -> dict:
     meta: dict = {"resourceVersion": str(rv)}
     if initial_end:
         meta["annotations"] = {"k8s.io/initial-events-end": "true"}
-    return {"kind": schema.KINDS[resource][0], "apiVersion": "v1", "metadata": meta}
+    return {
+        "kind": schema.KINDS[resource][0],
+        "apiVersion": schema.api_version(resource),
+        "metadata": meta,
+    }
 
 
 class _Bookmarks:

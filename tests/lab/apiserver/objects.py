@@ -33,15 +33,16 @@ def decode(req: Request, resource: str, obj: Any, name: str = "") -> tuple[dict,
             f'{kind} in version "v1" cannot be handled as a {kind}: '
             "json: cannot unmarshal into Go value of type map"
         )
-    if obj.get("kind", kind) != kind or obj.get("apiVersion", "v1") != "v1":
+    gv = schema.api_version(resource)
+    if obj.get("kind", kind) != kind or obj.get("apiVersion", gv) != gv:
         raise bad_request(
             f"the API version in the data ({obj.get('apiVersion')}) does not match "
-            f"the expected API version (v1)"
-            if obj.get("apiVersion", "v1") != "v1"
+            f"the expected API version ({gv})"
+            if obj.get("apiVersion", gv) != gv
             else f'{kind} in version "v1" cannot be handled as a {kind}: '
-            f'no kind "{obj.get("kind")}" is registered for version "v1"'
+            f'no kind "{obj.get("kind")}" is registered for version "{gv}"'
         )
-    obj = {"kind": kind, "apiVersion": "v1", **obj}
+    obj = {"kind": kind, "apiVersion": gv, **obj}
     obj.setdefault("metadata", {})
     unknown = schema.unknown_fields(obj, fields)
     mode = req.param("fieldValidation", "Warn")

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from .status import ApiError
 
-NAMESPACED = {"pods", "services", "events"}
+CORE_NAMESPACED = {"pods", "services", "events"}
+APPS = {"deployments", "statefulsets", "daemonsets", "replicasets"}
+NAMESPACED = CORE_NAMESPACED | APPS
 CLUSTER = {"namespaces", "nodes"}
 SUBRESOURCES = {
     "pods": {"exec", "log", "ephemeralcontainers", "status"},
@@ -15,7 +17,8 @@ SUBRESOURCES = {
     "services": {"status"},
 }
 GROUPS = {
-    ("", "v1"): NAMESPACED | CLUSTER,
+    ("", "v1"): CORE_NAMESPACED | CLUSTER,
+    ("apps", "v1"): APPS,
     ("authorization.k8s.io", "v1"): {"selfsubjectaccessreviews"},
 }
 _VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}

@@ -175,6 +175,7 @@ EVENT = {
     "reportingComponent": S,
     "reportingInstance": S,
 }
+WORKLOAD = {**TOP, "spec": A, "status": A}  # apps/v1: the lab does not check inside
 EPHEMERAL_UPDATE = POD  # the ephemeralcontainers subresource takes a whole Pod
 
 KINDS: dict[str, tuple[str, dict]] = {
@@ -183,7 +184,17 @@ KINDS: dict[str, tuple[str, dict]] = {
     "namespaces": ("Namespace", NAMESPACE),
     "nodes": ("Node", NODE),
     "events": ("Event", EVENT),
+    "deployments": ("Deployment", WORKLOAD),
+    "statefulsets": ("StatefulSet", WORKLOAD),
+    "daemonsets": ("DaemonSet", WORKLOAD),
+    "replicasets": ("ReplicaSet", WORKLOAD),
 }
+GROUPS = {r: "apps" for r in ("deployments", "statefulsets", "daemonsets", "replicasets")}
+
+
+def api_version(resource: str) -> str:
+    """The apiVersion objects of a resource carry: "v1" for the core group, else GROUP/v1."""
+    return f"{GROUPS[resource]}/v1" if resource in GROUPS else "v1"
 
 
 def unknown_fields(obj: Any, schema: Any, path: str = "") -> list[str]:

@@ -12,6 +12,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 
+from .schema import GROUPS
 from .status import already_exists, conflict, gone, not_found
 
 Key = tuple[str, str, str]  # (resource, namespace or "", name)
@@ -50,7 +51,7 @@ class Store:
         with self._changed:
             obj = self._objects.get((resource, ns, name))
             if obj is None:
-                raise not_found(resource, name)
+                raise not_found(resource, name, GROUPS.get(resource, ""))
             return copy.deepcopy(obj)
 
     def find(self, resource: str, ns: str, name: str) -> dict | None:
@@ -75,7 +76,7 @@ class Store:
         key = (resource, meta.get("namespace", ""), meta["name"])
         with self._changed:
             if key in self._objects:
-                raise already_exists(resource, meta["name"])
+                raise already_exists(resource, meta["name"], GROUPS.get(resource, ""))
             return self._commit("ADDED", resource, key, obj)
 
     def update(self, resource: str, obj: dict, expect_rv: str | None = None) -> dict:
@@ -85,7 +86,7 @@ class Store:
         with self._changed:
             current = self._objects.get(key)
             if current is None:
-                raise not_found(resource, meta["name"])
+                raise not_found(resource, meta["name"], GROUPS.get(resource, ""))
             if expect_rv and expect_rv != current["metadata"]["resourceVersion"]:
                 raise conflict(
                     resource,
@@ -118,7 +119,7 @@ class Store:
         key = (resource, ns, name)
         with self._changed:
             if key not in self._objects:
-                raise not_found(resource, name)
+                raise not_found(resource, name, GROUPS.get(resource, ""))
             obj = self._objects.pop(key)
             self._rv += 1
             obj = copy.deepcopy(obj)

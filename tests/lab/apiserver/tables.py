@@ -9,7 +9,39 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+_WIDE = [("Containers", 1), ("Images", 1)]
 _COLUMNS = {
+    "deployments": [
+        ("Name", 0),
+        ("Ready", 0),
+        ("Up-to-date", 0),
+        ("Available", 0),
+        ("Age", 0),
+        *_WIDE,
+        ("Selector", 1),
+    ],
+    "statefulsets": [("Name", 0), ("Ready", 0), ("Age", 0), *_WIDE],
+    "daemonsets": [
+        ("Name", 0),
+        ("Desired", 0),
+        ("Current", 0),
+        ("Ready", 0),
+        ("Up-to-date", 0),
+        ("Available", 0),
+        ("Node Selector", 0),
+        ("Age", 0),
+        *_WIDE,
+        ("Selector", 1),
+    ],
+    "replicasets": [
+        ("Name", 0),
+        ("Desired", 0),
+        ("Current", 0),
+        ("Ready", 0),
+        ("Age", 0),
+        *_WIDE,
+        ("Selector", 1),
+    ],
     "pods": [
         ("Name", 0),
         ("Ready", 0),
@@ -235,7 +267,77 @@ def _event(ev: dict) -> list[Any]:
     ]
 
 
+def _images(obj: dict) -> list[str]:
+    containers = obj["spec"].get("template", {}).get("spec", {}).get("containers", [])
+    return [
+        ",".join(c.get("name", "") for c in containers),
+        ",".join(c.get("image", "") for c in containers),
+    ]
+
+
+def _selector(obj: dict) -> str:
+    sel = obj["spec"].get("selector") or {}
+    return ",".join(f"{k}={v}" for k, v in sorted((sel.get("matchLabels") or {}).items()))
+
+
+def _deployment(d: dict) -> list[Any]:
+    st, want = d.get("status", {}), d["spec"].get("replicas", 1)
+    return [
+        d["metadata"]["name"],
+        f"{st.get('readyReplicas', 0)}/{want}",
+        st.get("updatedReplicas", 0),
+        st.get("availableReplicas", 0),
+        age(d["metadata"].get("creationTimestamp")),
+        *_images(d),
+        _selector(d) or "<none>",
+    ]
+
+
+def _statefulset(s: dict) -> list[Any]:
+    st = s.get("status", {})
+    return [
+        s["metadata"]["name"],
+        f"{st.get('readyReplicas', 0)}/{s['spec'].get('replicas', 1)}",
+        age(s["metadata"].get("creationTimestamp")),
+        *_images(s),
+    ]
+
+
+def _daemonset(d: dict) -> list[Any]:
+    st = d.get("status", {})
+    node_selector = d["spec"].get("template", {}).get("spec", {}).get("nodeSelector") or {}
+    return [
+        d["metadata"]["name"],
+        st.get("desiredNumberScheduled", 0),
+        st.get("currentNumberScheduled", 0),
+        st.get("numberReady", 0),
+        st.get("updatedNumberScheduled", 0),
+        st.get("numberAvailable", 0),
+        ",".join(f"{k}={v}" for k, v in sorted(node_selector.items())) or "<none>",
+        age(d["metadata"].get("creationTimestamp")),
+        *_images(d),
+        _selector(d) or "<none>",
+    ]
+
+
+def _replicaset(r: dict) -> list[Any]:
+    st = r.get("status", {})
+    return [
+        r["metadata"]["name"],
+        r["spec"].get("replicas", 1),
+        st.get("replicas", 0),
+        st.get("readyReplicas", 0),
+        age(r["metadata"].get("creationTimestamp")),
+        *_images(r),
+        _selector(r) or "<none>",
+    ]
+
+
 _CELLS = {
+    "deployments": _deployment,
+    "statefulsets": _statefulset,
+    "daemonsets": _daemonset,
+    "replicasets": _replicaset,
     "pods": _pod,
     "nodes": _node,
     "namespaces": _namespace,

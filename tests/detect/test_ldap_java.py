@@ -49,7 +49,7 @@ def test_notice_carries_class_codebase_and_factory():
     extra = hooks.notices[0].extra
     assert (extra["java.class_name"], extra["java.codebase"], extra["java.factory"]) == (
         "foo", "http://203.0.113.7:8000/", "Exploit")
-    assert hooks.notices[0].sub.startswith("0\\x81")
+    assert hooks.notices[0].sub.startswith("0\x81")  # the reply's bytes, read as latin-1
 
 
 def test_client_opening_cut_into_tiny_chunks_is_still_recognised():

@@ -101,8 +101,8 @@ def test_a_notice_without_a_connection_has_no_uid_or_id_fields():
     assert not {"uid", "id.orig_h", "id.resp_h", "proto"} & set(rec)
 
 
-def test_notice_text_the_detector_already_escaped_is_not_escaped_twice():
-    assert notice_record(seed_notice(sub="0\\x81\\x8e"))["sub"] == "0\\x81\\x8e"
+def test_a_backslash_in_notice_text_is_doubled_so_escapes_stay_unambiguous():
+    assert notice_record(seed_notice(sub="0\\x81\x8e"))["sub"] == "0\\\\x81\\x8e"
 
 
 @pytest.mark.parametrize("field", ["msg", "sub"])

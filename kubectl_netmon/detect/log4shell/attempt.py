@@ -20,7 +20,6 @@ from kubectl_netmon.detect.log4shell.normalise import (
     find_lookups,
 )
 from kubectl_netmon.detect.log4shell.scan import StreamScanner, may_trigger
-from kubectl_netmon.output.escape import escape
 
 
 class AttemptDetector(Detector):
@@ -79,12 +78,12 @@ class AttemptDetector(Detector):
                 self._tracker.add_target(_victim(conn, from_orig), lookup, ts_ns, conn.uid)
 
     def _request(self, conn: Conn, req: HttpRequest) -> None:
-        uri = escape(req.uri)
+        uri = req.uri
         line = f"{req.method} {req.uri}"
         if _may_hold_lookup(line):
             for lookup in find_lookups(line.encode("latin-1", "replace"), allow_bare=True):
                 self._raise(conn, req.ts_ns, True, notes.ATTEMPT_URI, lookup,
-                            f"uri='{uri}', method={escape(req.method)}, ")
+                            f"uri='{uri}', method={req.method}, ")
         headers = req.headers
         if headers and (_may_hold_lookup("\n".join(map("".join, headers)))
                         or any(n == "authorization" for n, _ in headers)):
@@ -93,7 +92,7 @@ class AttemptDetector(Detector):
         if req.body and TRIGGER.search(req.body):
             for lookup in find_lookups(req.body, allow_bare=True):
                 self._raise(conn, req.ts_ns, True, notes.ATTEMPT_BODY, lookup,
-                            f"uri='{uri}', content_type='{escape(req.content_type)}', ")
+                            f"uri='{uri}', content_type='{req.content_type}', ")
 
     def _header(self, conn: Conn, ts_ns: int, is_orig: bool, uri: str, name: str,
                 value: str) -> None:
@@ -107,7 +106,7 @@ class AttemptDetector(Detector):
                 lookups += find_lookups(credentials, allow_bare=True)
         for lookup in lookups:
             where = (f"uri='{uri}', is_orig={'T' if is_orig else 'F'}, "
-                     f"header name='{escape(name.upper())}', header value='{escape(value)}', ")
+                     f"header name='{name.upper()}', header value='{value}', ")
             self._raise(conn, ts_ns, is_orig, notes.ATTEMPT_HEADER, lookup, where)
 
     def _raise(self, conn: Conn, ts_ns: int, from_orig: bool, note: str, lookup: Lookup,
@@ -119,14 +118,14 @@ class AttemptDetector(Detector):
         self._tracker.add_target(victim, lookup, ts_ns, conn.uid)
         notice = Notice.for_conn(
             conn, ts_ns, note, notes.MSG[note],
-            sub=(f"{where}raw='{escape(lookup.raw)}', normalised='{escape(lookup.normalised)}', "
-                 f"target={escape(lookup.target)}"),
+            sub=(f"{where}raw='{lookup.raw}', normalised='{lookup.normalised}', "
+                 f"target={lookup.target}"),
             identifier=f"{conn.orig_h}{conn.resp_h}{conn.resp_p}{lookup.normalised}",
-            extra={"lookup.scheme": lookup.scheme, "lookup.host": escape(lookup.host),
-                   "lookup.port": lookup.port, "lookup.path": escape(lookup.path)})
+            extra={"lookup.scheme": lookup.scheme, "lookup.host": lookup.host,
+                   "lookup.port": lookup.port, "lookup.path": lookup.path})
         self._tracker.report(self, notice, victim,
                              victim_port=conn.resp_p if victim == conn.resp_h else 0,
-                             attacker=attacker, callback=escape(lookup.target))
+                             attacker=attacker, callback=lookup.target)
 
 
 def _may_hold_lookup(text: str) -> bool:

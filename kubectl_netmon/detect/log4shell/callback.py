@@ -13,7 +13,6 @@ from kubectl_netmon.capture.l7.events import DnsMessage
 from kubectl_netmon.detect.base import Detector, Notice
 from kubectl_netmon.detect.log4shell import notes
 from kubectl_netmon.detect.log4shell.correlate import Target, Tracker, endpoint
-from kubectl_netmon.output.escape import escape
 
 
 class CallbackDetector(Detector):
@@ -59,16 +58,16 @@ class CallbackDetector(Detector):
 
     def _raise(self, conn: Conn, ts_ns: int, target: Target, what: str, query: str) -> None:
         lookup = target.lookup
-        extra = {"lookup.scheme": lookup.scheme, "lookup.host": escape(lookup.host),
+        extra = {"lookup.scheme": lookup.scheme, "lookup.host": lookup.host,
                  "lookup.port": lookup.port, "attempt.uid": target.uid}
-        sub = (f"lookup='{escape(lookup.normalised)}', target={escape(lookup.target)}, "
-               f"seen={escape(what)}")
+        sub = (f"lookup='{lookup.normalised}', target={lookup.target}, "
+               f"seen={what}")
         if query:
-            extra["dns.query"] = escape(query)
-            sub += f", query='{escape(query)}'"
+            extra["dns.query"] = query
+            sub += f", query='{query}'"
         notice = Notice.for_conn(conn, ts_ns, notes.CALLBACK, notes.MSG[notes.CALLBACK], sub=sub,
                                  identifier=f"{conn.orig_h}->{what}", extra=extra)
-        self._tracker.report(self, notice, conn.orig_h, callback=escape(lookup.target))
+        self._tracker.report(self, notice, conn.orig_h, callback=lookup.target)
 
 
 def _first_query(conn: Conn) -> str:

@@ -15,7 +15,6 @@ from kubectl_netmon.capture.l7.events import HttpRequest, HttpResponse
 from kubectl_netmon.detect.base import Detector, Notice
 from kubectl_netmon.detect.log4shell import notes
 from kubectl_netmon.detect.log4shell.correlate import Tracker, endpoint
-from kubectl_netmon.output.escape import escape
 
 CLASS_MAGIC = b"\xca\xfe\xba\xbe"
 SERIALIZED_MAGIC = b"\xac\xed\x00\x05"
@@ -56,13 +55,13 @@ class ClassDownloadDetector(Detector):
         return java or self._tracker.in_chain(conn.orig_h)
 
     def _raise(self, conn: Conn, request: HttpRequest | None, response: HttpResponse) -> None:
-        agent = escape(request.user_agent) if request is not None else ""
-        host = escape(request.host) if request is not None else ""
-        uri = escape(request.uri) if request is not None else ""
+        agent = request.user_agent if request is not None else ""
+        host = request.host if request is not None else ""
+        uri = request.uri if request is not None else ""
         kind = {CLASS_MAGIC: "class", SERIALIZED_MAGIC: "serialized"}.get(response.body[:4], "")
         notice = Notice.for_conn(
             conn, response.ts_ns, notes.JAVA_CLASS_DOWNLOAD, notes.MSG[notes.JAVA_CLASS_DOWNLOAD],
-            sub=(f"user_agent='{agent}', CONTENT-TYPE='{escape(response.content_type)}', "
+            sub=(f"user_agent='{agent}', CONTENT-TYPE='{response.content_type}', "
                  f"host='{host}', uri='{uri}', magic='{kind}'"),
             identifier=f"{conn.orig_h}{conn.orig_p}{conn.resp_h}{conn.resp_p}",
             extra={"http.uri": uri, "http.user_agent": agent, "java.payload": kind})

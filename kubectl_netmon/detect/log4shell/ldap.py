@@ -13,7 +13,6 @@ from kubectl_netmon.detect.base import Detector, Notice
 from kubectl_netmon.detect.log4shell import notes
 from kubectl_netmon.detect.log4shell.ber import BerError, children, expect, header
 from kubectl_netmon.detect.log4shell.correlate import Tracker, endpoint
-from kubectl_netmon.output.escape import escape
 
 SEQUENCE, INTEGER, OCTET_STRING, SET = 0x30, 0x02, 0x04, 0x31
 SEARCH_RESULT_ENTRY = 0x64
@@ -153,12 +152,12 @@ class LdapJavaDetector(Detector):
                attributes: dict[bytes, list[bytes]]) -> None:
         def first(name: bytes) -> str:
             values = attributes.get(name)
-            return escape(values[0]) if values else ""
+            return values[0].decode("latin-1") if values else ""
 
         notice = Notice.for_conn(
             conn, ts_ns, notes.LDAP_JAVA, notes.MSG[notes.LDAP_JAVA],
-            sub=escape(msg[:SAMPLE_BYTES]), identifier=f"{conn.orig_h}->{conn.resp_h}",
-            extra={"ldap.dn": escape(dn), "java.class_name": first(b"javaclassname"),
+            sub=msg[:SAMPLE_BYTES].decode("latin-1"), identifier=f"{conn.orig_h}->{conn.resp_h}",
+            extra={"ldap.dn": dn.decode("latin-1"), "java.class_name": first(b"javaclassname"),
                    "java.codebase": first(b"javacodebase"), "java.factory": first(b"javafactory"),
                    "java.serialized": b"javaserializeddata" in attributes})
         self._tracker.report(self, notice, conn.orig_h, attacker=conn.resp_h,

@@ -13,7 +13,6 @@ from kubectl_netmon.capture.conn import Conn
 from kubectl_netmon.detect.base import Detector, Notice
 from kubectl_netmon.detect.log4shell import notes
 from kubectl_netmon.detect.log4shell.correlate import Tracker, endpoint
-from kubectl_netmon.output.escape import escape
 
 JRMI_MAGIC = b"JRMI"
 _RETURN_DATA = re.compile(rb"\x51(?:\xac\xed\x00\x05|\xca\xfe\xba\xbe)")
@@ -58,7 +57,7 @@ class RmiJavaDetector(Detector):
         reply = buf[m.start():]
         notice = Notice.for_conn(
             conn, ts_ns, notes.RMI_JAVA, notes.MSG[notes.RMI_JAVA],
-            sub=escape(reply[:SAMPLE_BYTES]), identifier=f"{conn.orig_h}->{conn.resp_h}",
+            sub=reply[:SAMPLE_BYTES].decode("latin-1"), identifier=f"{conn.orig_h}->{conn.resp_h}",
             extra={"java.serialized": reply[1:3] == b"\xac\xed",
                    "java.reference": _REFERENCE.search(reply) is not None})
         self._tracker.report(self, notice, conn.orig_h, attacker=conn.resp_h,

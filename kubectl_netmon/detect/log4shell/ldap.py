@@ -13,6 +13,7 @@ from kubectl_netmon.detect.base import Detector, Notice
 from kubectl_netmon.detect.log4shell import notes
 from kubectl_netmon.detect.log4shell.ber import BerError, children, expect, header
 from kubectl_netmon.detect.log4shell.correlate import Tracker, endpoint
+from kubectl_netmon.detect.log4shell.opening import Openings
 
 SEQUENCE, INTEGER, OCTET_STRING, SET = 0x30, 0x02, 0x04, 0x31
 SEARCH_RESULT_ENTRY = 0x64
@@ -25,7 +26,6 @@ JAVA_OBJECT_CLASSES = frozenset((b"javanamingreference", b"javaserializedobject"
                                  b"javamarshalledobject", b"javaobject", b"javacontainer"))
 SAMPLE_BYTES = 1024
 OPENING_BYTES = 7  # SEQUENCE header, message id, operation tag
-_UNDECIDED = object()
 
 
 def is_ldap_request(data: bytes) -> bool:
@@ -108,22 +108,15 @@ class LdapJavaDetector(Detector):
     def __init__(self, tracker: Tracker) -> None:
         super().__init__()
         self._tracker = tracker
-        self._conns: dict[str, _Replies | None] = {}  # None: not LDAP
-        self._opening: dict[str, bytes] = {}  # client bytes while too few to decide
+        self._conns: Openings[_Replies] = Openings(
+            bytes((SEQUENCE,)), OPENING_BYTES, lambda opening: True,
+            lambda opening: _Replies() if is_ldap_request(opening) else None)
 
     def on_data(self, conn: Conn, from_orig: bool, data: bytes, ts_ns: int) -> None:
         if conn.service:  # an L7 parser recognised another protocol
             return
         uid = conn.uid
-        replies = self._conns.get(uid, _UNDECIDED)
-        if replies is _UNDECIDED:
-            if not from_orig or not data:
-                return
-            if data[:1] != b"\x30" and uid not in self._opening:  # not a BER SEQUENCE
-                self._conns[uid] = None
-            else:
-                self._decide(uid, data)
-            return
+        replies = self._conns.state(uid, from_orig, data)
         if replies is None or from_orig:
             return
         if conn.proto == "udp":
@@ -134,19 +127,10 @@ class LdapJavaDetector(Detector):
                 if found is not None:
                     self._raise(conn, ts_ns, msg, *found)
         except BerError:
-            self._conns[uid] = None
-
-    def _decide(self, uid: str, data: bytes) -> None:
-        """Is this LDAP? Decided on the client's first bytes (gathered until there are enough)."""
-        opening = self._opening.pop(uid, b"") + data
-        if len(opening) < OPENING_BYTES and opening[0] == SEQUENCE:
-            self._opening[uid] = opening
-        else:
-            self._conns[uid] = _Replies() if is_ldap_request(opening) else None
+            self._conns.set(uid, None)
 
     def on_conn_end(self, conn: Conn) -> None:
-        self._conns.pop(conn.uid, None)
-        self._opening.pop(conn.uid, None)
+        self._conns.end(conn.uid)
 
     def _raise(self, conn: Conn, ts_ns: int, msg: bytes, dn: bytes,
                attributes: dict[bytes, list[bytes]]) -> None:

@@ -13,12 +13,12 @@ from kubectl_netmon.capture.conn import Conn
 from kubectl_netmon.detect.base import Detector, Notice
 from kubectl_netmon.detect.log4shell import notes
 from kubectl_netmon.detect.log4shell.correlate import Tracker, endpoint
+from kubectl_netmon.detect.log4shell.opening import Openings
 
 JRMI_MAGIC = b"JRMI"
 _RETURN_DATA = re.compile(rb"\x51(?:\xac\xed\x00\x05|\xca\xfe\xba\xbe)")
 _REFERENCE = re.compile(rb"javax\.naming\.Reference|ReferenceWrapper")
 SAMPLE_BYTES = 256
-_UNDECIDED = object()
 
 
 class RmiJavaDetector(Detector):
@@ -30,30 +30,23 @@ class RmiJavaDetector(Detector):
     def __init__(self, tracker: Tracker) -> None:
         super().__init__()
         self._tracker = tracker
-        self._conns: dict[str, bytes | None] = {}  # uid -> last server bytes (None: not RMI)
-        self._opening: dict[str, bytes] = {}  # client bytes while too few to decide
+        # uid -> the server's last bytes (a ReturnData may straddle two chunks)
+        self._conns: Openings[bytes] = Openings(b"J", len(JRMI_MAGIC), JRMI_MAGIC.startswith,
+                                                _start)
 
     def on_data(self, conn: Conn, from_orig: bool, data: bytes, ts_ns: int) -> None:
         if conn.service:  # an L7 parser recognised another protocol
             return
         uid = conn.uid
-        tail = self._conns.get(uid, _UNDECIDED)
-        if tail is _UNDECIDED:
-            if not from_orig or not data:
-                return
-            if data[:1] != b"J" and uid not in self._opening:
-                self._conns[uid] = None
-            else:
-                self._decide(uid, data)
-            return
+        tail = self._conns.state(uid, from_orig, data)
         if tail is None or from_orig:
             return
         buf = tail + data if tail else data
         m = _RETURN_DATA.search(buf)
         if m is None:
-            self._conns[uid] = buf[-4:]
+            self._conns.set(uid, buf[-4:])
             return
-        self._conns[uid] = None
+        self._conns.set(uid, None)
         reply = buf[m.start():]
         notice = Notice.for_conn(
             conn, ts_ns, notes.RMI_JAVA, notes.MSG[notes.RMI_JAVA],
@@ -63,14 +56,10 @@ class RmiJavaDetector(Detector):
         self._tracker.report(self, notice, conn.orig_h, attacker=conn.resp_h,
                              callback=endpoint(conn.resp_h, conn.resp_p), delivered=True)
 
-    def _decide(self, uid: str, data: bytes) -> None:
-        """Is this JRMP? Decided on the client's first four bytes (gathered if cut shorter)."""
-        opening = self._opening.pop(uid, b"") + data
-        if len(opening) < len(JRMI_MAGIC) and JRMI_MAGIC.startswith(opening):
-            self._opening[uid] = opening
-        else:
-            self._conns[uid] = b"" if opening.startswith(JRMI_MAGIC) else None
-
     def on_conn_end(self, conn: Conn) -> None:
-        self._conns.pop(conn.uid, None)
-        self._opening.pop(conn.uid, None)
+        self._conns.end(conn.uid)
+
+
+def _start(opening: bytes) -> bytes | None:
+    """An RMI connection starts with no server bytes seen."""
+    return b"" if opening.startswith(JRMI_MAGIC) else None

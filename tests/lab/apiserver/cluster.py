@@ -104,7 +104,7 @@ class LabCluster:
             runtime,
             f"127.0.0.1:{self.port}",
         )
-        self.http = ApiHttpServer(self.api, "127.0.0.1", self.port, cert, key)
+        self.http = ApiHttpServer(self.api, "127.0.0.1", self.port, cert, key, ca)
 
     def _seed(self) -> None:
         for name in SYSTEM_NAMESPACES:

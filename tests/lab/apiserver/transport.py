@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from .api import Api
 from .messages import Request, Response
+from .pki import user_of_certificate
 from .status import ApiError, internal
 
 MAX_BODY = 3 << 20  # the real server's request size limit (3 MiB)
@@ -79,6 +80,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.rfile.readline()
 
     def _authenticate(self, req: Request) -> Response | None:
+        """A verified client certificate first, then a bearer token, as kube-apiserver's union
+        authenticator orders them; neither: anonymous; a bad token: 401."""
+        cert = user_of_certificate(self.connection.getpeercert() or {})
+        if cert is not None:
+            req.user, req.groups = cert
+            return None
         header = self.headers.get("Authorization", "")
         if not header:
             req.user, req.groups = "system:anonymous", ["system:unauthenticated"]
@@ -144,13 +151,16 @@ class ApiHttpServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, api: Api, host: str, port: int, cert: Path, key: Path) -> None:
+    def __init__(self, api: Api, host: str, port: int, cert: Path, key: Path,
+                 client_ca: Path) -> None:
         super().__init__((host, port), _Handler)
         self.api = api
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.minimum_version = ssl.TLSVersion.TLSv1_2
         self.ctx.set_alpn_protocols(["http/1.1"])
         self.ctx.load_cert_chain(cert, key)
+        self.ctx.verify_mode = ssl.CERT_OPTIONAL  # client certificates are one way to log in
+        self.ctx.load_verify_locations(client_ca)
 
     def get_request(self):  # noqa: ANN201 - socketserver's signature
         sock, addr = self.socket.accept()

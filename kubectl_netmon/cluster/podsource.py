@@ -1,11 +1,13 @@
-"""Pods and nodes from the API into a PodMap, with times: list once, or list then watch.
+"""Pods, services and nodes from the API into a PodMap, with times: list once, or list then watch.
 
 A pod's addresses enter the map when it has them (since its start time: it cannot have held them
 earlier), and leave it (end at the time we see it) when it is deleted, finishes, or its
 addresses change. Node addresses (InternalIP, ExternalIP) name their node, which is what
-hostNetwork pods send from. A watch that the server expires (410 Gone) is resumed by listing
-again: pods missing from the new list are ended then. Objects are read as plain JSON dicts,
-the shape `kubectl get -o json` and our pods JSON snapshots have, not as client models.
+hostNetwork pods send from. A service's ClusterIPs name the service from its creation (a client
+in a pod sends to them before kube-proxy rewrites the address on the node); a user who may not
+list services still gets pods and nodes. A watch that the server expires (410 Gone) is resumed by
+listing again: pods missing from the new list are ended then. Objects are read as plain JSON
+dicts, the shape `kubectl get -o json` and our pods JSON snapshots have, not as client models.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from kubectl_netmon.output.escape import escape
 
 _ENDED_PHASES = ("Succeeded", "Failed")
 _NODE_ADDRESS_TYPES = ("InternalIP", "ExternalIP")
+RESOURCES = ("nodes", "pods", "services")
+OPTIONAL = ("services",)  # forbidden to list them: go on without their names
 _GONE = 410
 WATCH_SECONDS = 300  # each watch request ends after this; the next resumes where it stopped
 RETRIES = 5  # lost watch connections in a row before --watch gives up
@@ -36,7 +40,7 @@ LIST_TIMEOUT = (30, 300)  # seconds to connect, and to wait for a list (big clus
 
 @dataclass(frozen=True)
 class _Held:
-    """The addresses one pod holds now, and as whom."""
+    """The addresses one pod or service holds now, and as whom."""
 
     ips: tuple[str, ...]
     info: PodInfo
@@ -54,34 +58,40 @@ class PodSource:
         self.pods = pods if pods is not None else PodMap()
         self._api = CoreV1Api(client)
         self._clock = clock
-        self._held: dict[str, _Held] = {}  # pod uid -> what it holds
+        self._held: dict[str, dict[str, _Held]] = {"pods": {}, "services": {}}  # by uid
         self._nodes: dict[str, str] = {}  # node address -> node name
         self._rv: dict[str, str] = {}  # resource -> resourceVersion to watch from
         self._past: set[str] = set()  # uids of pods seen only after they finished
 
     def sync(self) -> PodMap:
-        """List nodes and pods once (enough for enriching logs); returns the map."""
-        for resource in ("nodes", "pods"):
-            self._apply_list(resource, *self._list(resource))
+        """List nodes, pods and services once (enough for enriching logs); returns the map."""
+        for resource in RESOURCES:
+            try:
+                self._apply_list(resource, *self._list(resource))
+            except _Forbidden:
+                if resource not in OPTIONAL:
+                    raise
         return self.pods
 
     def current(self) -> dict[str, PodInfo]:
-        """Every address held now: pod addresses, then node addresses not used by a pod."""
-        out = {ip: held.info for held in self._held.values() for ip in held.ips}
+        """Every address held now: pods' and services' addresses, then nodes' not used by a
+        pod."""
+        out = {ip: held.info for held in (*self._held["pods"].values(),
+                                          *self._held["services"].values()) for ip in held.ips}
         for ip, node in self._nodes.items():
             out.setdefault(ip, PodInfo(ns="", name=node, node=node, node_ip=ip, kind="node"))
         return out
 
     def run(self, on_change: Callable[[], None], stop: threading.Event | None = None,
             watch_seconds: int = WATCH_SECONDS) -> None:
-        """Watch nodes and pods until stop is set, calling on_change after each change that
-        affects who holds an address. Lists first unless sync() ran."""
+        """Watch nodes, pods and services until stop is set, calling on_change after each change
+        that affects who holds an address. Lists first unless sync() ran."""
         stop = stop or threading.Event()
         events: queue.Queue = queue.Queue()
-        for resource in ("nodes", "pods"):
+        for resource in RESOURCES:
             threading.Thread(target=self._feed, args=(resource, events, stop, watch_seconds),
                              daemon=True, name=f"netmon-watch-{resource}").start()
-        running = 2
+        running = len(RESOURCES)
         while running:
             kind, resource, payload = events.get()
             if kind == "stopped":
@@ -112,6 +122,9 @@ class PodSource:
                     if failures > RETRIES:
                         raise
                     stop.wait(min(2 ** failures, 30))
+        except _Forbidden as e:
+            if resource not in OPTIONAL:
+                events.put(("error", resource, e))
         except ClusterError as e:
             events.put(("error", resource, e))
         finally:
@@ -160,14 +173,14 @@ class PodSource:
 
     def _request(self, resource: str, **kwargs):
         """The raw HTTP response of a list or watch (no model decoding: dicts are enough)."""
-        call = self._api.list_node if resource == "nodes" else \
-            self._api.list_pod_for_all_namespaces
+        call = {"nodes": self._api.list_node, "pods": self._api.list_pod_for_all_namespaces,
+                "services": self._api.list_service_for_all_namespaces}[resource]
         try:
             return call(_preload_content=False, **kwargs)
         except ApiException as e:  # older clients raise for non-2xx themselves
             if e.status == _GONE:
                 return _Gone()
-            raise ClusterError(f"listing {resource}: {_api_text(e.status, e.body)}") from None
+            raise _error(resource, e.status, e.body) from None
         except (urllib3.exceptions.HTTPError, OSError) as e:
             host = self._api.api_client.configuration.host
             raise _Unreachable(f"cannot reach the API server at {escape(host)} "
@@ -181,18 +194,23 @@ class PodSource:
         etype, obj = payload
         if resource == "nodes":
             return self._node(obj, deleted=etype == "DELETED")
+        if resource == "services":
+            return self._service(obj, deleted=etype == "DELETED", now=self._clock())
         return self._pod(obj, deleted=etype == "DELETED", now=self._clock())
 
     def _apply_list(self, resource: str, items: list[dict], rv: str | None) -> bool:
-        """A full list: apply every object; pods we hold that are gone from it have ended."""
+        """A full list: apply every object; pods and services we hold that are gone from it have
+        ended."""
         if rv is not None:
             self._rv[resource] = rv
         if resource == "nodes":
             return any([self._node(obj) for obj in items])
         now = self._clock()
         seen = {_uid(obj) for obj in items}
-        changed = [self._pod(obj, now=now) for obj in items]
-        changed += [self._release(uid, now) for uid in list(self._held) if uid not in seen]
+        apply = self._service if resource == "services" else self._pod
+        changed = [apply(obj, now=now) for obj in items]
+        held = self._held[resource]
+        changed += [self._release(held, uid, now) for uid in list(held) if uid not in seen]
         return any(changed)
 
     def _pod(self, pod: dict, now: int, deleted: bool = False) -> bool:
@@ -208,17 +226,32 @@ class PodSource:
                        node=node, node_ip=host_ip or "")
         since = min(_time_ns(status.get("startTime")) or _time_ns(
             meta.get("creationTimestamp")) or now, now)
-        if ended and uid not in self._held and uid not in self._past:
+        held = self._held["pods"]
+        if ended and uid not in held and uid not in self._past:
             return self._add_past(uid, info, status, since)
-        old = self._held.get(uid)
+        return self._hold(held, uid, ips, info, since, now)
+
+    def _service(self, svc: dict, now: int, deleted: bool = False) -> bool:
+        meta, spec = _dict(svc, "metadata"), _dict(svc, "spec")
+        ips = () if deleted else tuple(dict.fromkeys(filter(None, map(_canonical, [
+            *(spec.get("clusterIPs") or ()), spec.get("clusterIP")]))))
+        info = PodInfo(ns=str(meta.get("namespace") or ""), name=str(meta.get("name") or ""),
+                       kind="service")
+        since = min(_time_ns(meta.get("creationTimestamp")) or now, now)
+        return self._hold(self._held["services"], _uid(svc), ips, info, since, now)
+
+    def _hold(self, held: dict[str, _Held], uid: str, ips: tuple[str, ...], info: PodInfo,
+              since: int, now: int) -> bool:
+        """uid now holds ips as info (none: it holds nothing); False when nothing changed."""
+        old = held.get(uid)
         unchanged = (old.ips, old.info) == (ips, info) if old else not ips
         if unchanged:
             return False
-        self._release(uid, now)
+        self._release(held, uid, now)
         for ip in ips:
             self.pods.add(ip, info, since)
         if ips:
-            self._held[uid] = _Held(ips, info)
+            held[uid] = _Held(ips, info)
         return True
 
     def _add_past(self, uid: str, info: PodInfo, status: dict, since: int) -> bool:
@@ -231,8 +264,8 @@ class PodSource:
             self.pods.add(ip, info, since, until)
         return False
 
-    def _release(self, uid: str, now: int) -> bool:
-        old = self._held.pop(uid, None)
+    def _release(self, held: dict[str, _Held], uid: str, now: int) -> bool:
+        old = held.pop(uid, None)
         for ip in old.ips if old else ():
             self.pods.end(ip, now)
         return old is not None
@@ -258,6 +291,10 @@ class _Unreachable(ClusterError):
     """The API server could not be reached or the connection broke: worth retrying a watch."""
 
 
+class _Forbidden(ClusterError):
+    """The user may not list or watch the resource (HTTP 401/403)."""
+
+
 class _Gone:
     """Stands for a 410 response when the client raised it instead of returning it."""
 
@@ -269,7 +306,12 @@ class _Gone:
 
 def _check(resp, resource: str) -> None:
     if not 200 <= resp.status < 300:
-        raise ClusterError(f"listing {resource}: {_api_text(resp.status, resp.data)}")
+        raise _error(resource, resp.status, resp.data)
+
+
+def _error(resource: str, status: int, body: bytes | str | None) -> ClusterError:
+    kind = _Forbidden if status in (401, 403) else ClusterError
+    return kind(f"listing {resource}: {_api_text(status, body)}")
 
 
 def _api_text(status: int, body: bytes | str | None) -> str:

@@ -1,4 +1,5 @@
-"""Pods and nodes from a live API (the lab) into a PodMap with times, listed and watched."""
+"""Pods, services and nodes from a live API (the lab) into a PodMap with times, listed and
+watched."""
 
 from __future__ import annotations
 
@@ -118,6 +119,55 @@ def test_a_user_without_list_rights_gets_one_cluster_error_line(lab):
         source.sync()
     assert str(e.value).startswith("listing nodes: HTTP 403: ")
     assert "\n" not in str(e.value)
+
+
+def service(name: str) -> dict:
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
+            "spec": {"selector": {"app": name}, "ports": [{"port": 80}]}}
+
+
+def create_service(lab, ns: str, name: str) -> dict:
+    status, svc = lab.request("POST", f"/api/v1/namespaces/{ns}/services", service(name))
+    assert status == 201, svc
+    return svc
+
+
+def test_a_services_cluster_ip_names_the_service(lab, lab_ns):
+    svc = create_service(lab, lab_ns, "shop")
+    source = source_for(lab)
+    source.sync()
+    ip = svc["spec"]["clusterIP"]
+    assert source.current()[ip] == PodInfo(ns=lab_ns, name="shop", kind="service")
+    assert source.pods.lookup(ip, time.time_ns()).name == "shop"
+
+
+def test_the_watch_adds_a_new_service_and_ends_a_deleted_one(lab, lab_ns):
+    source = source_for(lab)
+    source.sync()
+    watching = Watching(source)
+    try:
+        ip = create_service(lab, lab_ns, "shop")["spec"]["clusterIP"]
+        watching.until(lambda current: current.get(ip, PodInfo("", "")).name == "shop")
+        lab.request("DELETE", f"/api/v1/namespaces/{lab_ns}/services/shop")
+        watching.until(lambda current: ip not in current)
+    finally:
+        watching.close()
+    assert source.pods.lookup(ip, time.time_ns()) is None
+
+
+def test_a_user_who_may_not_list_services_still_gets_pods_and_nodes(lab, lab_ns):
+    web = lab.create_pod(lab_ns, pod("web"))
+    rules = [{"verbs": ["get", "list", "watch"], "apiGroups": [""], "resources": ["pods", "nodes"]}]
+    source = PodSource(load_cluster(str(lab.kubeconfig), context="lab-restricted").client)
+    with lab.rules("lab-restricted", rules):
+        source.sync()
+        watching = Watching(source)
+        try:
+            lab.create_pod(lab_ns, pod("api"))
+            found = watching.until(lambda current: any(i.name == "api" for i in current.values()))
+        finally:
+            watching.close()
+    assert found[web["status"]["podIP"]].name == "web"
 
 
 def stub_client(url: str) -> ApiClient:

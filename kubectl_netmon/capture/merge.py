@@ -269,7 +269,7 @@ class MergedStreams:
         name = f"{state.name}:{iface.name or len(state.ifaces)}" if state.ifaces else state.name
         remote = f"captured on {iface.name}" if iface.name else ""
         desc = "; ".join(d for d in (state.description, remote, iface.description) if d)
-        self.interfaces.append(Interface(iface.linktype, name, desc, iface.snaplen))
+        self.interfaces.append(iface._replace(name=name, description=desc))
         gid = len(self.interfaces) - 1
         self._links.append((DECODERS.get(iface.linktype),
                             -1 if iface.linktype in _COOKED else gid))

@@ -36,7 +36,7 @@ class PcapReader(CaptureReader):
         self._record = struct.Struct(order + "IIII")
         self._limit = snaplen or MAX_SNAPLEN
         # The upper bits of the link-type field carry FCS information, not the link type.
-        self.interfaces.append(Interface(network & 0xFFFF, "", "", snaplen))
+        self.interfaces.append(Interface(network & 0xFFFF, "", "", snaplen, order))
 
     def records(self) -> Iterator[Record]:
         unpack = self._record.unpack_from

@@ -1,5 +1,6 @@
 """pcapng: several sections (each with its own byte order and interfaces), EPB, SPB, the obsolete
-PB, interface options (name, description, if_tsresol, if_tsoffset) and Name Resolution Blocks.
+PB, interface options (name, description, if_tsresol, if_tsoffset), the section header's
+options (who wrote it, on what) and Name Resolution Blocks (names, and the blocks' comments).
 
 Unknown block types are skipped; a block whose leading and trailing lengths disagree is damage.
 The block Structs and each interface's timestamp scale are chosen once per section/interface.
@@ -10,13 +11,17 @@ from __future__ import annotations
 import socket
 import struct
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO
 
 from kubectl_netmon.capture.source import MAX_SNAPLEN, CaptureReader, Interface, Record
 
 SHB, IDB, PB, SPB, NRB, EPB = 0x0A0D0D0A, 1, 2, 3, 4, 6
 BOM = {b"\x4d\x3c\x2b\x1a": "<", b"\x1a\x2b\x3c\x4d": ">"}
 MAX_BLOCK = 16 << 20
+OPT_COMMENT = 1
 OPT_NAME, OPT_DESCRIPTION, OPT_TSRESOL, OPT_TSOFFSET = 2, 3, 9, 14
+OPT_SHB_HARDWARE, OPT_SHB_OS, OPT_SHB_USERAPPL = 2, 3, 4
 NRB_IPV4, NRB_IPV6 = 1, 2
 
 
@@ -49,8 +54,26 @@ def ts_scale(tsresol: int) -> tuple[int, int]:
     return 1, 10 ** (exp - 9)
 
 
+@dataclass
+class Section:
+    """One section's header options (untrusted text), and the comments of its Name Resolution
+    Blocks in file order: a writer may say more about its names there."""
+
+    hardware: str = ""
+    os: str = ""
+    userappl: str = ""
+    name_comments: list[str] = field(default_factory=list)
+
+
 class PcapngReader(CaptureReader):
-    """Reader of one pcapng stream; `head` starts with the first Section Header Block."""
+    """Reader of one pcapng stream; `head` starts with the first Section Header Block.
+
+    `sections` grows as the stream is read: each section's header and NRB comments.
+    """
+
+    def __init__(self, name: str, fileobj: BinaryIO, head: bytes, owns_file: bool = True) -> None:
+        super().__init__(name, fileobj, head, owns_file)
+        self.sections: list[Section] = []
 
     def records(self) -> Iterator[Record]:
         refill = self._chunks.refill
@@ -124,6 +147,7 @@ class PcapngReader(CaptureReader):
                     self._bad(pos, n, f"pcapng version {major} is not supported")
                     return
                 sect = []
+                self.sections.append(self._section(o, buf, pos + 24, end - 4))
             elif btype == IDB:
                 if blen < 20:
                     self._bad(pos, n, f"interface block of {blen} bytes")
@@ -158,15 +182,25 @@ class PcapngReader(CaptureReader):
         mul, div = ts_scale(tsresol[0]) if tsresol else (1000, 1)
         offset = o.i64(tsoffset)[0] * 1_000_000_000 if len(tsoffset) == 8 else 0
         self.interfaces.append(Interface(linktype, _text(opts.get(OPT_NAME, b"")),
-                                         _text(opts.get(OPT_DESCRIPTION, b"")), snaplen))
+                                         _text(opts.get(OPT_DESCRIPTION, b"")), snaplen, o.c))
         return len(self.interfaces) - 1, mul, div, offset, snaplen or MAX_SNAPLEN
 
+    @staticmethod
+    def _section(o: _Order, buf: bytes, pos: int, stop: int) -> Section:
+        opts = _options(o, buf, pos, stop)
+        return Section(*(_text(opts.get(code, b"")) for code in
+                         (OPT_SHB_HARDWARE, OPT_SHB_OS, OPT_SHB_USERAPPL)))
+
     def _names(self, o: _Order, buf: bytes, pos: int, stop: int) -> None:
-        """Collect IPv4/IPv6 records of a Name Resolution Block (first name of each address)."""
+        """Collect IPv4/IPv6 records of a Name Resolution Block (first name of each address),
+        and the block's comments into its section."""
         while pos + 4 <= stop:
             rtype, rlen = o.opt(buf, pos)
             value = buf[pos + 4:min(pos + 4 + rlen, stop)]
             if rtype == 0:
+                self.sections[-1].name_comments.extend(
+                    _text(v) for code, v in _option_list(o, buf, pos + 4, stop)
+                    if code == OPT_COMMENT)
                 return
             width = 4 if rtype == NRB_IPV4 else 16 if rtype == NRB_IPV6 else 0
             if width and len(value) > width:
@@ -190,11 +224,19 @@ class PcapngReader(CaptureReader):
 def _options(o: _Order, buf: bytes, pos: int, stop: int) -> dict[int, bytes]:
     """Option code -> value (first occurrence) from an options area ending at `stop`."""
     found: dict[int, bytes] = {}
+    for code, value in _option_list(o, buf, pos, stop):
+        found.setdefault(code, value)
+    return found
+
+
+def _option_list(o: _Order, buf: bytes, pos: int, stop: int) -> list[tuple[int, bytes]]:
+    """Every (code, value) of an options area ending at `stop`, in order (comments repeat)."""
+    found = []
     while pos + 4 <= stop:
         code, length = o.opt(buf, pos)
         if code == 0:
             break
-        found.setdefault(code, buf[pos + 4:min(pos + 4 + length, stop)])
+        found.append((code, buf[pos + 4:min(pos + 4 + length, stop)]))
         pos += 4 + (length + 3 & ~3)
     return found
 

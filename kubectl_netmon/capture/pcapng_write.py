@@ -1,5 +1,7 @@
 """Write pcapng that Wireshark and `tshark -N n` show with pod names: interfaces with names and
-descriptions, packets with comments (EPB opt_comment), and Name Resolution Blocks (IP -> name).
+descriptions, packets with comments (EPB opt_comment), and Name Resolution Blocks (IP -> name,
+with comments saying more about the names). The section header names the writing application
+(shb_userappl), so a reader can tell whose conventions the names and comments follow.
 
 One little-endian section; blocks go straight to the file object, so a reader of a pipe sees
 each packet as soon as `flush()` is called.
@@ -11,8 +13,6 @@ import ipaddress
 import struct
 from collections.abc import Iterable
 from typing import BinaryIO
-
-from kubectl_netmon import __version__
 
 SHB, IDB, NRB, EPB = 0x0A0D0D0A, 1, 4, 6
 OPT_END, OPT_COMMENT = 0, 1
@@ -39,13 +39,14 @@ def _options(opts: list[tuple[int, bytes]]) -> bytes:
 
 
 class PcapngWriter:
-    """Streams one pcapng section to `fileobj`; the section header is written at once."""
+    """Streams one pcapng section to `fileobj`; the section header is written at once,
+    naming `userappl` as the application that wrote the file."""
 
-    def __init__(self, fileobj: BinaryIO) -> None:
+    def __init__(self, fileobj: BinaryIO, userappl: str = "") -> None:
         self._file = fileobj
         self._ns: list[bool] = []  # per interface: timestamps in ns (else us)
-        self._block(SHB, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)
-                    + _options([(OPT_SHB_USERAPPL, f"kubectl-netmon {__version__}".encode())]))
+        opts = [(OPT_SHB_USERAPPL, userappl.encode())] if userappl else []
+        self._block(SHB, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1) + _options(opts))
 
     def add_interface(self, linktype: int, name: str = "", description: str = "",
                       snaplen: int = 262144, tsresol_ns: bool = True) -> int:
@@ -63,25 +64,29 @@ class PcapngWriter:
 
     def write_packet(self, iface: int, ts_ns: int, data: bytes, wirelen: int | None = None,
                      comment: str | None = None) -> None:
-        """One Enhanced Packet Block; `comment` shows as frame.comment in Wireshark."""
+        """One Enhanced Packet Block; `wirelen` is the packet's length on the wire when `data`
+        was cut at the snap length; `comment` shows as frame.comment in Wireshark."""
         if not 0 <= iface < len(self._ns):
             raise ValueError(f"interface {iface} was not added")
         units = ts_ns if self._ns[iface] else ts_ns // 1000
-        head = _EPB.pack(iface, units >> 32, units & 0xFFFFFFFF, len(data),
-                         len(data) if wirelen is None else wirelen)
+        cap = len(data)
+        head = _EPB.pack(iface, units >> 32, units & 0xFFFFFFFF, cap,
+                         wirelen if wirelen is not None and wirelen > cap else cap)
         pad = b"\0" * (-len(data) % 4)
         opts = _options([(OPT_COMMENT, comment.encode())]) if comment else b""
         self._block(EPB, head + data + pad + opts)
 
-    def add_names(self, names: Iterable[tuple[str, str]]) -> None:
-        """A Name Resolution Block of (ip, name) pairs; before or between packets."""
+    def add_names(self, names: Iterable[tuple[str, str]], comments: Iterable[str] = ()) -> None:
+        """A Name Resolution Block of (ip, name) pairs and comments; before or between
+        packets. Nothing when both are empty."""
         records = []
         for ip, name in names:
             addr = ipaddress.ip_address(ip)
             rtype = NRB_IPV4 if addr.version == 4 else NRB_IPV6
             records.append(_option(rtype, addr.packed + name.encode() + b"\0"))
-        if records:
-            self._block(NRB, b"".join(records) + _END_OF_OPTIONS)
+        opts = _options([(OPT_COMMENT, c.encode()) for c in comments])
+        if records or opts:
+            self._block(NRB, b"".join(records) + _END_OF_OPTIONS + opts)
 
     def flush(self) -> None:
         """Push written blocks to the file (for a reader at the other end of a pipe)."""

@@ -23,12 +23,15 @@ class Interface(NamedTuple):
     """One capture interface; `Packet.iface` indexes `CaptureReader.interfaces`.
 
     name and description come from the file: untrusted text, escape before output.
+    byteorder ("<" or ">") is that of the file's record headers: the 4 bytes before each
+    record's data (buf[start - 4:start]) are its original (on-wire) length, in pcap and pcapng.
     """
 
     linktype: int
     name: str = ""
     description: str = ""
     snaplen: int = 0
+    byteorder: str = "<"
 
 
 class Damage:

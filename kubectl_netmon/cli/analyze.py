@@ -104,13 +104,18 @@ def run_analyze(opts: AnalyzeOptions) -> None:
 
 
 def _names_in_capture(reader, decoded):
-    """Pod names a `kubectl netmon capture` file carries (its Name Resolution Blocks come before
-    the first packet): a PodMap of them, or None; the packets are all still to be read."""
-    from kubectl_netmon.enrich.capture_names import NamedAddresses
+    """The pod context a `kubectl netmon capture` file carries (its section header, read before
+    the first packet, says netmon wrote it): a PodMap that grows as the file is read, or None;
+    the packets are all still to be read."""
+    from kubectl_netmon.capture.pcapng import PcapngReader
+    from kubectl_netmon.enrich.capture_names import RecordedPods, written_by_netmon
 
     first = next(decoded, None)
     rest = decoded if first is None else itertools.chain([first], decoded)
-    return rest, NamedAddresses(reader.name_records) if reader.name_records else None
+    if not (isinstance(reader, PcapngReader)
+            and any(written_by_netmon(s.userappl) for s in reader.sections)):
+        return rest, None
+    return rest, RecordedPods(reader.sections)
 
 
 def run_inspect(opts: AnalyzeOptions) -> None:

@@ -64,7 +64,7 @@ def run_capture(kube: KubeFlags, opts: LiveOptions, path: str, tty: bool) -> Non
                 outs.append(status)
                 ticks.append(status.refresh)
             live.tap = lambda merged: _recording(
-                Recording(merged, out, pods, live.podsource.current()), ticks)
+                Recording(merged, out, pods), ticks)
             return outs
 
         live.on_tick = lambda: [tick() for tick in ticks]

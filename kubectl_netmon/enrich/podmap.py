@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from typing import NamedTuple
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,14 @@ class PodInfo:
     def label(self) -> str:
         """A table cell: "ns/name" for namespaced objects, the bare name for a node."""
         return f"{self.ns}/{self.name}" if self.ns else self.name
+
+
+class Span(NamedTuple):
+    """One holding of an address: info held it from since_ns until until_ns (None: still does)."""
+
+    since_ns: int
+    until_ns: int | None
+    info: PodInfo
 
 
 def canonical_ip(text: str) -> str:
@@ -60,6 +69,13 @@ class PodMap:
         if still_open:
             max(still_open, key=lambda e: e[0])[1] = until_ns
 
+    def close(self, ip: str, since_ns: int, info: PodInfo, until_ns: int | None) -> None:
+        """Set the end of the holding of ip by info that began at since_ns (a recording read
+        back learns it after the start)."""
+        for entry in self._pods.get(canonical_ip(ip), ()):
+            if entry[0] == since_ns and entry[2] == info:
+                entry[1] = until_ns
+
     def add_node(self, ip: str, node: str) -> None:
         """A node's own address. hostNetwork pods send from it too and a packet cannot tell which
         of them did, so the address names the node (ns "", name = node)."""
@@ -68,13 +84,32 @@ class PodMap:
 
     def lookup(self, ip: str, ts_ns: int) -> PodInfo | None:
         """The pod that held ip (canonical text) at ts_ns, else the node with that address."""
+        best = self._holding(ip, ts_ns)
+        return best[2] if best is not None else self._nodes.get(ip)
+
+    def span(self, ip: str, ts_ns: int) -> Span | None:
+        """lookup() with the times of the holding it answers from (a node: from 0, open)."""
+        best = self._holding(ip, ts_ns)
+        if best is not None:
+            return Span(*best)
+        node = self._nodes.get(ip)
+        return Span(0, None, node) if node is not None else None
+
+    def spans(self, ip: str) -> list[Span]:
+        """Every holding of ip (canonical text) known, pods first, then its node if any."""
+        found = [Span(*entry) for entry in self._pods.get(ip, ())]
+        node = self._nodes.get(ip)
+        return found + [Span(0, None, node)] if node is not None else found
+
+    def _holding(self, ip: str, ts_ns: int) -> list | None:
+        """The entry [since, until, info] of the pod that held ip at ts_ns."""
         best = None
         for entry in self._pods.get(ip, ()):
             since, until, _ = entry
             if since <= ts_ns and (until is None or ts_ns < until) and (
                     best is None or since >= best[0]):
                 best = entry
-        return best[2] if best is not None else self._nodes.get(ip)
+        return best
 
     def earliest(self, ip: str) -> int | None:
         """Where the map's knowledge of ip (canonical text) as a pod address begins: the earliest

@@ -117,3 +117,27 @@ def test_original_length_is_kept_when_the_data_was_cut(tmp_path, tshark):
 def test_a_packet_on_an_interface_never_added_is_refused(tmp_path):
     with open(tmp_path / "x.pcapng", "wb") as f, pytest.raises(ValueError):
         PcapngWriter(f).write_packet(0, T0_NS, FRAMES[0])
+
+
+def test_the_section_header_names_the_writing_application(tmp_path, tshark):
+    path = tmp_path / "app.pcapng"
+    with open(path, "wb") as f:
+        w = PcapngWriter(f, "kubectl-netmon 1.2.3")
+        w.write_packet(w.add_interface(LINKTYPE_ETHERNET), T0_NS, FRAMES[0])
+    capinfos = subprocess.run([tshark.replace("tshark", "capinfos"), str(path)],
+                              check=True, capture_output=True, text=True).stdout
+
+    assert "Capture application: kubectl-netmon 1.2.3" in capinfos
+    assert read_back(path)[1].sections[0].userappl == "kubectl-netmon 1.2.3"
+
+
+def test_name_blocks_carry_comments_and_tshark_still_reads_their_names(tmp_path, tshark):
+    path = tmp_path / "comments.pcapng"
+    with open(path, "wb") as f:
+        w = PcapngWriter(f)
+        w.add_names([(CLIENT4, "web-1.default")], ["first", "second"])
+        w.add_names([], ["only a comment"])
+        w.write_packet(w.add_interface(LINKTYPE_ETHERNET), T0_NS, FRAMES[0])
+
+    assert fields(tshark, path, "ip.src_host", resolve=True) == [["web-1.default"]]
+    assert read_back(path)[1].sections[0].name_comments == ["first", "second", "only a comment"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kubectl_netmon.enrich.podmap import PodInfo, PodMap
+from kubectl_netmon.enrich.podmap import PodInfo, PodMap, Span
 
 WEB = PodInfo("default", "web-1", "node1", "172.31.0.1")
 JOB = PodInfo("batch", "job-1", "node1", "172.31.0.1")
@@ -55,6 +55,31 @@ def test_end_closes_the_open_mapping_so_a_watch_can_record_a_pod_going_away():
     pods.end("10.244.1.23", 200 * S)
     assert pods.lookup("10.244.1.23", 150 * S) == WEB
     assert pods.lookup("10.244.1.23", 250 * S) is None
+
+
+def test_span_gives_the_holding_a_lookup_answers_from():
+    pods = PodMap()
+    pods.add("10.244.1.23", JOB, 100 * S, 200 * S)
+    pods.add("10.244.1.23", WEB, 300 * S)
+    assert pods.span("10.244.1.23", 150 * S) == Span(100 * S, 200 * S, JOB)
+    assert pods.span("10.244.1.23", 250 * S) is None
+
+
+def test_spans_list_every_holding_of_an_address_then_its_node():
+    pods = PodMap()
+    pods.add("172.31.0.1", JOB, 100 * S, 200 * S)
+    pods.add_node("172.31.0.1", "node1")
+    node = PodInfo("", "node1", "node1", "172.31.0.1", kind="node")
+    assert pods.spans("172.31.0.1") == [Span(100 * S, 200 * S, JOB), Span(0, None, node)]
+    assert pods.span("172.31.0.1", 250 * S) == Span(0, None, node)
+
+
+def test_close_ends_the_holding_that_began_at_that_time_only():
+    pods = PodMap()
+    pods.add("10.244.1.23", JOB, 100 * S)
+    pods.add("10.244.1.23", WEB, 300 * S)
+    pods.close("10.244.1.23", 100 * S, JOB, 200 * S)
+    assert [pods.lookup("10.244.1.23", t * S) for t in (150, 250, 350)] == [JOB, None, WEB]
 
 
 def test_a_node_address_names_the_node_when_no_pod_has_it():

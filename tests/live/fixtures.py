@@ -76,11 +76,14 @@ def local_node() -> Iterator[LocalNode]:
 
 
 @contextmanager
-def dumpcap(ns: str, iface: str, count: int, bpf: str = "icmp") -> Iterator[Iterator[bytes]]:
+def dumpcap(ns: str, iface: str, count: int, bpf: str = "icmp",
+            snaplen: int = 0) -> Iterator[Iterator[bytes]]:
     """`dumpcap -c COUNT -w -` in a namespace: yields its pcapng output as chunks, from the moment
-    it captures. It stops by itself after COUNT packets (so no libpcap block is lost)."""
+    it captures. It stops by itself after COUNT packets (so no libpcap block is lost).
+    snaplen: cut each packet to that many bytes (-s)."""
+    snap = ["-s", str(snaplen)] if snaplen else []
     proc = subprocess.Popen(["ip", "netns", "exec", ns, "dumpcap", "-q", "-i", iface, "-f", bpf,
-                             "-c", str(count), "-w", "-"],
+                             *snap, "-c", str(count), "-w", "-"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         for line in proc.stderr:

@@ -1,5 +1,6 @@
 """`kubectl netmon capture` against the lab's log4shell scenario: one pcapng of every pod in
-`demo` across three nodes, which tshark reads with pod names, each packet once.
+`demo` across three nodes, which tshark reads with pod names, each packet once, and from which
+`analyze` restores, without the cluster, the pod context the live run reported.
 
 One capture run is shared by the tests of this module (it takes ten seconds of traffic).
 """
@@ -18,15 +19,18 @@ from tests.live.fixtures import REPO, RunningLab, log4shell_lab  # noqa: F401 - 
 
 DEMO_PODS = ["demo/attacker", "demo/client", "demo/ldap", "demo/web"]
 DEMO_NODES = ["node/node-1", "node/node-2", "node/node-3"]
+POD_FIELDS = ("ns", "name", "node", "node_ip")
 
 
 @pytest.fixture(scope="module")
-def recorded(log4shell_lab: RunningLab, tmp_path_factory) -> tuple[Path, str]:  # noqa: F811
-    """(pcapng path, stderr) of `capture --ns demo --duration 10s -w out.pcapng`."""
+def recorded(log4shell_lab: RunningLab, tmp_path_factory) -> tuple[Path, str, str]:  # noqa: F811
+    """(pcapng path, stderr, stdout) of `capture --ns demo --duration 10s -w out.pcapng -o json`
+    (stdout: the live run's Zeek JSON lines)."""
     out = tmp_path_factory.mktemp("capture") / "out.pcapng"
-    run = log4shell_lab.netmon("capture", "--ns", "demo", "--duration", "10s", "-w", str(out))
+    run = log4shell_lab.netmon("capture", "--ns", "demo", "--duration", "10s", "-w", str(out),
+                               "-o", "json")
     assert run.returncode == 0, run.stderr.decode()
-    return out, run.stderr.decode()
+    return out, run.stderr.decode(), run.stdout.decode()
 
 
 def fields(tshark_bin: str, path: Path, *args: str) -> list[str]:
@@ -39,7 +43,7 @@ def fields(tshark_bin: str, path: Path, *args: str) -> list[str]:
 def test_each_capture_point_is_an_interface_named_after_it(recorded, tshark):
     """One per pod (ephemeral mode) or per node (node mode: auto picks it here, since attacker
     and client share node-3)."""
-    path, _ = recorded
+    path, _, _ = recorded
 
     names = fields(tshark, path, "-T", "fields", "-e", "frame.interface_name")
 
@@ -58,7 +62,7 @@ def test_ephemeral_mode_gives_each_pod_its_interface(log4shell_lab, tshark, tmp_
 
 
 def test_tshark_shows_pod_names_in_place_of_pod_ips(recorded, tshark):
-    path, _ = recorded
+    path, _, _ = recorded
 
     hosts = set(fields(tshark, path, "-N", "n", "-T", "fields", "-e", "ip.src_host"))
 
@@ -67,7 +71,7 @@ def test_tshark_shows_pod_names_in_place_of_pod_ips(recorded, tshark):
 
 def test_no_packet_is_counted_twice(recorded, tshark):
     """Pod-to-pod packets were captured at both pods; the file holds each once."""
-    path, stderr = recorded
+    path, stderr, _ = recorded
     identity = ["ip.src", "ip.dst", "ip.id", "tcp.seq_raw", "tcp.ack_raw", "tcp.len",
                 "tcp.flags", "udp.length"]
 
@@ -79,7 +83,7 @@ def test_no_packet_is_counted_twice(recorded, tshark):
 
 
 def test_each_packet_comment_names_the_pods_on_both_sides(recorded, tshark):
-    path, _ = recorded
+    path, _, _ = recorded
 
     rows = fields(tshark, path, "-N", "n", "-Y", "ip", "-T", "fields", "-E", "separator=|",
                   "-e", "ip.src_host", "-e", "ip.dst_host", "-e", "frame.comment")
@@ -95,15 +99,45 @@ def test_each_packet_comment_names_the_pods_on_both_sides(recorded, tshark):
     assert any(row.endswith("|demo/attacker -> demo/web") for row in rows)
 
 
-def test_analyze_restores_the_pod_names_offline(recorded, log4shell_lab):  # noqa: F811
-    path, _ = recorded
+def pod_context(json_lines: str) -> dict[str, tuple]:
+    """Address -> (ns, name, node, node_ip) as the conn records of a run name it."""
+    found = {}
+    for line in json_lines.splitlines():
+        rec = json.loads(line)
+        for side, host in (("orig", "id.orig_h"), ("resp", "id.resp_h")):
+            if rec["_path"] == "conn" and f"{side}_pod.name" in rec:
+                found[rec[host]] = tuple(rec.get(f"{side}_pod.{k}") for k in POD_FIELDS)
+    return found
 
-    run = log4shell_lab.netmon("analyze", str(path), "-o", "json")
 
-    conns = [json.loads(line) for line in run.stdout.splitlines()]
-    named = {(c.get("orig_pod.name"), c.get("resp_pod.name")) for c in conns
-             if c["_path"] == "conn" and c["id.resp_p"] == 8080}
-    assert ("attacker", "web") in named and ("client", "web") in named
+def test_analyze_restores_the_pod_context_of_the_live_run_offline(recorded, tmp_path):
+    """Without a cluster (no kubeconfig at all): names, namespaces, nodes and node IPs."""
+    path, _, live = recorded
+
+    run = subprocess.run([sys.executable, "-m", "kubectl_netmon", "analyze", str(path), "-o",
+                          "json"], cwd=REPO, capture_output=True, text=True, timeout=120,
+                         env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
+                              "KUBECONFIG": str(tmp_path / "none")})
+
+    assert run.returncode == 0, run.stderr
+    offline, online = pod_context(run.stdout), pod_context(live)
+    assert offline == online
+    assert {(ns, name) for ns, name, node, node_ip in online.values() if node and node_ip} >= \
+        {("demo", "web"), ("demo", "attacker"), ("demo", "ldap")}
+
+
+def test_a_snapped_capture_keeps_each_packets_length_on_the_wire(log4shell_lab, tshark,  # noqa: F811
+                                                                  tmp_path):
+    out = tmp_path / "snapped.pcapng"
+
+    run = log4shell_lab.netmon("capture", "web", "-n", "demo", "--snaplen", "64", "--duration",
+                               "6s", "-w", str(out), "-q")
+
+    assert run.returncode == 0, run.stderr.decode()
+    rows = [tuple(map(int, row.split())) for row in
+            fields(tshark, out, "-T", "fields", "-e", "frame.len", "-e", "frame.cap_len")]
+    assert all(cap == min(wire, 64) for wire, cap in rows)
+    assert any(wire > 64 for wire, _ in rows)  # the HTTP exchanges are longer
 
 
 def test_capture_to_stdout_streams_pcapng_into_a_live_reader(log4shell_lab, tshark):  # noqa: F811

@@ -1,5 +1,6 @@
 """Recording a merged capture with pod names, from real dumpcap streams in our own network
-namespaces (no cluster): tshark shows the names; analyze reads them back. Needs root."""
+namespaces (no cluster): tshark shows the names; analyze reads them back; a packet cut at the
+snap length keeps its length on the wire. Needs root (the streams of other byte orders not)."""
 
 from __future__ import annotations
 
@@ -14,29 +15,29 @@ import pytest
 
 from kubectl_netmon.capture.decode import DecodeStats, packets
 from kubectl_netmon.capture.merge import MergedStreams, Source
-from kubectl_netmon.enrich.capture_names import nrb_name, parse_nrb_name
 from kubectl_netmon.enrich.podmap import PodInfo, PodMap
 from kubectl_netmon.output.recording import Recording
+from tests.capture.captures_gen import LINKTYPE_ETHERNET, T0_NS, epb, ether_frames, idb, shb
 from tests.live.fixtures import POD_A, POD_B, REPO, dumpcap, local_node, ping
 
 PINGS = 3
+SNAPLEN = 40  # shorter than a ping (52 bytes on the wire)
 A = PodInfo("shop", "cart-7d9f", "node-1")
 B = PodInfo("shop", "db-0", "node-1")
 
 pytestmark = pytest.mark.skipif(shutil.which("dumpcap") is None, reason="dumpcap not installed")
 
 
-@pytest.fixture(scope="module")
-def recorded(tmp_path_factory) -> Path:
+def record_pings(path: Path, snaplen: int = 0) -> Path:
     """Pings between two pods captured at both, merged and recorded with their names."""
     if os.geteuid() != 0:
         pytest.skip("needs root for network namespaces; CI runs as root")
     pods = PodMap()
     pods.add(POD_A, A)
     pods.add(POD_B, B)
-    path = tmp_path_factory.mktemp("rec") / "pods.pcapng"
-    with local_node() as node, dumpcap(node.pod_a, "eth0", 2 * PINGS) as a, \
-            dumpcap(node.pod_b, "eth0", 2 * PINGS) as b, open(path, "wb") as out:
+    with local_node() as node, dumpcap(node.pod_a, "eth0", 2 * PINGS, snaplen=snaplen) as a, \
+            dumpcap(node.pod_b, "eth0", 2 * PINGS, snaplen=snaplen) as b, \
+            open(path, "wb") as out:
         merged = MergedStreams([Source("shop/cart-7d9f", a, "pod shop/cart-7d9f"),
                                 Source("shop/db-0", b, "pod shop/db-0")], duration_s=60)
         pinger = threading.Thread(target=ping, args=(node.pod_a, POD_B, PINGS))
@@ -44,6 +45,11 @@ def recorded(tmp_path_factory) -> Path:
         list(packets(Recording(merged, out, pods), DecodeStats()))
         pinger.join()
     return path
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory) -> Path:
+    return record_pings(tmp_path_factory.mktemp("rec") / "pods.pcapng")
 
 
 def tshark_fields(path: Path, *args: str) -> list[str]:
@@ -73,18 +79,41 @@ def test_each_capture_point_is_an_interface_with_its_name_and_description(record
                          "shop/db-0\tpod shop/db-0; captured on eth0"}
 
 
+def analyze_json(path: Path) -> str:
+    """`kubectl-netmon analyze -o json` of the file, without a cluster: its stdout."""
+    return subprocess.run([sys.executable, "-m", "kubectl_netmon", "analyze", str(path), "-o",
+                           "json"], capture_output=True, text=True, cwd=REPO, timeout=60).stdout
+
+
 def test_analyze_reads_the_names_back_without_a_cluster(recorded):
-    run = subprocess.run([sys.executable, "-m", "kubectl_netmon", "analyze", str(recorded),
-                          "-o", "json"], capture_output=True, text=True, cwd=REPO, timeout=60)
+    out = analyze_json(recorded)
 
-    assert '"orig_pod.ns":"shop","orig_pod.name":"cart-7d9f"' in run.stdout
-    assert '"resp_pod.name":"db-0"' in run.stdout
+    assert '"orig_pod.ns":"shop","orig_pod.name":"cart-7d9f"' in out
+    assert '"resp_pod.name":"db-0"' in out
 
 
-def test_names_round_trip_and_other_names_are_not_pods():
-    service = PodInfo("shop", "db", kind="service")
+def test_analyze_restores_the_node_of_each_pod_without_a_cluster(recorded):
+    assert '"orig_pod.name":"cart-7d9f","orig_pod.node":"node-1"' in analyze_json(recorded)
 
-    assert parse_nrb_name(nrb_name(A)) == PodInfo("shop", "cart-7d9f")
-    assert parse_nrb_name(nrb_name(service)) == service
-    assert parse_nrb_name("localhost") is None
-    assert nrb_name(PodInfo("", "node-1", kind="node")) is None
+
+def test_a_packet_cut_at_the_snap_length_keeps_its_length_on_the_wire(tmp_path, tshark):
+    path = record_pings(tmp_path / "snapped.pcapng", snaplen=SNAPLEN)
+
+    rows = tshark_fields(path, "-T", "fields", "-e", "frame.len", "-e", "frame.cap_len")
+
+    assert set(rows) == {f"52\t{SNAPLEN}"} and len(rows) == 2 * PINGS
+
+
+@pytest.mark.parametrize("order", ["<", ">"], ids=["little-endian", "big-endian"])
+def test_a_streams_byte_order_does_not_change_the_length_on_the_wire(tmp_path, tshark, order):
+    """A remote capture in the other byte order (an s390x node) merged and recorded."""
+    frame = ether_frames()[2]
+    stream = shb(order) + idb(LINKTYPE_ETHERNET, order, snaplen=SNAPLEN) + epb(
+        0, T0_NS // 1000, frame[:SNAPLEN], order, wirelen=len(frame))
+    path = tmp_path / "order.pcapng"
+    with open(path, "wb") as out:
+        list(Recording(MergedStreams([Source("node/s390x", [stream])]), out, None).records())
+
+    rows = tshark_fields(path, "-T", "fields", "-e", "frame.len", "-e", "frame.cap_len")
+
+    assert rows == [f"{len(frame)}\t{SNAPLEN}"]

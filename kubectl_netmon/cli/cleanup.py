@@ -15,7 +15,7 @@ from kubectl_netmon.errors import ClusterError
 
 @cli.command()
 @click.option("--dry-run", is_flag=True, help="List what would be deleted; delete nothing.")
-@kube_flags
+@kube_flags(namespace_help="Only this namespace (default: every namespace).")
 def cleanup(dry_run: bool, kube: KubeFlags) -> None:
     """Remove netmon's leftover capture pods; list its ephemeral containers still running."""
     from kubectl_netmon.cluster import cleanup as leftovers

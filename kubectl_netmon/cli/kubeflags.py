@@ -56,7 +56,8 @@ def after_command(argv: list[str]) -> list[str]:
 
 @dataclass
 class KubeFlags:
-    """Where the cluster is and how long one request may take (None: the client's default)."""
+    """Where the cluster is and how long one request may take (None: not given, the defaults;
+    0: no limit, as kubectl's --request-timeout=0)."""
 
     kubeconfig: str | None = None
     context: str | None = None
@@ -65,16 +66,25 @@ class KubeFlags:
 
     def connect(self):
         """The API client of the chosen context (cluster.kubeconfig.ClusterConfig)."""
-        from kubectl_netmon.cluster.kubeconfig import load_cluster
-        return load_cluster(self.kubeconfig, self.context, self.namespace)
+        from kubectl_netmon.cluster.kubeconfig import limit_requests, load_cluster
+        cluster = load_cluster(self.kubeconfig, self.context, self.namespace)
+        if self.request_timeout_s:
+            limit_requests(cluster.client, self.request_timeout_s)
+        return cluster
 
 
-def kube_flags(command: Callable) -> Callable:
-    """Add the global flags to a click command; it receives them as `kube: KubeFlags`."""
+NAMESPACE_HELP = "The namespace of the targets (default: the context's)."
+
+
+def kube_flags(command: Callable | None = None, *, namespace_help: str = NAMESPACE_HELP
+               ) -> Callable:
+    """Add the global flags to a click command; it receives them as `kube: KubeFlags`.
+    `@kube_flags(namespace_help=...)` for a command whose -n means something else."""
+    if command is None:
+        return functools.partial(kube_flags, namespace_help=namespace_help)
     @click.option("--request-timeout", metavar="DURATION",
                   help="How long one API request may take (e.g. 30s; 0 means no limit).")
-    @click.option("-n", "--namespace", metavar="NS",
-                  help="The namespace of the targets (default: the context's).")
+    @click.option("-n", "--namespace", metavar="NS", help=namespace_help)
     @click.option("--context", metavar="NAME", help="The kubeconfig context to use.")
     @click.option("--kubeconfig", metavar="FILE", help="The kubeconfig file (default: "
                   "$KUBECONFIG, then ~/.kube/config, then the in-cluster service account).")
@@ -83,6 +93,6 @@ def kube_flags(command: Callable) -> Callable:
                 request_timeout: str | None, **kwargs):
         timeout = parse_duration(request_timeout, "--request-timeout") \
             if request_timeout else None
-        kube = KubeFlags(kubeconfig, context, namespace, timeout or None)
+        kube = KubeFlags(kubeconfig, context, namespace, timeout)
         return command(*args, kube=kube, **kwargs)
     return wrapper

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import click
 
 from kubectl_netmon.cli.kubeflags import parse_duration
+from kubectl_netmon.cluster.specs import DEFAULT_IMAGE
 
 
 @dataclass
@@ -27,6 +28,7 @@ class LiveOptions:
     image: str = ""
     image_pull_secret: str = ""
     mode: str = "auto"
+    node_namespace: str = ""  # where node-mode capture pods go ("": AcquireOptions' default)
     output: str = "table"
     zeek_dir: str | None = None
     quiet: bool = False
@@ -45,12 +47,15 @@ def live_flags(command: Callable) -> Callable:
         click.option("--count", type=click.IntRange(min=1), metavar="N",
                      help="Stop after N packets."),
         click.option("--image", metavar="IMAGE", default="",
-                     help="Capture image with dumpcap (default: nicolaka/netshoot)."),
+                     help=f"Capture image with dumpcap (default: {DEFAULT_IMAGE})."),
         click.option("--image-pull-secret", metavar="NAME", default="",
                      help="Pull secret for the image (node mode)."),
         click.option("--mode", type=click.Choice(["auto", "ephemeral", "node"]), default="auto",
                      show_default=True, help="Capture in an ephemeral container next to each "
                      "pod, or on the node (hostNetwork pod); auto picks what the cluster allows."),
+        click.option("--node-namespace", metavar="NS", default="",
+                     help="Namespace for node-mode capture pods (default: default; they use "
+                     "hostNetwork, so pick one whose Pod Security allows it)."),
         click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table",
                      show_default=True, help="Live table on a terminal, or Zeek JSON lines."),
         click.option("--zeek-dir", metavar="DIR", help="Also write Zeek logs into DIR."),
@@ -60,12 +65,13 @@ def live_flags(command: Callable) -> Callable:
 
     @functools.wraps(command)
     def wrapper(*args, bpf: str, snaplen: int, duration: str | None, count: int | None,
-                image: str, image_pull_secret: str, mode: str, output: str,
+                image: str, image_pull_secret: str, mode: str, node_namespace: str, output: str,
                 zeek_dir: str | None, no_detect: bool, quiet: bool, **kwargs):
         opts = LiveOptions(bpf_filter=bpf, snaplen=snaplen,
                            duration_s=parse_duration(duration, "--duration") if duration else None,
                            count=count, image=image, image_pull_secret=image_pull_secret,
-                           mode=mode, output=output, zeek_dir=zeek_dir, quiet=quiet,
+                           mode=mode, node_namespace=node_namespace, output=output,
+                           zeek_dir=zeek_dir, quiet=quiet,
                            detect=not no_detect)
         return command(*args, opts=opts, **kwargs)
 

@@ -117,8 +117,10 @@ class LiveRun:
                                  image_pull_secret=opts.image_pull_secret)
         if opts.image:
             acquire.image = opts.image
-        if self.kube.request_timeout_s:
-            acquire.request_timeout = self.kube.request_timeout_s
+        if opts.node_namespace:
+            acquire.node_namespace = opts.node_namespace
+        if self.kube.request_timeout_s is not None:
+            acquire.request_timeout = self.kube.request_timeout_s or None  # 0: no limit
         return acquire
 
     def _capture(self, points: list, ask_finish: Callable[[], None], outputs: list

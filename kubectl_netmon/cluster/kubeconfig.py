@@ -11,11 +11,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import unquote, urlparse
 
 import yaml
 from kubernetes.client import ApiClient, Configuration
 from kubernetes.config import ConfigException, load_kube_config
 from kubernetes.config.incluster_config import SERVICE_HOST_ENV_NAME, InClusterConfigLoader
+from urllib3 import make_headers
 
 from kubectl_netmon.errors import ClusterError
 from kubectl_netmon.output.escape import escape
@@ -31,6 +33,17 @@ class ClusterConfig:
     client: ApiClient
     namespace: str
     context: str  # "" for the in-cluster service account
+
+
+def limit_requests(client: ApiClient, seconds: float) -> None:
+    """Bound every request of client that sets no timeout of its own to seconds (kubectl's
+    --request-timeout); watches and lists that set their own keep theirs."""
+    request = client.rest_client.request
+
+    def bounded(*args, _request_timeout=None, **kwargs):
+        return request(*args, _request_timeout=_request_timeout or seconds, **kwargs)
+
+    client.rest_client.request = bounded
 
 
 def load_cluster(kubeconfig: str | None = None, context: str | None = None,
@@ -76,6 +89,7 @@ def _from_kubeconfig(paths: list[str], context: str | None, namespace: str | Non
                          persist_config=False)
     except (ConfigException, yaml.YAMLError, OSError, TypeError, KeyError, ValueError) as e:
         raise ClusterError(f"{where}, context {escape(name)}: {_reason(e)}") from None
+    _proxy_credentials(cfg)
     ns = namespace or contexts[name].get("namespace") or "default"
     return ClusterConfig(ApiClient(configuration=cfg), str(ns), name)
 
@@ -110,7 +124,17 @@ def _in_cluster(namespace: str | None, environ: Mapping[str, str], sa_dir: str) 
         loader.load_and_set(cfg)
     except (ConfigException, OSError) as e:
         raise ClusterError(f"in-cluster configuration: {_reason(e)}") from None
+    _proxy_credentials(cfg)
     return ClusterConfig(ApiClient(configuration=cfg), namespace or _sa_namespace(sa_dir), "")
+
+
+def _proxy_credentials(cfg: Configuration) -> None:
+    """Credentials in the proxy URL (http://user:password@host:port) go with every CONNECT, as
+    kubectl sends them; the kubernetes client only sends proxy_headers it was given."""
+    proxy = urlparse(cfg.proxy or "")
+    if proxy.username and not cfg.proxy_headers:
+        secret = f"{unquote(proxy.username)}:{unquote(proxy.password or '')}"
+        cfg.proxy_headers = make_headers(proxy_basic_auth=secret)
 
 
 def _sa_namespace(sa_dir: str) -> str:

@@ -34,7 +34,6 @@ from kubectl_netmon.cluster.targets import PodRef, Targets
 from kubectl_netmon.errors import ClusterError
 from kubectl_netmon.output.escape import escape
 
-DEFAULT_IMAGE = "nicolaka/netshoot:v0.13"
 NOT_FOUND = 127  # the shell's exit status for a command it cannot find
 
 
@@ -44,7 +43,7 @@ class AcquireOptions:
     max_duration_s)."""
 
     mode: str = "auto"  # "ephemeral" | "node" | "auto"
-    image: str = DEFAULT_IMAGE
+    image: str = specs.DEFAULT_IMAGE
     image_pull_secret: str = ""  # node pods only (ephemeral containers use the pod's)
     bpf_filter: str = ""
     snaplen: int = 262144
@@ -52,7 +51,7 @@ class AcquireOptions:
     count: int | None = None
     node_namespace: str = "default"
     timeout_s: float = 120.0  # waiting for image pull and scheduling
-    request_timeout: float = 30.0
+    request_timeout: float | None = 30.0  # connecting an exec stream (None: no limit)
     max_duration_s: int = 4 * 3600  # hard bound of every remote capture
     linger_s: int = 60  # an idle netmon container exits after this; reused until then
     deadline_slack_s: int = 60  # node pod deadline beyond start-up and the capture limit

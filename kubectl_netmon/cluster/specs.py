@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import secrets
 
+# The capture image: public, with dumpcap, pinned to a tag so every run gets the same tools
+# (--image for a mirror or another pin).
+DEFAULT_IMAGE = "nicolaka/netshoot:v0.13"
 MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGER = "kubectl-netmon"
 MANAGED_SELECTOR = f"{MANAGED_BY}={MANAGER}"

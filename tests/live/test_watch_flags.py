@@ -3,12 +3,15 @@ usage and configuration mistakes reported in one line with the right exit status
 
 from __future__ import annotations
 
+import json
+import socket
 import subprocess
 import sys
 
 import pytest
 
 from kubectl_netmon.cli.kubeflags import after_command, parse_duration
+from kubectl_netmon.cluster.specs import DEFAULT_IMAGE
 from kubectl_netmon.errors import UsageError
 from tests.live.fixtures import REPO
 
@@ -70,3 +73,34 @@ def test_a_missing_kubeconfig_file_flag_is_named_and_no_file_is_written(tmp_path
 
     assert run.returncode == 1 and "--kubeconfig /nonexistent/config" in run.stderr
     assert not out.exists()
+
+
+@pytest.fixture
+def silent_api_server(tmp_path):
+    """A kubeconfig whose API server accepts connections and never answers."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    config = tmp_path / "config"
+    config.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "silent",
+        "clusters": [{"name": "silent", "cluster": {"server": f"https://127.0.0.1:{port}",
+                                                    "insecure-skip-tls-verify": True}}],
+        "users": [{"name": "u", "user": {"token": "t"}}],
+        "contexts": [{"name": "silent", "context": {"cluster": "silent", "user": "u"}}]}))
+    yield config
+    listener.close()
+
+
+def test_request_timeout_bounds_each_api_request(silent_api_server):
+    """Without the bound the first request would wait forever (kubectl's default too)."""
+    run = netmon("watch", "pod", "web", "--request-timeout", "1s",
+                 KUBECONFIG=str(silent_api_server))
+
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert "timed out" in run.stderr and len(run.stderr.splitlines()) == 1
+
+
+def test_a_default_image_is_pinned_to_a_tag():
+    name, _, tag = DEFAULT_IMAGE.rpartition(":")
+    assert name and tag and tag != "latest" and "/" not in tag
+    assert DEFAULT_IMAGE in netmon("watch", "--help").stdout.replace("\n", " ").replace("  ", "")

@@ -16,15 +16,17 @@ from kubectl_netmon.enrich.podmap import PodMap
 from kubectl_netmon.errors import NetmonError, UsageError
 from kubectl_netmon.output.escape import escape
 from kubectl_netmon.output.zeek import conn_record, notice_record
-from kubectl_netmon.output.zeek_l7 import dns_records, http_records
+from kubectl_netmon.output.zeek_l7 import dns_records, http_records, ssl_records
 
 _encode = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def conn_logs(conn: Conn, pods: PodMap | None) -> list[tuple[str, dict]]:
-    """(path, record) for a finished connection: its http and dns records, then its conn record."""
+    """(path, record) for a finished connection: its http, dns and ssl records, then its conn
+    record."""
     logs = [("http", r) for r in http_records(conn)]
     logs += [("dns", r) for r in dns_records(conn)]
+    logs += [("ssl", r) for r in ssl_records(conn)]
     logs.append(("conn", conn_record(conn, pods)))
     return logs
 
@@ -57,9 +59,9 @@ class JsonLinesWriter:
 
 
 class ZeekDirWriter:
-    """`--zeek-dir DIR`: conn.log, notice.log, http.log, dns.log as Zeek's JSON writer makes
-    them (one object per line, no _path: the file name is the path). A log is created when its
-    first record comes, as in Zeek; existing ones are replaced."""
+    """`--zeek-dir DIR`: conn.log, notice.log, http.log, dns.log, ssl.log as Zeek's JSON writer
+    makes them (one object per line, no _path: the file name is the path). A log is created when
+    its first record comes, as in Zeek; existing ones are replaced."""
 
     def __init__(self, directory: str, pods: PodMap | None = None) -> None:
         try:

@@ -1,14 +1,16 @@
-"""Zeek http.log and dns.log records from the L7 events a connection collected (conn.l7).
+"""Zeek http.log, dns.log and ssl.log records from the L7 events a connection collected (conn.l7).
 
 One record per HTTP request (paired with its response in order, as HTTP/1.1 pipelining keeps
-them) and per DNS query (paired with the response of the same transaction id). Field names and
-order follow Zeek's HTTP::Info and DNS::Info; unset fields are left out.
+them), per DNS query (paired with the response of the same transaction id) and per TLS
+ClientHello (its server name). Field names and order follow Zeek's HTTP::Info, DNS::Info and
+SSL::Info; unset fields are left out (ssl.log's version and cipher are the server's choice,
+which a ClientHello does not tell).
 """
 
 from __future__ import annotations
 
 from kubectl_netmon.capture.conn import Conn
-from kubectl_netmon.capture.l7.events import DnsMessage, HttpRequest, HttpResponse
+from kubectl_netmon.capture.l7.events import DnsMessage, HttpRequest, HttpResponse, TlsClientHello
 from kubectl_netmon.output.escape import escape
 from kubectl_netmon.output.zeek import id_fields, iso_ts
 
@@ -53,6 +55,17 @@ def dns_records(conn: Conn) -> list[dict]:
         else:
             records.append([None, ev])
     return [_dns_record(conn, query, resp) for query, resp in records]
+
+
+def ssl_records(conn: Conn) -> list[dict]:
+    """ssl.log records: one per ClientHello, with its server name (SNI) when it has one."""
+    records = []
+    for ev in conn.l7:
+        if isinstance(ev, TlsClientHello):
+            rec = {"ts": iso_ts(ev.ts_ns), "uid": conn.uid, **_conn_id(conn)}
+            _put(rec, "server_name", ev.server_name)
+            records.append(rec)
+    return records
 
 
 def _http_record(conn: Conn, depth: int, req: HttpRequest | None,

@@ -206,6 +206,14 @@ def test_control_bytes_from_packets_never_reach_any_output_raw(tmp_path):
     assert "\\x1b[31m\\x00}" in notice["sub"] and "\\\\x1b" not in notice["sub"]  # once
 
 
+def test_a_tls_client_hello_gives_an_ssl_record_with_the_server_name(tmp_path):
+    from tests.capture.l7.samples import openssl_hello
+
+    pcap = http_exchange(tmp_path / "tls.pcap", openssl_hello("api.shop.svc"), b"\x15\x03\x03")
+    (ssl,) = [r for r in records(analyze(pcap, "-o", "json").stdout) if r["_path"] == "ssl"]
+    assert ssl["server_name"] == "api.shop.svc" and ssl["id.resp_p"] == 8080
+
+
 # -- bad input --------------------------------------------------------------------------------
 
 def damage_line(proc: subprocess.CompletedProcess, name: str) -> str:

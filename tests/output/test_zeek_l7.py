@@ -1,9 +1,9 @@
-"""http.log and dns.log records from a connection's L7 events."""
+"""http.log, dns.log and ssl.log records from a connection's L7 events."""
 
 from __future__ import annotations
 
-from kubectl_netmon.capture.l7.events import DnsMessage, HttpRequest, HttpResponse
-from kubectl_netmon.output.zeek_l7 import dns_records, http_records
+from kubectl_netmon.capture.l7.events import DnsMessage, HttpRequest, HttpResponse, TlsClientHello
+from kubectl_netmon.output.zeek_l7 import dns_records, http_records, ssl_records
 from tests.output.builders import TS_NS, seed_conn
 
 MS = 1_000_000
@@ -91,3 +91,16 @@ def test_responses_pair_with_queries_by_transaction_id():
                                      dns(TS_NS + MS, True, rcode=3, trans_id=2)])
     assert [(r["trans_id"], r.get("rcode_name")) for r in dns_records(conn)] == [
         (1, None), (2, "NXDOMAIN")]
+
+
+def test_a_client_hello_makes_an_ssl_record_with_its_server_name():
+    conn = seed_conn(resp_p=443, l7=[TlsClientHello(TS_NS, "api.example\x1b[2J", 0x0304)])
+    assert ssl_records(conn) == [{
+        "ts": "2022-03-08T18:54:18.846012Z", "uid": "CURtov2gIkEQCel897",
+        "id.orig_h": "10.244.1.23", "id.orig_p": 54700, "id.resp_h": "10.244.1.24",
+        "id.resp_p": 443, "server_name": "api.example\\x1b[2J"}]
+
+
+def test_a_client_hello_without_sni_has_no_server_name():
+    (rec,) = ssl_records(seed_conn(resp_p=443, l7=[TlsClientHello(TS_NS, "")]))
+    assert "server_name" not in rec

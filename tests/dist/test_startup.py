@@ -43,3 +43,10 @@ def test_light_commands_import_no_heavy_library(args: list[str]) -> None:
 
 def test_the_check_sees_a_heavy_library_once_loaded() -> None:
     assert "pyshark" in heavy_modules_loaded("--help", preload="pyshark")
+
+
+def test_analyzing_a_capture_leaves_pyshark_unloaded(shared_pcaps) -> None:
+    """pyshark (tshark) is for --inspect only, never on the packet path."""
+    loaded = heavy_modules_loaded("analyze", str(shared_pcaps / "log4j-attack.pcap"),
+                                  "-o", "json")
+    assert "pyshark" not in loaded

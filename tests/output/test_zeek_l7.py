@@ -104,3 +104,10 @@ def test_a_client_hello_makes_an_ssl_record_with_its_server_name():
 def test_a_client_hello_without_sni_has_no_server_name():
     (rec,) = ssl_records(seed_conn(resp_p=443, l7=[TlsClientHello(TS_NS, "")]))
     assert "server_name" not in rec
+
+
+def test_dns_names_and_answers_from_packets_are_escaped():
+    query = DnsMessage(TS_NS, 7, False, "a\x1b[2J.example", 16)
+    answer = DnsMessage(TS_NS + MS, 7, True, "a\x1b[2J.example", 16, 0, ["txt\x07\x00"], [60])
+    (rec,) = dns_records(seed_conn(proto="udp", l7=[query, answer]))
+    assert rec["query"] == "a\\x1b[2J.example" and rec["answers"] == ["txt\\x07\\x00"]

@@ -7,6 +7,8 @@ Layout (all inside namespaces this runtime creates, named `<prefix>-...`):
   pod netns:    `eth0` (peer `vethXXXXXXXX` on the node's cni0), an IP from the node's CIDR,
                 default route via cni0's IP. hostNetwork pods run in the node netns instead.
 IPv6 is off in every namespace, so captures hold only the traffic the lab's programs make.
+Each container has its own mount namespace with a private /tmp (see node/procs.py); emptyDir
+volumes are directories under `<state_dir>/pods/<uid>/volumes/`, removed with the pod.
 Everything created is recorded in `<state_dir>/runtime.json` so that `cleanup_leftovers` can
 remove it from a fresh process after a crash.
 """
@@ -14,9 +16,11 @@ remove it from a fresh process after a crash.
 from __future__ import annotations
 
 import hashlib
+import shutil
+import signal
 import subprocess
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +29,12 @@ from tests.lab.node.ipam import Ipam
 from tests.lab.node.procs import ExecNotFound
 from tests.lab.node.state import StateFile
 
-__all__ = ["ExecNotFound", "NodeInfo", "Runtime"]
+__all__ = ["ContainerNotRunning", "ExecNotFound", "NodeInfo", "Runtime"]
+
+
+class ContainerNotRunning(Exception):
+    """An exec into a container whose process has exited; str() is the CRI's message (the API
+    server reports it like ExecNotFound)."""
 
 
 @dataclass(frozen=True)
@@ -44,7 +53,7 @@ class _Pod:
     ip: str
     netns: str
     host_network: bool
-    env: dict[str, str] = field(default_factory=lambda: procs.container_env({}))
+    containers: dict[str, tuple[subprocess.Popen, dict[str, str]]] = field(default_factory=dict)
     pgids: list[int] = field(default_factory=list)
 
 
@@ -160,16 +169,22 @@ class Runtime:
         env: dict[str, str],
         workdir: str | None,
         on_exit: Callable[[int], None],
+        volumes: Sequence[tuple[str, str]] = (),
     ) -> int:
-        """Start a container's process in the pod; return its pid. Raises ExecNotFound."""
+        """Start a container's process in the pod, with (emptyDir volume name, mount path)
+        volumes; return its pid. A restart (same name) gets a fresh /tmp. Raises ExecNotFound."""
         with self._lock:
             pod = self._pods[uid]
             full_env = procs.container_env(env)
             log = self.container_log(uid, name)
             log.parent.mkdir(parents=True, exist_ok=True)
-            proc = procs.start_container(pod.netns, argv, full_env, workdir, log, on_exit)
-            if not pod.pgids:
-                pod.env = full_env
+            mounts = [(str(self._volume(uid, vol)), path) for vol, path in volumes]
+            stage = self.state_dir / "stage"
+            stage.mkdir(exist_ok=True)
+            proc = procs.start_container(
+                pod.netns, argv, full_env, workdir, log, on_exit, stage, mounts
+            )
+            pod.containers[name] = (proc, full_env)
             pod.pgids.append(proc.pid)
             self._record_pod(uid, pod)
             return proc.pid
@@ -178,18 +193,34 @@ class Runtime:
         """The file holding the container's combined stdout and stderr."""
         return self.state_dir / "pods" / uid / f"{name}.log"
 
-    def exec(self, uid: str, argv: list[str], stdin: bool) -> subprocess.Popen:
-        """Run argv in the pod with binary pipes and the first container's environment.
+    def _volume(self, uid: str, name: str) -> Path:
+        """An emptyDir volume's directory: one per pod, kept across container restarts."""
+        path = self.state_dir / "pods" / uid / "volumes" / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
 
-        Raises ExecNotFound (see its docstring for how the API server reports it)."""
+    def exec(self, uid: str, container: str, argv: list[str], stdin: bool) -> subprocess.Popen:
+        """Run argv in the container (its namespaces, working directory and environment) with
+        binary pipes.
+
+        Raises ExecNotFound (see its docstring for how the API server reports it), and
+        ContainerNotRunning when the container's process has not started or has exited."""
         with self._lock:
             pod = self._pods[uid]
-            proc = procs.start_exec(pod.netns, argv, pod.env, stdin)
+            started = pod.containers.get(container)
+            if started is None or started[0].returncode is not None:
+                state = "CONTAINER_EXITED" if started else "CONTAINER_CREATED"
+                raise ContainerNotRunning(
+                    f"failed to exec in container: container is in {state} state"
+                )
+            target, env = started
+            proc = procs.start_exec(target.pid, argv, env, stdin)
             pod.pgids.append(proc.pid)
             return proc
 
     def stop_pod(self, uid: str) -> None:
-        """Kill the pod's processes, delete its netns and free its IP for the next pod.
+        """Kill the pod's processes (their mount namespaces and /tmp go with them), delete its
+        netns and emptyDir volumes, and free its IP for the next pod.
 
         The killing (up to a 2 s grace) happens outside the lock, so other pods are not held up.
         """
@@ -202,6 +233,8 @@ class Runtime:
                 procs.kill_group(pgid)
             procs.wait_exit(list(pod.pgids), 2.0)  # SIGKILL is sent, not yet done, on return
         else:
+            for pgid in pod.pgids:  # also a process still on its way into the netns
+                procs.kill_group(pgid, signal.SIGTERM)
             state.kill_netns_processes(pod.netns)
             netns.delete_netns(pod.netns)
         with self._lock:
@@ -210,6 +243,7 @@ class Runtime:
                 self._state.drop_namespace(pod.netns)
             del self._state.data["pods"][uid]
             self._state.save()
+        shutil.rmtree(self.state_dir / "pods" / uid / "volumes", ignore_errors=True)
 
     # teardown ----------------------------------------------------------------------------------
 

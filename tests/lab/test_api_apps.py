@@ -131,3 +131,125 @@ def test_kubectl_get_deploy(lab, lab_ns, kubectl_bin):
     header, row = result.stdout.decode().splitlines()
     assert header.split() == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
     assert row.split()[:2] == ["shown", "0/1"]
+
+
+DEPLOYMENT_YAML = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: {replicas}
+  selector:
+    matchLabels: {{app: web}}
+  template:
+    metadata:
+      labels: {{app: web}}
+    spec:
+      containers:
+      - name: app
+        image: busybox:1.36
+        command: ["sleep", "{sleep}"]
+"""
+
+
+def _apply(lab, kubectl_bin, ns: str, replicas: int, sleep: int = 3600):
+    manifest = DEPLOYMENT_YAML.format(replicas=replicas, sleep=sleep).encode()
+    return lab.kubectl(kubectl_bin, "-n", ns, "apply", "-f", "-", stdin=manifest)
+
+
+def test_kubectl_apply_creates_a_deployment_and_its_pods(lab, lab_ns, kubectl_bin):
+    run = _apply(lab, kubectl_bin, lab_ns, 2)
+    assert (run.returncode, run.stdout) == (0, b"deployment.apps/web created\n"), run.stderr
+    assert len(_pods(lab, lab_ns, 2)) == 2
+
+
+def test_kubectl_apply_of_a_new_template_replaces_the_pods_through_a_new_replicaset(
+        lab, lab_ns, kubectl_bin):
+    _apply(lab, kubectl_bin, lab_ns, 1)
+    (old,) = _pods(lab, lab_ns, 1)
+    run = _apply(lab, kubectl_bin, lab_ns, 1, sleep=3601)
+    assert (run.returncode, run.stdout) == (0, b"deployment.apps/web configured\n"), run.stderr
+    (new,) = _pods(lab, lab_ns, 1)
+    _, rs_list = lab.request("GET", _path(lab_ns, "replicasets"))
+    replicas = sorted((rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"],
+                       rs["spec"]["replicas"]) for rs in rs_list["items"])
+    assert replicas == [("1", 0), ("2", 1)]
+    assert new["spec"]["containers"][0]["command"] == ["sleep", "3601"]
+    assert new["metadata"]["name"] != old["metadata"]["name"]
+
+
+def test_kubectl_scale_deploy_ends_with_that_many_running_pods(lab, lab_ns, kubectl_bin):
+    lab.request("POST", _path(lab_ns, "deployments"), workload("Deployment", "web", 1))
+    _pods(lab, lab_ns, 1)
+    run = lab.kubectl(kubectl_bin, "-n", lab_ns, "scale", "deploy/web", "--replicas=3")
+    assert (run.returncode, run.stdout) == (0, b"deployment.apps/web scaled\n"), run.stderr
+    assert len(_pods(lab, lab_ns, 3)) == 3
+    _, dep = lab.request("GET", _path(lab_ns, "deployments", "web"))
+    assert (dep["spec"]["replicas"], dep["status"]["replicas"]) == (3, 3)
+
+
+def test_patching_a_deployments_replicas_scales_its_pods_down(lab, lab_ns):
+    lab.request("POST", _path(lab_ns, "deployments"), workload("Deployment", "web", 3))
+    _pods(lab, lab_ns, 3)
+    code, dep = lab.request("PATCH", _path(lab_ns, "deployments", "web"),
+                            {"spec": {"replicas": 1}},
+                            content_type="application/merge-patch+json")
+    assert (code, dep["metadata"]["generation"], dep["status"]["observedGeneration"]) == (200, 2, 2)
+    assert len(_pods(lab, lab_ns, 1)) == 1
+
+
+def test_scaling_a_statefulset_down_removes_the_highest_ordinals(lab, lab_ns, kubectl_bin):
+    lab.request("POST", _path(lab_ns, "statefulsets"), workload("StatefulSet", "db", 3))
+    _pods(lab, lab_ns, 3)
+    run = lab.kubectl(kubectl_bin, "-n", lab_ns, "scale", "sts/db", "--replicas=1")
+    assert run.returncode == 0, run.stderr
+    assert [p["metadata"]["name"] for p in _pods(lab, lab_ns, 1)] == ["db-0"]
+
+
+def test_the_scale_subresource_shows_replicas_and_the_selector(lab, lab_ns):
+    lab.request("POST", _path(lab_ns, "deployments"), workload("Deployment", "web", 2))
+    code, scale = lab.request("GET", _path(lab_ns, "deployments", "web") + "/scale")
+    assert (code, scale["kind"], scale["apiVersion"]) == (200, "Scale", "autoscaling/v1")
+    assert scale["spec"] == {"replicas": 2}
+    assert scale["status"] == {"replicas": 2, "selector": "app=web"}
+
+
+def test_a_negative_scale_is_invalid(lab, lab_ns):
+    lab.request("POST", _path(lab_ns, "deployments"), workload("Deployment", "web", 1))
+    code, status = lab.request("PATCH", _path(lab_ns, "deployments", "web") + "/scale",
+                               {"spec": {"replicas": -1}},
+                               content_type="application/merge-patch+json")
+    assert (code, status["message"]) == (
+        422, 'Scale.autoscaling "web" is invalid: spec.replicas: Invalid value: -1: '
+        "must be greater than or equal to 0")
+
+
+def test_an_update_may_not_change_the_selector(lab, lab_ns):
+    lab.request("POST", _path(lab_ns, "deployments"), workload("Deployment", "web", 1))
+    patch = {"spec": {"selector": {"matchLabels": {"app": "other"}},
+                      "template": {"metadata": {"labels": {"app": "other"}}}}}
+    code, status = lab.request("PATCH", _path(lab_ns, "deployments", "web"), patch,
+                               content_type="application/merge-patch+json")
+    assert (code, status["reason"]) == (422, "Invalid")
+    assert status["message"].startswith(
+        'Deployment.apps "web" is invalid: spec.selector: Invalid value: '
+        'v1.LabelSelector{MatchLabels:map[string]string{"app":"other"}, ')
+    assert status["message"].endswith(": field is immutable")
+
+
+def test_a_deleted_replicaset_pod_is_replaced_by_a_new_one(lab, lab_ns):
+    lab.request("POST", _path(lab_ns, "deployments"), workload("Deployment", "web", 2))
+    before = {p["metadata"]["name"] for p in _pods(lab, lab_ns, 2)}
+    gone = sorted(before)[0]
+    lab.request("DELETE", f"/api/v1/namespaces/{lab_ns}/pods/{gone}")
+    after = {p["metadata"]["name"] for p in _pods(lab, lab_ns, 2)}
+    assert gone not in after and len(after - before) == 1
+
+
+def test_a_deleted_statefulset_pod_comes_back_under_its_name(lab, lab_ns):
+    lab.request("POST", _path(lab_ns, "statefulsets"), workload("StatefulSet", "db", 2))
+    old = {p["metadata"]["name"]: p["metadata"]["uid"] for p in _pods(lab, lab_ns, 2)}
+    lab.request("DELETE", f"/api/v1/namespaces/{lab_ns}/pods/db-1", {"gracePeriodSeconds": 0})
+    lab.wait_for_pod(lab_ns, "db-1", lambda p: p["metadata"]["uid"] != old["db-1"]
+                     and p["status"].get("phase") == "Running")

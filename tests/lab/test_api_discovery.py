@@ -103,3 +103,21 @@ def test_a_chunked_request_body_is_read(lab):
     conn.send(b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body))
     resp = conn.getresponse()
     assert (resp.status, b'"allowed": true' in resp.read()) == (201, True)
+
+
+def test_openapi_v3_root_leads_to_the_apps_v1_deployment_schema(lab):
+    _, root = lab.request("GET", "/openapi/v3")
+    _, doc = lab.request("GET", root["paths"]["apis/apps/v1"]["serverRelativeURL"])
+    deployment = doc["components"]["schemas"]["io.k8s.api.apps.v1.Deployment"]
+    assert deployment["x-kubernetes-group-version-kind"] == [
+        {"group": "apps", "version": "v1", "kind": "Deployment"}]
+    patch = doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"]
+    assert "fieldValidation" in [p["name"] for p in patch["parameters"]]
+
+
+def test_apps_v1_lists_the_scale_subresources_as_autoscaling_v1_scale(lab):
+    _, body = lab.request("GET", "/apis/apps/v1")
+    scales = {r["name"]: (r["group"], r["version"], r["kind"])
+              for r in body["resources"] if r["name"].endswith("/scale")}
+    assert scales == {f"{r}/scale": ("autoscaling", "v1", "Scale")
+                      for r in ("deployments", "replicasets", "statefulsets")}

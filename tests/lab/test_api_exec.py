@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+import uuid
 
 import pytest
 import websocket
@@ -117,8 +118,8 @@ def test_exec_in_a_missing_pod_is_not_found(lab, ns):
     assert err.value.status_code == 404
 
 
-def test_a_dropped_connection_gives_the_process_stdin_eof(lab, ns, tmp_path):
-    marker = tmp_path / "saw-eof"
+def test_a_dropped_connection_gives_the_process_stdin_eof(lab, ns):
+    marker = f"/tmp/saw-eof-{uuid.uuid4().hex[:8]}"  # in the container's own /tmp
     url = (
         f"wss://127.0.0.1:{lab.port}/api/v1/namespaces/{ns}/pods/web/exec?command=sh"
         f"&command=-c&command=cat+%3E/dev/null%3B+touch+{marker}&stdin=true&stdout=true"
@@ -131,6 +132,10 @@ def test_a_dropped_connection_gives_the_process_stdin_eof(lab, ns, tmp_path):
     )
     ws.sock.close()  # no close frame, no half-close: the client just goes away
     deadline = time.monotonic() + 30
-    while not marker.exists() and time.monotonic() < deadline:
+    while not (seen := _exists_in_web(lab, ns, marker)) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert marker.exists()
+    assert seen
+
+
+def _exists_in_web(lab, ns: str, path: str) -> bool:
+    return ws_exec(lab, ns, "web", ["test", "-e", path]).status["status"] == "Success"

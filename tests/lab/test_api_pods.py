@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 
 from tests.lab import fixtures
 from tests.lab.fixtures import pod
@@ -320,13 +321,14 @@ def test_delete_collection_removes_only_the_selected_pods(lab, lab_ns):
     assert (code, [p["metadata"]["name"] for p in body["items"]]) == (200, ["a"])
 
 
-def test_a_crashed_container_restarts_and_its_previous_log_is_kept_apart(lab, lab_ns, tmp_path):
-    counter = tmp_path / "runs"
+def test_a_crashed_container_restarts_and_its_previous_log_is_kept_apart(lab, lab_ns):
+    counter = "/tmp/state/runs"  # on an emptyDir volume: kept across restarts, unlike /tmp
     script = (
         f"n=$(( $(cat {counter} 2>/dev/null || echo 0) + 1 )); echo $n > {counter}; "
         "echo run-$n; [ $n -gt 1 ] && exec sleep 3600; exit 1"
     )
-    lab.request("POST", _pods(lab_ns), pod("web", ["sh", "-c", script]))
+    manifest = _with_empty_dir(pod("web", ["sh", "-c", script]), "/tmp/state")
+    lab.request("POST", _pods(lab_ns), manifest)
     lab.wait_for_pod(
         lab_ns,
         "web",
@@ -340,6 +342,13 @@ def test_a_crashed_container_restarts_and_its_previous_log_is_kept_apart(lab, la
         "run-1\n",
         b"run-2\n",
     )
+
+
+def _with_empty_dir(manifest: dict, path: str) -> dict:
+    """The pod with an emptyDir volume mounted at path in its container."""
+    manifest["spec"]["volumes"] = [{"name": "state", "emptyDir": {}}]
+    manifest["spec"]["containers"][0]["volumeMounts"] = [{"name": "state", "mountPath": path}]
+    return manifest
 
 
 def _first_line_followed(lab, path: str) -> bytes:
@@ -405,6 +414,46 @@ def test_the_kubelet_records_events_for_a_started_pod(lab, lab_ns):
     reasons = [e["reason"] for e in body["items"]]
     assert reasons == ["Scheduled", "Pulled", "Created", "Started"]
     assert body["items"][-1]["involvedObject"]["fieldPath"] == "spec.containers{app}"
+
+
+def test_an_image_from_the_slow_registry_is_pulled_while_the_container_waits(lab, lab_ns):
+    image = f"slow.registry.test/tools:{lab_ns}"  # a tag no node holds yet
+    lab.request("POST", _pods(lab_ns), pod("web", image=image))
+    _wait_for_event(lab, lab_ns, "Pulling")
+    _, pulling = lab.request("GET", f"{_pods(lab_ns)}/web")
+    lab.wait_for_pod(lab_ns, "web", lambda p: p["status"].get("phase") == "Running")
+    _, body = lab.request(
+        "GET", f"/api/v1/namespaces/{lab_ns}/events?fieldSelector=involvedObject.name%3Dweb"
+    )
+    assert pulling["status"]["containerStatuses"][0]["state"] == {
+        "waiting": {"reason": "ContainerCreating"}
+    }
+    assert [e["reason"] for e in body["items"]] == [
+        "Scheduled", "Pulling", "Pulled", "Created", "Started"
+    ]
+    assert re.fullmatch(
+        rf'Successfully pulled image "{image}" in 3(\.\d+)?s \(3(\.\d+)?s including waiting\)\. '
+        r"Image size: 0 bytes\.",
+        body["items"][2]["message"],
+    )
+
+
+def test_a_node_pulls_an_image_once(lab, lab_ns):
+    image = f"slow.registry.test/tools:{lab_ns}"
+    node = {"nodeName": "node-1"}
+    lab.create_pod(lab_ns, pod("first", image=image, **node))
+    lab.create_pod(lab_ns, pod("second", image=image, **node))
+    _, body = lab.request(
+        "GET", f"/api/v1/namespaces/{lab_ns}/events?fieldSelector=involvedObject.name%3Dsecond"
+    )
+    assert f'Container image "{image}" already present on machine' in [
+        e["message"] for e in body["items"] if e["reason"] == "Pulled"
+    ]
+
+
+def _wait_for_event(lab, ns: str, reason: str) -> None:
+    path = f"/api/v1/namespaces/{ns}/events?watch=true&fieldSelector=reason%3D{reason}"
+    assert any(e["type"] == "ADDED" for e in lab.watch(path + "&timeoutSeconds=60"))
 
 
 def test_an_unreachable_image_is_reported_in_warning_events(lab, lab_ns):

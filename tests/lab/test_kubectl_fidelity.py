@@ -84,15 +84,14 @@ def test_logs_prints_the_container_output(lab, lab_ns, kubectl):
     assert kubectl("logs", "job").stdout == b"one\ntwo\n"
 
 
-def test_logs_follow_streams_until_the_container_ends(lab, lab_ns, kubectl_bin, tmp_path):
-    go = tmp_path / "go"
-    script = f"echo line-1; while [ ! -e {go} ]; do sleep 0.1; done; echo line-2"
+def test_logs_follow_streams_until_the_container_ends(lab, lab_ns, kubectl_bin, kubectl):
+    script = "echo line-1; while [ ! -e /tmp/go ]; do sleep 0.1; done; echo line-2"
     lab.create_pod(lab_ns, pod("job", ["sh", "-c", script], restartPolicy="Never"))
     cmd = [str(kubectl_bin), "--context", "lab", "-n", lab_ns, "logs", "-f", "job"]
     env = {"KUBECONFIG": str(lab.kubeconfig), "HOME": str(lab.state_dir), "PATH": "/usr/bin"}
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, env=env) as follower:
         first = follower.stdout.readline()
-        go.touch()
+        kubectl("exec", "job", "--", "touch", "/tmp/go")
         rest = follower.stdout.read()
     assert (first, rest, follower.returncode) == (b"line-1\n", b"line-2\n", 0)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.lab.node import netns
-from tests.lab.runtime import ExecNotFound, Runtime
+from tests.lab.runtime import ContainerNotRunning, ExecNotFound, Runtime
 
 ECHO_SERVER = textwrap.dedent("""
     import socket
@@ -50,8 +50,15 @@ def rt(root, tmp_path):
     runtime.teardown()
 
 
-def run(rt: Runtime, uid: str, argv: list[str], stdin: bytes | None = None):
-    proc = rt.exec(uid, argv, stdin is not None)
+def sandbox(rt: Runtime, uid: str, node: str, host_network: bool = False) -> str:
+    """A pod with one long-running container, `app`, to exec into; returns the pod's IP."""
+    ip = rt.start_pod(uid, node, host_network)
+    rt.start_container(uid, "app", ["sleep", "1000"], {}, None, lambda c: None)
+    return ip
+
+
+def run(rt: Runtime, uid: str, argv: list[str], stdin: bytes | None = None, container="app"):
+    proc = rt.exec(uid, container, argv, stdin is not None)
     out, err = proc.communicate(stdin, timeout=60)
     return proc.returncode, out, err
 
@@ -65,7 +72,7 @@ def prefixed_namespaces(prefix: str) -> list[str]:
 
 
 def test_pods_on_different_nodes_talk_tcp_without_nat(rt):
-    client_ip = rt.start_pod("a", "node-1")
+    client_ip = sandbox(rt, "a", "node-1")
     server_ip = rt.start_pod("b", "node-2")
     serve_echo(rt, "b")
     rc, out, _ = run(rt, "a", [sys.executable, "-c", ECHO_CLIENT, server_ip])
@@ -73,7 +80,7 @@ def test_pods_on_different_nodes_talk_tcp_without_nat(rt):
 
 
 def test_pods_on_the_same_node_talk_tcp(rt):
-    client_ip = rt.start_pod("a", "node-1")
+    client_ip = sandbox(rt, "a", "node-1")
     server_ip = rt.start_pod("b", "node-1")
     serve_echo(rt, "b")
     rc, out, _ = run(rt, "a", [sys.executable, "-c", ECHO_CLIENT, server_ip])
@@ -81,13 +88,13 @@ def test_pods_on_the_same_node_talk_tcp(rt):
 
 
 def test_nodes_route_other_nodes_pod_cidrs_via_their_internal_ip(rt):
-    rt.start_pod("h", "node-1", host_network=True)
+    sandbox(rt, "h", "node-1", host_network=True)
     _, out, _ = run(rt, "h", ["ip", "route"])
     assert b"10.244.2.0/24 via 172.31.0.12 dev eth0" in out
 
 
 def test_pod_has_eth0_with_its_ip_and_a_default_route_via_the_bridge(rt):
-    ip = rt.start_pod("a", "node-2")
+    ip = sandbox(rt, "a", "node-2")
     _, addrs, _ = run(rt, "a", ["ip", "-br", "-4", "addr"])
     _, routes, _ = run(rt, "a", ["ip", "route"])
     assert ip == "10.244.2.2"
@@ -97,34 +104,34 @@ def test_pod_has_eth0_with_its_ip_and_a_default_route_via_the_bridge(rt):
 
 def test_pod_veth_peer_is_on_the_nodes_cni0_bridge(rt):
     rt.start_pod("a", "node-1")
-    rt.start_pod("h", "node-1", host_network=True)
+    sandbox(rt, "h", "node-1", host_network=True)
     _, out, _ = run(rt, "h", ["ip", "-br", "link", "show", "master", "cni0"])
     assert out.startswith(b"veth")
 
 
 def test_host_network_pod_gets_the_node_ip_and_sees_the_nodes_interfaces(rt):
-    ip = rt.start_pod("h", "node-1", host_network=True)
+    ip = sandbox(rt, "h", "node-1", host_network=True)
     _, out, _ = run(rt, "h", ["ip", "-br", "-4", "addr"])
     assert ip == "172.31.0.11"
     assert b"172.31.0.11/24" in out and b"10.244.1.1/24" in out
 
 
 def test_exec_output_is_binary_safe_and_keeps_the_exit_code(rt):
-    rt.start_pod("a", "node-1")
+    sandbox(rt, "a", "node-1")
     code = "import sys, os; os.write(1, bytes(range(256))); os.write(2, b'e'); sys.exit(3)"
     assert run(rt, "a", [sys.executable, "-c", code]) == (3, bytes(range(256)), b"e")
 
 
 def test_exec_with_stdin_passes_bytes_through(rt):
-    rt.start_pod("a", "node-1")
+    sandbox(rt, "a", "node-1")
     data = bytes(range(256)) * 100
     assert run(rt, "a", ["cat"], stdin=data) == (0, data, b"")
 
 
 def test_exec_of_a_missing_command_says_what_runc_says(rt):
-    rt.start_pod("a", "node-1")
+    sandbox(rt, "a", "node-1")
     with pytest.raises(ExecNotFound) as err:
-        rt.exec("a", ["nosuchcmd"], False)
+        rt.exec("a", "app", ["nosuchcmd"], False)
     assert str(err.value).startswith('failed to exec in container: failed to start exec "')
     assert str(err.value).endswith(
         "OCI runtime exec failed: exec failed: unable to start container process: "
@@ -133,9 +140,27 @@ def test_exec_of_a_missing_command_says_what_runc_says(rt):
 
 
 def test_exec_of_a_missing_absolute_path_says_stat_failed(rt):
-    rt.start_pod("a", "node-1")
+    sandbox(rt, "a", "node-1")
     with pytest.raises(ExecNotFound, match='exec: "/no/such": stat /no/such: no such file'):
-        rt.exec("a", ["/no/such"], False)
+        rt.exec("a", "app", ["/no/such"], False)
+
+
+def test_a_file_in_a_containers_tmp_is_seen_by_its_execs_only(rt):
+    sandbox(rt, "a", "node-1")
+    rt.start_container("a", "b", ["sleep", "1000"], {}, None, lambda c: None)
+    name = f"/tmp/only-in-app-{secrets.token_hex(4)}"
+    run(rt, "a", ["sh", "-c", f"echo hi > {name}"])
+    seen = {c: run(rt, "a", ["cat", name], container=c)[1] for c in ("app", "b")}
+    assert (seen, Path(name).exists()) == ({"app": b"hi\n", "b": b""}, False)
+
+
+def test_an_empty_dir_volume_is_shared_by_the_pods_containers(rt):
+    volume = [("shared", "/tmp/shared")]
+    rt.start_pod("a", "node-1")
+    rt.start_container("a", "w", ["sh", "-c", "echo hi > /tmp/shared/f; exec sleep 1000"], {},
+                       None, lambda c: None, volume)
+    rt.start_container("a", "r", ["sleep", "1000"], {}, None, lambda c: None, volume)
+    _wait_for(lambda: run(rt, "a", ["cat", "/tmp/shared/f"], container="r")[1] == b"hi\n")
 
 
 def test_container_with_a_missing_command_fails_to_start_like_runc_create(rt):
@@ -176,6 +201,15 @@ def test_stop_pod_kills_the_whole_process_tree_and_deletes_the_netns(rt):
     rt.stop_pod("a")
     assert not netns.exists(ns)
     assert not [pid for pid in pids if _alive(pid)]
+
+
+def test_exec_into_an_exited_container_says_what_the_cri_says(rt):
+    rt.start_pod("a", "node-1")
+    codes: queue.Queue[int] = queue.Queue()
+    rt.start_container("a", "c", ["true"], {}, None, codes.put)
+    codes.get(timeout=30)
+    with pytest.raises(ContainerNotRunning, match="container is in CONTAINER_EXITED state"):
+        rt.exec("a", "c", ["true"], False)
 
 
 def test_stopping_a_host_network_pod_kills_its_processes_and_keeps_the_node(rt):

@@ -51,6 +51,7 @@ def scenario(root, tmp_path_factory):
         wait_until_ready(rt)
         dumpcap = rt.exec(
             "web",
+            "web",
             ["dumpcap", "-q", "-i", "eth0", "-a", f"duration:{CAPTURE_SECONDS}", "-w", "-"],
             stdin=False,
         )

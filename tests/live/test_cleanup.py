@@ -1,13 +1,20 @@
-"""`kubectl netmon cleanup` against the lab, run in-process through the CLI's edge."""
+"""`kubectl netmon cleanup` against the lab, run in-process through the CLI's edge; and what a
+capture leaves on the node."""
 
 from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
 from kubectl_netmon.cli.main import main
 from kubectl_netmon.cluster import specs
 from tests.lab import fixtures
-from tests.lab.fixtures import pod
+from tests.lab.fixtures import pod, ws_exec
 from tests.live.acquire_lab import ephemeral_state
 
 lab, lab_ns = fixtures.lab, fixtures.lab_ns
@@ -95,3 +102,41 @@ def test_without_cluster_wide_listing_the_error_suggests_a_namespace(lab, lab_ns
     with lab.rules("lab-restricted", [read]):
         code, _, err = netmon("cleanup", context="lab-restricted")
     assert code == 1 and err.endswith("; pass -n NAMESPACE to clean up one namespace\n")
+
+
+def test_an_ephemeral_capture_keeps_its_heartbeat_in_the_container_and_leaves_none_on_the_node(
+        lab, lab_ns):
+    lab.create_pod(lab_ns, pod("web"))
+    watch = subprocess.Popen(
+        [sys.executable, "-m", "kubectl_netmon", "watch", "pod", "web", "-n", lab_ns,
+         "--duration", "10s", "-o", "json", "--kubeconfig", str(lab.kubeconfig)],
+        cwd=fixtures.REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        running = lab.wait_for_pod(lab_ns, "web", lambda p: any(
+            "running" in cs["state"] for cs in p["status"].get("ephemeralContainerStatuses", [])))
+        container = running["spec"]["ephemeralContainers"][0]["name"]
+        heartbeat = specs.heartbeat_path(container)
+        _wait_until_seen_in(lab, lab_ns, container, heartbeat)
+        on_node_while_capturing = Path(heartbeat).exists()
+    finally:
+        watch.send_signal(signal.SIGINT)
+        watch.wait(timeout=60)
+    _delete_and_wait(lab, lab_ns, "web")
+    assert (on_node_while_capturing, Path(heartbeat).exists()) == (False, False)
+
+
+def _wait_until_seen_in(lab, ns: str, container: str, path: str, bound_s: float = 30) -> None:
+    """Until `test -e path` succeeds in the pod's container (a capture beats every second)."""
+    deadline = time.monotonic() + bound_s
+    while ws_exec(lab, ns, "web", ["test", "-e", path], container=container).status[
+            "status"] != "Success":
+        assert time.monotonic() < deadline, f"{path} never appeared in {container}"
+        time.sleep(0.2)
+
+
+def _delete_and_wait(lab, ns: str, name: str) -> None:
+    """Delete the pod and watch until it is gone (its processes stopped by the kubelet)."""
+    _, marked = lab.request("DELETE", f"/api/v1/namespaces/{ns}/pods/{name}")
+    path = (f"/api/v1/namespaces/{ns}/pods?watch=true&fieldSelector=metadata.name%3D{name}"
+            f"&resourceVersion={marked['metadata']['resourceVersion']}&timeoutSeconds=60")
+    assert any(event["type"] == "DELETED" for event in lab.watch(path))

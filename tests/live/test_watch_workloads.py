@@ -1,8 +1,9 @@
-"""`kubectl netmon watch deploy/NAME` and `ds/NAME` against the lab: a capture from each pod of
-the workload; a missing workload is one clear error line and exit 1."""
+"""`kubectl netmon watch deploy/NAME`, `sts/NAME` and `ds/NAME` against the lab: a capture from
+each pod of the workload; a missing workload is one clear error line and exit 1."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -56,6 +57,18 @@ def test_watch_deploy_captures_from_each_pod(lab, lab_ns):
     assert run.returncode == 0, run.stderr
     for name in pods:
         assert f"{lab_ns}/{name}" in run.stderr, run.stderr
+
+
+def test_watch_sts_captures_from_each_numbered_pod(lab, lab_ns):
+    _create(lab, lab_ns, "statefulsets", _workload("StatefulSet", "db", 2))
+    assert _running_pods(lab, lab_ns, 2) == ["db-0", "db-1"]
+
+    run = _netmon(lab, "watch", "sts/db", "-n", lab_ns, "--duration", "5s", "-o", "json",
+                  "--mode", "ephemeral")  # one capture per pod, wherever the pods landed
+
+    assert run.returncode == 0, run.stderr
+    flows = [json.loads(line) for line in run.stdout.splitlines()]
+    assert {f.get("orig_pod.name") for f in flows} >= {"db-0", "db-1"}, run.stdout
 
 
 def test_watch_ds_captures_from_the_pod_on_each_node(lab, lab_ns):

@@ -19,6 +19,7 @@ from . import (
     services,
     subresources,
     tables,
+    workloads,
 )
 from .kubelet import Kubelet
 from .messages import Request, Response, ok, warning_headers
@@ -39,7 +40,7 @@ class Api:
         self.store, self.policy, self.kubelet = store, policy, kubelet
         self.runtime, self.address = runtime, address
         self._service_ips = services.ClusterIPs(store)
-        self.apps = apps.Controller(
+        self.apps = workloads.Controller(
             store, lambda: sorted(self.kubelet.nodes), lambda pod: self._delete_pod(pod, {})
         )
 
@@ -81,7 +82,7 @@ class Api:
             "/apis/authorization.k8s.io": discovery.AUTHZ_GROUP,
             "/apis/authorization.k8s.io/v1": discovery.AUTHZ_V1,
             "/openapi/v3": discovery.OPENAPI_ROOT,
-            "/openapi/v3/api/v1": discovery.OPENAPI_V1,
+            **{f"/openapi/v3/{path}": doc for path, doc in discovery.OPENAPI.items()},
         }
         if req.method == "GET" and req.path in docs:
             return ok(docs[req.path])
@@ -180,7 +181,7 @@ class Api:
             return ok(obj, 201, **warning_headers(warnings))
         created = self.store.create(resource, obj)
         if resource in apps.KINDS:
-            self.apps.created(resource, created)
+            self.apps.reconcile(resource, created)
             created = self.store.find(resource, ns, obj["metadata"]["name"]) or created
         return ok(created, 201, **warning_headers(warnings))
 
@@ -199,9 +200,15 @@ class Api:
                 "changes to the latest version and try again",
             )
         new = objects.merge_update(resource, old, new)
+        if resource in apps.KINDS:
+            apps.validate_update(resource, old, new)
         if objects.dry_run(req):
             return ok(new, **warning_headers(warnings))
-        return ok(self.store.update(resource, new, expect), **warning_headers(warnings))
+        stored = self.store.update(resource, new, expect)
+        if resource in apps.KINDS:
+            self.apps.reconcile(resource, stored)
+            stored = self.store.find(resource, ns, name) or stored
+        return ok(stored, **warning_headers(warnings))
 
     def _delete(self, req: Request, resource: str, ns: str, name: str) -> Response:
         opts = objects.delete_options(req)

@@ -1,27 +1,18 @@
 """The apps/v1 group: Deployments, StatefulSets, DaemonSets, ReplicaSets.
 
-Discovery documents, the registry's defaulting and validation (a selector that does not match the
-template's labels is Invalid, as upstream), and a minimal controller: a Deployment gets a
-ReplicaSet `NAME-HASH` owning `replicas` pods, a StatefulSet pods `NAME-0..N-1`, a DaemonSet one
-pod per node (spec.nodeName set). Deleting a workload deletes its dependents (background
-propagation, as the garbage collector does).
+Discovery documents (with the scale subresource of the scalable kinds) and the registry's
+defaulting and validation (a selector that does not match the template's labels is Invalid, and
+an update may not change it, as upstream). The controller is in workloads.py.
 """
 
 from __future__ import annotations
 
-import contextlib
-import copy
 import hashlib
 import json
 import secrets
-import uuid
-from collections.abc import Callable
 from typing import Any
 
-from . import events, pods, podsecurity
-from .podstatus import now
-from .status import ApiError, FieldError, invalid
-from .store import Store
+from .status import FieldError, invalid
 
 GROUP, VERSION = "apps", "v1"
 API_VERSION = f"{GROUP}/{VERSION}"
@@ -58,11 +49,30 @@ GROUP_DOC = {
     "versions": [_GV],
     "preferredVersion": _GV,
 }
+SCALABLE = ("deployments", "replicasets", "statefulsets")  # those with a scale subresource
+
+
+def _scale(name: str) -> dict[str, Any]:
+    return {
+        "name": f"{name}/scale",
+        "singularName": "",
+        "namespaced": True,
+        "group": "autoscaling",
+        "version": "v1",
+        "kind": "Scale",
+        "verbs": ["get", "patch", "update"],
+    }
+
+
 RESOURCES_DOC = {
     "kind": "APIResourceList",
     "apiVersion": "v1",
     "groupVersion": API_VERSION,
-    "resources": [_resource(r) for r in sorted(KINDS)],
+    "resources": [
+        doc
+        for r in sorted(KINDS)
+        for doc in ([_resource(r), _scale(r)] if r in SCALABLE else [_resource(r)])
+    ],
 }
 
 
@@ -78,6 +88,33 @@ class _GoMap:
     def __str__(self) -> str:
         inner = ", ".join(f'"{k}":"{v}"' for k, v in sorted(self.labels.items()))
         return f"map[string]string{{{inner}}}"
+
+
+class _GoSelector:
+    """A LabelSelector as Go's %#v prints it in a field error (field.Error derefs the pointer)."""
+
+    def __init__(self, selector: dict) -> None:
+        self.selector = selector
+
+    def __str__(self) -> str:
+        labels = self.selector.get("matchLabels")
+        exprs = self.selector.get("matchExpressions")
+        shown_labels = str(_GoMap(labels)) if labels is not None else "map[string]string(nil)"
+        shown_exprs = "[]v1.LabelSelectorRequirement(nil)"
+        if exprs is not None:
+            items = ", ".join(
+                f'v1.LabelSelectorRequirement{{Key:"{e.get("key", "")}", '
+                f'Operator:"{e.get("operator", "")}", Values:{_go_strings(e.get("values"))}}}'
+                for e in exprs
+            )
+            shown_exprs = f"[]v1.LabelSelectorRequirement{{{items}}}"
+        return f"v1.LabelSelector{{MatchLabels:{shown_labels}, MatchExpressions:{shown_exprs}}}"
+
+
+def _go_strings(values: list[str] | None) -> str:
+    if values is None:
+        return "[]string(nil)"
+    return "[]string{" + ", ".join(f'"{v}"' for v in values) + "}"
 
 
 def _matches(selector: dict, labels: dict) -> bool:
@@ -99,8 +136,32 @@ def _matches(selector: dict, labels: dict) -> bool:
 
 def default_and_validate(resource: str, obj: dict) -> None:
     """SetDefaults_* and Validate* for a new workload; Invalid with upstream's field errors."""
-    kind, name = KINDS[resource], obj["metadata"]["name"]
-    spec = obj.setdefault("spec", {})
+    _default(resource, obj.setdefault("spec", {}))
+    _validate(resource, obj, [])
+    obj["metadata"]["generation"] = 1
+    obj["status"] = {"observedGeneration": 1}
+
+
+def validate_update(resource: str, old: dict, new: dict) -> None:
+    """Defaults and validation for an update: the selector is immutable; a spec change bumps
+    metadata.generation (which the controller reports back as status.observedGeneration)."""
+    _default(resource, new.setdefault("spec", {}))
+    errs: list[FieldError] = []
+    if new["spec"].get("selector") != old["spec"].get("selector"):
+        errs.append(
+            FieldError(
+                "spec.selector",
+                "Invalid value",
+                "field is immutable",
+                _GoSelector(new["spec"].get("selector") or {}),
+            )
+        )
+    _validate(resource, new, errs)
+    generation = old["metadata"].get("generation", 1)
+    new["metadata"]["generation"] = generation + (new["spec"] != old["spec"])
+
+
+def _default(resource: str, spec: dict) -> None:
     if resource != "daemonsets":
         spec.setdefault("replicas", 1)
     spec.setdefault("revisionHistoryLimit", 10)
@@ -123,7 +184,11 @@ def default_and_validate(resource: str, obj: dict) -> None:
             "updateStrategy",
             {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}},
         )
-    errs: list[FieldError] = []
+
+
+def _validate(resource: str, obj: dict, errs: list[FieldError]) -> None:
+    """Validate*: raise Invalid with errs and the spec's own field errors, if any."""
+    spec = obj["spec"]
     selector = spec.get("selector")
     template = spec.get("template") or {}
     labels = (template.get("metadata") or {}).get("labels") or {}
@@ -156,9 +221,7 @@ def default_and_validate(resource: str, obj: dict) -> None:
     if not (template.get("spec") or {}).get("containers"):
         errs.append(FieldError("spec.template.spec.containers", "Required value"))
     if errs:
-        raise invalid(kind, name, errs, GROUP)
-    obj["metadata"]["generation"] = 1
-    obj["status"] = {"observedGeneration": 1}
+        raise invalid(KINDS[resource], obj["metadata"]["name"], errs, GROUP)
 
 
 def template_hash(template: dict) -> str:
@@ -167,172 +230,6 @@ def template_hash(template: dict) -> str:
     return "".join(_SAFE[b % len(_SAFE)] for b in digest[:10])
 
 
-def _owner(obj: dict, kind: str) -> dict:
-    meta = obj["metadata"]
-    return {
-        "apiVersion": API_VERSION,
-        "kind": kind,
-        "name": meta["name"],
-        "uid": meta["uid"],
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
-
-
-# controller --------------------------------------------------------------------------------------
-
-
-class Controller:
-    """Creates a workload's dependents on create and deletes them with it."""
-
-    def __init__(
-        self, store: Store, nodes: Callable[[], list[str]], delete_pod: Callable[[dict], Any]
-    ) -> None:
-        self.store, self._nodes, self._delete_pod = store, nodes, delete_pod
-
-    def created(self, resource: str, obj: dict) -> None:
-        """Create the pods (and for a Deployment, the ReplicaSet) a new workload asks for."""
-        spec = obj["spec"]
-        meta = obj["metadata"]
-        ns, name = meta["namespace"], meta["name"]
-        revision = template_hash(spec["template"])
-        if resource == "deployments":
-            rs_name = f"{name}-{revision}"
-            rs_spec = copy.deepcopy(spec)
-            rs_spec["selector"].setdefault("matchLabels", {})["pod-template-hash"] = revision
-            rs_spec["template"].setdefault("metadata", {}).setdefault("labels", {})[
-                "pod-template-hash"
-            ] = revision
-            for key in ("strategy", "revisionHistoryLimit", "progressDeadlineSeconds", "paused"):
-                rs_spec.pop(key, None)
-            rs = {
-                "kind": "ReplicaSet",
-                "apiVersion": API_VERSION,
-                "metadata": {
-                    "name": rs_name,
-                    "namespace": ns,
-                    "uid": _uid(),
-                    "creationTimestamp": now(),
-                    "generation": 1,
-                    "labels": dict(rs_spec["template"]["metadata"]["labels"]),
-                    "annotations": {
-                        "deployment.kubernetes.io/desired-replicas": str(spec["replicas"]),
-                        "deployment.kubernetes.io/max-replicas": str(spec["replicas"] + 1),
-                        "deployment.kubernetes.io/revision": "1",
-                    },
-                    "ownerReferences": [_owner(obj, "Deployment")],
-                },
-                "spec": rs_spec,
-                "status": {"replicas": 0, "observedGeneration": 1},
-            }
-            with contextlib.suppress(ApiError):
-                self.store.create("replicasets", rs)
-            self.created("replicasets", rs)
-            self._status(resource, ns, name, spec["replicas"])
-            return
-        if resource == "replicasets":
-            prefix = f"{name}-"
-            for _ in range(spec["replicas"]):
-                self._pod(obj, "ReplicaSet", prefix + _suffix(), {})
-        elif resource == "statefulsets":
-            for i in range(spec["replicas"]):
-                extra = {
-                    "controller-revision-hash": f"{name}-{revision}",
-                    "apps.kubernetes.io/pod-index": str(i),
-                    "statefulset.kubernetes.io/pod-name": f"{name}-{i}",
-                }
-                hostname = {"hostname": f"{name}-{i}"}
-                if spec.get("serviceName"):
-                    hostname["subdomain"] = spec["serviceName"]
-                self._pod(obj, "StatefulSet", f"{name}-{i}", extra, hostname)
-        elif resource == "daemonsets":
-            nodes = self._nodes()
-            for node in nodes:
-                extra = {"controller-revision-hash": revision, "pod-template-generation": "1"}
-                self._pod(obj, "DaemonSet", f"{name}-{_suffix()}", extra, {"nodeName": node})
-            self._status(resource, ns, name, len(nodes))
-            return
-        self._status(resource, ns, name, spec["replicas"])
-
-    def _pod(
-        self, owner: dict, kind: str, pod_name: str, labels: dict, spec_extra: dict | None = None
-    ) -> None:
-        template = copy.deepcopy(owner["spec"]["template"])
-        tmeta = template.get("metadata") or {}
-        ns = owner["metadata"]["namespace"]
-        pod = {
-            "kind": "Pod",
-            "apiVersion": "v1",
-            "metadata": {
-                "name": pod_name,
-                "namespace": ns,
-                "uid": _uid(),
-                "creationTimestamp": now(),
-                "labels": {**(tmeta.get("labels") or {}), **labels},
-                "ownerReferences": [_owner(owner, kind)],
-            },
-            "spec": {**template.get("spec", {}), **(spec_extra or {})},
-            "status": {"phase": "Pending", "qosClass": "BestEffort"},
-        }
-        if tmeta.get("annotations"):
-            pod["metadata"]["annotations"] = dict(tmeta["annotations"])
-        if kind != "StatefulSet":
-            pod["metadata"]["generateName"] = pod_name.rsplit("-", 1)[0] + "-"
-        pods.default_pod(pod)
-        namespace = self.store.find("namespaces", "", ns)
-        try:
-            pods.validate_pod(pod)
-            if namespace is not None:
-                podsecurity.check(namespace, pod)
-            self.store.create("pods", pod)
-        except ApiError as e:  # the controller records FailedCreate and carries on
-            events.record(
-                self.store,
-                pod,
-                "FailedCreate",
-                e.message,
-                warning=True,
-                component=f"{kind.lower()}-controller",
-            )
-
-    def _status(self, resource: str, ns: str, name: str, replicas: int) -> None:
-        def change(o: dict) -> None:
-            status = o.setdefault("status", {})
-            status["observedGeneration"] = 1
-            if resource == "daemonsets":
-                status.update(
-                    currentNumberScheduled=replicas,
-                    desiredNumberScheduled=replicas,
-                    numberMisscheduled=0,
-                    numberReady=0,
-                    updatedNumberScheduled=replicas,
-                )
-            else:
-                status.update(replicas=replicas)
-                if resource != "replicasets":
-                    status["updatedReplicas"] = replicas
-
-        self.store.mutate(resource, ns, name, change)
-
-    def deleted(self, obj: dict) -> None:
-        """Delete what the object owns, recursively (ReplicaSets, then their pods)."""
-        uid, ns = obj["metadata"]["uid"], obj["metadata"]["namespace"]
-        for resource in ("replicasets", "pods"):
-            for dep in self.store.list(resource, ns)[0]:
-                owners = dep["metadata"].get("ownerReferences") or []
-                if not any(o.get("uid") == uid for o in owners):
-                    continue
-                with contextlib.suppress(ApiError):  # gone meanwhile
-                    if resource == "pods":
-                        self._delete_pod(dep)
-                    else:
-                        self.store.delete(resource, ns, dep["metadata"]["name"])
-                        self.deleted(dep)
-
-
-def _uid() -> str:
-    return str(uuid.uuid4())
-
-
-def _suffix() -> str:
+def random_suffix() -> str:
+    """The five random characters of a generated name (rand.String)."""
     return "".join(secrets.choice(_SAFE) for _ in range(5))

@@ -177,8 +177,9 @@ class LabCluster:
                 )
 
     def start(self) -> None:
-        """Start the kubelet and serve HTTPS."""
+        """Start the kubelet and the workload controller, and serve HTTPS."""
         self.kubelet.start()
+        self.api.apps.start()
         self.http.serve_in_thread()
 
     def stop(self) -> None:

@@ -104,14 +104,18 @@ def api_versions(server_address: str) -> dict[str, Any]:
     }
 
 
-def _operation(kind: str, action: str, params: list[dict]) -> dict[str, Any]:
-    ref = {"$ref": f"#/components/schemas/io.k8s.api.core.v1.{kind}"}
+_GROUP_IDS = {"": ("core", "CoreV1"), "apps": ("apps", "AppsV1")}  # schema and operation names
+
+
+def _operation(group: str, kind: str, action: str, params: list[dict]) -> dict[str, Any]:
+    package, op_group = _GROUP_IDS[group]
+    ref = {"$ref": f"#/components/schemas/io.k8s.api.{package}.v1.{kind}"}
     return {
-        "operationId": f"{action}CoreV1Namespaced{kind}",
+        "operationId": f"{action}{op_group}Namespaced{kind}",
         "parameters": params,
         "responses": {"200": {"content": {"application/json": {"schema": ref}}}},
         "x-kubernetes-action": action,
-        "x-kubernetes-group-version-kind": {"group": "", "version": "v1", "kind": kind},
+        "x-kubernetes-group-version-kind": {"group": group, "version": "v1", "kind": kind},
     }
 
 
@@ -119,45 +123,62 @@ def _param(name: str, where: str = "query") -> dict[str, Any]:
     return {"name": name, "in": where, "schema": {"type": "string", "uniqueItems": True}}
 
 
-def _paths() -> dict[str, Any]:
+def _resources(group: str) -> list[tuple[str, str, dict]]:
+    """(resource, kind, fields) of one API group ("" is core)."""
+    return [
+        (resource, kind, fields)
+        for resource, (kind, fields) in schema.KINDS.items()
+        if schema.GROUPS.get(resource, "") == group
+    ]
+
+
+def _paths(group: str) -> dict[str, Any]:
     write = [_param("dryRun"), _param("fieldManager"), _param("fieldValidation")]
+    prefix = f"/apis/{group}/v1" if group else "/api/v1"
     paths = {}
-    for resource, (kind, _) in schema.KINDS.items():
-        if resource in schema.GROUPS:
-            continue
-        namespaced = resource in routing.NAMESPACED
-        base = (
-            f"/api/v1/namespaces/{{namespace}}/{resource}" if namespaced else f"/api/v1/{resource}"
-        )
+    for resource, kind, _ in _resources(group):
+        scope = "/namespaces/{namespace}" if resource in routing.NAMESPACED else ""
+        base = f"{prefix}{scope}/{resource}"
         paths[base] = {
-            "post": _operation(kind, "post", write),
-            "get": _operation(kind, "list", [_param("labelSelector")]),
+            "post": _operation(group, kind, "post", write),
+            "get": _operation(group, kind, "list", [_param("labelSelector")]),
         }
         paths[base + "/{name}"] = {
-            "get": _operation(kind, "get", []),
-            "patch": _operation(kind, "patch", write + [_param("force")]),
-            "put": _operation(kind, "put", write),
-            "delete": _operation(kind, "delete", []),
+            "get": _operation(group, kind, "get", []),
+            "patch": _operation(group, kind, "patch", write + [_param("force")]),
+            "put": _operation(group, kind, "put", write),
+            "delete": _operation(group, kind, "delete", []),
         }
     return paths
 
 
-def _schemas() -> dict[str, Any]:
+def _schemas(group: str) -> dict[str, Any]:
     out = {}
-    for resource, (kind, fields) in schema.KINDS.items():
-        if resource in schema.GROUPS:
-            continue
+    for _, kind, fields in _resources(group):
         doc = schema.openapi(fields)
-        doc["x-kubernetes-group-version-kind"] = [{"group": "", "version": "v1", "kind": kind}]
-        out[f"io.k8s.api.core.v1.{kind}"] = doc
+        doc["x-kubernetes-group-version-kind"] = [{"group": group, "version": "v1", "kind": kind}]
+        out[f"io.k8s.api.{_GROUP_IDS[group][0]}.v1.{kind}"] = doc
     return out
 
 
-OPENAPI_V1 = {
-    "openapi": "3.0.0",
-    "info": {"title": "Kubernetes", "version": VERSION["gitVersion"]},
-    "paths": _paths(),
-    "components": {"schemas": _schemas()},
+def _openapi(group: str) -> dict[str, Any]:
+    """One group version's OpenAPI v3 document: what kubectl reads to validate and to patch."""
+    return {
+        "openapi": "3.0.0",
+        "info": {"title": "Kubernetes", "version": VERSION["gitVersion"]},
+        "paths": _paths(group),
+        "components": {"schemas": _schemas(group)},
+    }
+
+
+# /openapi/v3/<path>, and the root listing each with the hash clients cache it by.
+OPENAPI = {"api/v1": _openapi(""), "apis/apps/v1": _openapi("apps")}
+OPENAPI_ROOT = {
+    "paths": {
+        path: {
+            "serverRelativeURL": f"/openapi/v3/{path}?hash="
+            + hashlib.sha512(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:64].upper()
+        }
+        for path, doc in OPENAPI.items()
+    }
 }
-_V1_HASH = hashlib.sha512(json.dumps(OPENAPI_V1, sort_keys=True).encode()).hexdigest()[:64].upper()
-OPENAPI_ROOT = {"paths": {"api/v1": {"serverRelativeURL": f"/openapi/v3/api/v1?hash={_V1_HASH}"}}}

@@ -1,7 +1,12 @@
-"""Image references as a node sees them: normalised names, and which registries cannot be reached.
+"""Image references as a node sees them: normalised names, which registries cannot be reached,
+and which pull slowly.
 
-The lab pulls nothing: any image "pulls" except those from a registry under the reserved
-`.invalid` top-level domain (RFC 2606), which fail like an unresolvable registry on a real node.
+The lab pulls nothing, and every node holds every image from the start, except:
+- images from a registry under the reserved `.invalid` top-level domain (RFC 2606) fail to pull
+  like an unresolvable registry on a real node (ErrImagePull, then ImagePullBackOff);
+- images from SLOW_REGISTRY (`slow.registry.test`, under the reserved `.test` domain) are on no
+  node at first: the first pull on a node takes SLOW_PULL_S seconds, with the container waiting
+  in ContainerCreating and Pulling/Pulled events as a real kubelet reports them.
 """
 
 from __future__ import annotations
@@ -36,10 +41,38 @@ def registry(image: str) -> str:
     return image.split("/", 1)[0]
 
 
+SLOW_REGISTRY = "slow.registry.test"
+SLOW_PULL_S = 3.0
+
+
+def _host(image: str) -> str:
+    return registry(normalise(image)).split(":", 1)[0]
+
+
 def unreachable(image: str) -> bool:
     """True for images the lab's nodes cannot pull (registries under `.invalid`)."""
-    host = registry(normalise(image)).split(":", 1)[0]
+    host = _host(image)
     return host == "invalid" or host.endswith(".invalid")
+
+
+def preloaded(image: str) -> bool:
+    """Whether every node holds the image before any pull (all but the slow registry's)."""
+    return _host(image) != SLOW_REGISTRY
+
+
+def pull_seconds(image: str) -> float:
+    """How long a pull of the image takes."""
+    return 0.0 if preloaded(image) else SLOW_PULL_S
+
+
+def go_duration(seconds: float) -> str:
+    """A duration truncated to milliseconds as Go prints it: 0s, 250ms, 3.001s, 1m2.5s."""
+    ms = int(seconds * 1000)
+    if ms < 1000:
+        return f"{ms}ms" if ms else "0s"
+    minutes, ms = divmod(ms, 60_000)
+    secs = f"{ms / 1000:.3f}".rstrip("0").rstrip(".") + "s"
+    return f"{minutes}m{secs}" if minutes else secs
 
 
 def pull_error(image: str) -> str:

@@ -1,9 +1,10 @@
 """The lab's kubelet: a controller that watches pods and runs the ones bound to the lab's nodes.
 
-It creates the sandbox, "pulls" images, runs init containers in order, then the containers and
-any ephemeral containers as real processes (through the lab runtime); restarts containers per
-restartPolicy with CrashLoopBackOff; enforces activeDeadlineSeconds; stops pods being deleted
-within their grace period; and writes status as a kubelet does. Unbound pods go to the scheduler.
+It creates the sandbox, "pulls" images (see images.py), runs init containers in order, then the
+containers and any ephemeral containers as real processes (through the lab runtime); restarts
+containers per restartPolicy with CrashLoopBackOff; enforces activeDeadlineSeconds; stops pods
+being deleted within their grace period; and writes status as a kubelet does. Unbound pods go to
+the scheduler.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class Kubelet:
         self.store, self.runtime, self.nodes = store, runtime, nodes
         self._pods: dict[str, _Pod] = {}
         self._log_starts: dict[tuple[str, str], list[tuple[str, int]]] = {}
+        self._pulled: set[tuple[str, str]] = set()  # (node, image) pulled since the lab started
         self._lock = threading.Lock()
         self._stopping = False
         self._since = 0
@@ -195,28 +197,32 @@ class Kubelet:
             self._spawn(self._run_container, pod, obj, c, 0)
 
     def _pull(self, pod: _Pod, key: str, c: dict) -> bool:
-        """False (after ErrImagePull, then ImagePullBackOff) when the image cannot be pulled."""
+        """Make sure the node holds the image (imagePullPolicy); False (after ErrImagePull, then
+        ImagePullBackOff) when it cannot be pulled. The container waits meanwhile."""
         image = c["image"]
-        if not images.unreachable(image):
-            if c.get("imagePullPolicy") == "Always":
-                self._event(pod, "Pulling", f'Pulling image "{image}"', key=key, c=c)
-                self._event(
-                    pod,
-                    "Pulled",
-                    f'Successfully pulled image "{image}" in 0s (0s '
-                    "including waiting). Image size: 0 bytes.",
-                    key=key,
-                    c=c,
-                )
-            else:
-                self._event(
-                    pod,
-                    "Pulled",
-                    f'Container image "{image}" already present on machine',
-                    key=key,
-                    c=c,
-                )
+        if images.unreachable(image):
+            self._pull_failed(pod, key, c)
+            return False
+        held = images.preloaded(image) or (pod.node, images.normalise(image)) in self._pulled
+        if held and c.get("imagePullPolicy") != "Always":
+            message = f'Container image "{image}" already present on machine'
+            self._event(pod, "Pulled", message, key=key, c=c)
             return True
+        self._event(pod, "Pulling", f'Pulling image "{image}"', key=key, c=c)
+        began = time.monotonic()
+        time.sleep(images.pull_seconds(image))
+        took = images.go_duration(time.monotonic() - began)
+        with self._lock:
+            self._pulled.add((pod.node, images.normalise(image)))
+        message = (
+            f'Successfully pulled image "{image}" in {took} ({took} including waiting). '
+            "Image size: 0 bytes."
+        )
+        self._event(pod, "Pulled", message, key=key, c=c)
+        return True
+
+    def _pull_failed(self, pod: _Pod, key: str, c: dict) -> None:
+        image = c["image"]
         self._event(pod, "Pulling", f'Pulling image "{image}"', key=key, c=c)
         self._event(
             pod,
@@ -231,7 +237,7 @@ class Kubelet:
             pod,
             key,
             c["name"],
-            {"waiting": {"reason": "ErrImagePull", "message": images.pull_error(c["image"])}},
+            {"waiting": {"reason": "ErrImagePull", "message": images.pull_error(image)}},
         )
         time.sleep(PULL_BACKOFF)
         self._event(pod, "BackOff", f'Back-off pulling image "{image}"', key=key, c=c)
@@ -243,11 +249,10 @@ class Kubelet:
             {
                 "waiting": {
                     "reason": "ImagePullBackOff",
-                    "message": f'Back-off pulling image "{c["image"]}"',
+                    "message": f'Back-off pulling image "{image}"',
                 }
             },
         )
-        return False
 
     def _env(self, pod: _Pod, obj: dict, c: dict) -> dict[str, str]:
         """The container's env: literal values and the downward API fieldRefs a pod may use."""
@@ -285,22 +290,25 @@ class Kubelet:
                     self._env(pod, obj, c),
                     c.get("workingDir"),
                     lambda code: self._reaped(pod, c["name"], on_exit, code, started, cid),
+                    _empty_dirs(obj, c),
                 )
             except Exception as e:  # ExecNotFound: containerd's StartError, exit code 128
                 self._spawn(on_exit, 128, started, cid, str(e))
                 self._event(pod, "Created", f"Created container {c['name']}", key=key, c=c)
                 self._event(pod, "Failed", f"Error: {e}", warning=True, key=key, c=c)
                 return True
-        self._event(pod, "Created", f"Created container {c['name']}", key=key, c=c)
-        self._event(pod, "Started", f"Started container {c['name']}", key=key, c=c)
-        self._set_state(
-            pod,
-            key,
-            c["name"],
-            {"running": {"startedAt": started}},
-            containerID=cid,
-            imageID=images.image_id(c["image"]),
-        )
+            # Still under the lock: the reaper takes it first, so a container that ends at once
+            # is reported running before it is reported terminated.
+            self._event(pod, "Created", f"Created container {c['name']}", key=key, c=c)
+            self._event(pod, "Started", f"Started container {c['name']}", key=key, c=c)
+            self._set_state(
+                pod,
+                key,
+                c["name"],
+                {"running": {"startedAt": started}},
+                containerID=cid,
+                imageID=images.image_id(c["image"]),
+            )
         return True
 
     def _event(
@@ -555,3 +563,9 @@ class Kubelet:
                 return
             pod.sandbox = False
         self.runtime.stop_pod(pod.uid)
+
+
+def _empty_dirs(obj: dict, c: dict) -> list[tuple[str, str]]:
+    """The container's emptyDir mounts as (volume name, mount path); the lab has no other kind."""
+    empty = {v["name"] for v in obj["spec"].get("volumes", []) if "emptyDir" in v}
+    return [(m["name"], m["mountPath"]) for m in c.get("volumeMounts", []) if m["name"] in empty]

@@ -15,6 +15,7 @@ SUBRESOURCES = {
     "namespaces": {"status"},
     "nodes": {"status"},
     "services": {"status"},
+    **{r: {"scale"} for r in ("deployments", "replicasets", "statefulsets")},
 }
 GROUPS = {
     ("", "v1"): CORE_NAMESPACED | CLUSTER,

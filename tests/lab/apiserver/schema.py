@@ -175,7 +175,39 @@ EVENT = {
     "reportingComponent": S,
     "reportingInstance": S,
 }
-WORKLOAD = {**TOP, "spec": A, "status": A}  # apps/v1: the lab does not check inside
+LABEL_SELECTOR = {"matchLabels": M, "matchExpressions": [{"key": S, "operator": S, "values": [S]}]}
+_WORKLOAD_SPEC = {
+    "replicas": N,
+    "selector": LABEL_SELECTOR,
+    "template": {"metadata": META, "spec": POD_SPEC},
+    "minReadySeconds": N,
+    "revisionHistoryLimit": N,
+}
+DEPLOYMENT = {
+    **TOP,
+    "spec": {**_WORKLOAD_SPEC, "strategy": A, "paused": B, "progressDeadlineSeconds": N},
+    "status": A,
+}
+STATEFULSET = {
+    **TOP,
+    "spec": {
+        **_WORKLOAD_SPEC,
+        "serviceName": S,
+        "podManagementPolicy": S,
+        "updateStrategy": A,
+        "volumeClaimTemplates": [A],
+        "persistentVolumeClaimRetentionPolicy": A,
+        "ordinals": A,
+    },
+    "status": A,
+}
+DAEMONSET = {
+    **TOP,
+    "spec": {**{k: v for k, v in _WORKLOAD_SPEC.items() if k != "replicas"}, "updateStrategy": A},
+    "status": A,
+}
+REPLICASET = {**TOP, "spec": _WORKLOAD_SPEC, "status": A}
+SCALE = {**TOP, "spec": {"replicas": N}, "status": A}  # autoscaling/v1, the scale subresource
 EPHEMERAL_UPDATE = POD  # the ephemeralcontainers subresource takes a whole Pod
 
 KINDS: dict[str, tuple[str, dict]] = {
@@ -184,10 +216,10 @@ KINDS: dict[str, tuple[str, dict]] = {
     "namespaces": ("Namespace", NAMESPACE),
     "nodes": ("Node", NODE),
     "events": ("Event", EVENT),
-    "deployments": ("Deployment", WORKLOAD),
-    "statefulsets": ("StatefulSet", WORKLOAD),
-    "daemonsets": ("DaemonSet", WORKLOAD),
-    "replicasets": ("ReplicaSet", WORKLOAD),
+    "deployments": ("Deployment", DEPLOYMENT),
+    "statefulsets": ("StatefulSet", STATEFULSET),
+    "daemonsets": ("DaemonSet", DAEMONSET),
+    "replicasets": ("ReplicaSet", REPLICASET),
 }
 GROUPS = {r: "apps" for r in ("deployments", "statefulsets", "daemonsets", "replicasets")}
 

@@ -1,4 +1,4 @@
-"""Pod subresources: exec (WebSocket), log, ephemeralcontainers, status."""
+"""Subresources: of pods exec (WebSocket), log, ephemeralcontainers, status; of workloads scale."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import copy
 import threading
 from typing import TYPE_CHECKING
 
-from . import execstream, logs, objects, pods, podsecurity
+from . import execstream, logs, objects, pods, podsecurity, scale
 from .messages import Request, Response, ok, warning_headers
 from .status import bad_request, method_not_allowed
 from .websocket import WebSocket, accept_key
@@ -17,7 +17,9 @@ if TYPE_CHECKING:
 
 
 def handle(api: Api, req: Request, info: RequestInfo) -> Response:
-    """Dispatch a pods/<subresource> request."""
+    """Dispatch a pods/<subresource> or <workload>/scale request."""
+    if info.subresource == "scale":
+        return scale.handle(api, req, info)
     if info.resource != "pods":
         raise method_not_allowed(info.verb, f"{info.resource}/{info.subresource}")
     sub = info.subresource
@@ -104,8 +106,8 @@ def _exec(api: Api, req: Request, info: RequestInfo) -> Response:
         session = execstream.ExecSession(ws, proto, stdout, stderr)
         session.open()
         try:
-            proc = api.runtime.exec(uid, argv, stdin)
-        except Exception as e:  # ExecNotFound: the CRI's message, as an InternalError
+            proc = api.runtime.exec(uid, status["name"], argv, stdin)
+        except Exception as e:  # ExecNotFound or ContainerNotRunning: the CRI's message
             session.finish(execstream.internal_failure(str(e)))
             waiter = threading.Thread(target=_drain_close, args=(ws,), daemon=True)
             waiter.start()

@@ -1,5 +1,11 @@
 """Container and exec processes: real processes inside a pod's network namespace.
 
+Each container also gets its own mount namespace: the node's filesystem (the lab has no images)
+with a fresh tmpfs on /tmp, as each container has its own root fs, so what it writes to /tmp is
+seen neither by the host nor by the pod's other containers and goes away with it. The namespace
+is a slave of the host's, so a netns deleted on the host is not pinned by a container's copy of
+/run/netns. An exec joins the container's network and mount namespaces and working directory.
+
 Missing executables are refused before anything starts, with the words containerd and runc use
 (containerd 1.6+/runc 1.1+), so a client sees what a real cluster would show.
 """
@@ -15,12 +21,43 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from tests.lab.node import netns
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+UNSHARE = shutil.which("unshare") or "/usr/bin/unshare"
+NSENTER = shutil.which("nsenter") or "/usr/bin/nsenter"
+SH = shutil.which("sh") or "/bin/sh"
+
+MOUNT = shutil.which("mount") or "/usr/bin/mount"
+MKDIR = shutil.which("mkdir") or "/usr/bin/mkdir"
+
+# Inside the container's new mount namespace, before its command: a fresh tmpfs, first at the
+# stage directory so the volumes (which may live under the node's /tmp) can still be bound into
+# it, then moved onto /tmp; mount points under /tmp are created, as runc creates them in the
+# rootfs (elsewhere they must exist on the node: the lab has no image to create them in); then
+# the working directory. $1 stage, $2 working directory, SOURCE TARGET pairs, `--`, the command.
+# Its stdin is the write end of a pipe whose closing (stdin becomes /dev/null) tells the runtime
+# that the namespace is ready. Tools by absolute path: the container's PATH is the pod's.
+SETUP_SCRIPT = f"""stage="$1"; wd="$2"; shift 2
+{MOUNT} -t tmpfs -o mode=1777,nosuid,nodev lab-tmp "$stage" || exit 127
+while [ "$1" != -- ]; do
+  case "$2" in
+    /tmp|/tmp/*) target="$stage${{2#/tmp}}"; {MKDIR} -p "$target" || exit 127 ;;
+    *) target="$2" ;;
+  esac
+  {MOUNT} --bind "$1" "$target" || exit 127
+  shift 2
+done
+shift
+{MOUNT} --move "$stage" /tmp || exit 127
+case "$wd" in /tmp/*) {MKDIR} -p "$wd" || exit 127 ;; esac
+cd "$wd" || exit 127
+exec "$@" </dev/null
+"""
+SETUP_TIMEOUT_S = 30.0
 
 
 class ExecNotFound(Exception):
@@ -46,30 +83,44 @@ def start_container(
     workdir: str | None,
     log: Path,
     on_exit: Callable[[int], None],
+    stage: Path,
+    mounts: Sequence[tuple[str, str]] = (),
 ) -> subprocess.Popen:
-    """Start argv in ns, in its own session, output to log; a reaper thread calls on_exit(code)."""
+    """Start argv in ns and a mount namespace of its own with (source, target) bind mounts, in
+    its own session, output to log; a reaper thread calls on_exit(code). stage: an empty
+    directory on the node (only mounted on inside the container's namespace). Returns once the
+    namespace is set up, so an exec never joins a half-made container."""
     problem = _not_runnable(argv[0], env["PATH"])
     if problem:
         raise ExecNotFound(
             "failed to create containerd task: failed to create shim task: OCI runtime create "
             f"failed: runc create failed: unable to start container process: {problem}: unknown"
         )
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(
-            netns.in_netns(ns, argv),
-            env=env,
-            cwd=workdir or "/",
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    binds = [path for mount in mounts for path in mount]
+    setup = [UNSHARE, "--mount", "--propagation", "slave", SH, "-c", SETUP_SCRIPT, "lab-setup"]
+    ready, setting_up = os.pipe()
+    with os.fdopen(ready, "rb", buffering=0) as wait_end:
+        try:
+            with open(log, "ab") as out:
+                proc = subprocess.Popen(
+                    netns.in_netns(ns, [*setup, str(stage), workdir or "/", *binds, "--", *argv]),
+                    env=env,
+                    cwd="/",
+                    stdin=setting_up,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+        finally:
+            os.close(setting_up)
+        select.select([wait_end], [], [], SETUP_TIMEOUT_S)  # EOF: set up, or the setup failed
     threading.Thread(target=_reap, args=(proc, on_exit), daemon=True).start()
     return proc
 
 
-def start_exec(ns: str, argv: list[str], env: dict[str, str], stdin: bool) -> subprocess.Popen:
-    """Start argv in ns with binary pipes (stdin only when asked), like a CRI exec without TTY."""
+def start_exec(pid: int, argv: list[str], env: dict[str, str], stdin: bool) -> subprocess.Popen:
+    """Start argv in the namespaces and working directory of container process pid, with binary
+    pipes (stdin only when asked), like a CRI exec without TTY."""
     problem = _not_runnable(argv[0] if argv else "", env["PATH"])
     if problem:
         raise ExecNotFound(
@@ -78,7 +129,7 @@ def start_exec(ns: str, argv: list[str], env: dict[str, str], stdin: bool) -> su
             f"{problem}: unknown"
         )
     return subprocess.Popen(
-        netns.in_netns(ns, argv),
+        [NSENTER, "--target", str(pid), "--net", "--mount", "--wd", "--", *argv],
         env=env,
         cwd="/",
         stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,

@@ -74,3 +74,15 @@ def test_a_pod_security_rejection(lab, lab_ns, watch):
     assert code == 1 and err.count("\n") == 1
     assert f"label {admission.ENFORCE}=baseline" in err
     assert _left(lab, lab_ns) == []
+
+
+def test_an_unknown_image_in_ephemeral_mode(lab, lab_ns, watch):
+    """An ephemeral container can never be removed: it is left waiting, running nothing."""
+    lab.create_pod(lab_ns, pod("web"))
+    code, err = watch("pod", "web", "-n", lab_ns, "--mode", "ephemeral",
+                      "--image", "registry.invalid/netshoot:v0.13")
+    assert code == 1 and err.count("\n") == 1
+    assert 'cannot pull image "registry.invalid/netshoot:v0.13"' in err
+    _, web = lab.request("GET", f"/api/v1/namespaces/{lab_ns}/pods/web")
+    states = [s["state"] for s in web["status"].get("ephemeralContainerStatuses", [])]
+    assert states and all("running" not in s for s in states)

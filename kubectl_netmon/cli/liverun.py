@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kubectl_netmon.capture.decode import DecodeStats, packets
 from kubectl_netmon.capture.merge import MergedStreams, Source
@@ -33,12 +33,14 @@ _DROPPED = re.compile(r"received/dropped on interface '.*': \d+/(\d+)")
 
 @dataclass
 class LiveResult:
-    """What the run saw, for the summary: merge counters, pipeline result, how streams ended."""
+    """What the run saw, for the summary: merge counters, pipeline result, how streams ended
+    (`dropped`: the streams that broke off, each in one line; their packets were kept)."""
 
     status: Status
     run: RunResult
     decode: DecodeStats
     streams: list[str]
+    dropped: list[str] = field(default_factory=list)
 
 
 class LiveRun:
@@ -90,13 +92,14 @@ class LiveRun:
             with session as points:
                 result, decode = self._capture(points, session.stop, make_outputs(pods))
                 status = self.status()
-            ended = [p.ended() for p in points]
         finally:
             stop_watch.set()
         self.merged.join()
-        dropped = [f"{s.name}: dropped after {s.packets} packets: {s.error}"
-                   for s in self.merged.streams if s.error]
-        return LiveResult(status, result, decode, dropped + ended)
+        streams = self.merged.streams
+        dropped = [f"the stream from {s.name} dropped after {s.packets} packets ({s.error})"
+                   for s in streams if s.error]
+        ended = [p.ended() for p, s in zip(points, streams) if not s.error]
+        return LiveResult(status, result, decode, ended, dropped)
 
     def _check_targets(self, namespace: str, api_client=None):
         """The TargetSpec (grammar only without a client), or the resolved Targets."""
@@ -128,7 +131,7 @@ class LiveRun:
         """Merge the points' streams through the tap and the pipeline until the end."""
         self._started = time.monotonic()
         self.merged = merged = MergedStreams(
-            [Source(p.name, p.stream.chunks(), p.description) for p in points],
+            [Source(p.name, p.output, p.description) for p in points],
             self.opts.duration_s, self.opts.count, ask_finish=ask_finish)
         merged.on_tick = self._tick
         records = self.tap(merged) if self.tap is not None else merged
@@ -170,9 +173,9 @@ class LiveRun:
 
 @contextlib.contextmanager
 def _sigint_stops(merged: MergedStreams) -> Iterator[None]:
-    """Ctrl-C ends the capture cleanly instead of unwinding: the remote captures are asked to
-    finish (their last packets kept, flows flushed, summary printed); a second Ctrl-C ends it
-    at once."""
+    """Ctrl-C (or SIGTERM, as tcpdump takes it) ends the capture cleanly instead of unwinding:
+    the remote captures are asked to finish (their last packets kept, flows flushed, summary
+    printed); a second Ctrl-C ends it at once."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -185,11 +188,12 @@ def _sigint_stops(merged: MergedStreams) -> Iterator[None]:
         else:
             merged.stop()
 
-    old = signal.signal(signal.SIGINT, on_sigint)
+    old = {sig: signal.signal(sig, on_sigint) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, old)
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
 
 
 def _detectors(detect: bool) -> list:
@@ -200,7 +204,8 @@ def _detectors(detect: bool) -> list:
 
 
 def stderr_status(quiet: bool) -> Callable[[str], None]:
-    """Session progress lines on stderr (escaped by the session), unless -q."""
+    """Session progress lines on stderr (escaped by the session), unless -q; each in one
+    write, so the lines of several reader threads do not interleave."""
     if quiet:
         return lambda line: None
-    return lambda line: print(line, file=sys.stderr, flush=True)
+    return lambda line: print(f"{line}\n", end="", file=sys.stderr, flush=True)

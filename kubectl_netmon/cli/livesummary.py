@@ -5,10 +5,12 @@ from __future__ import annotations
 import click
 
 from kubectl_netmon.cli.liverun import LiveResult
+from kubectl_netmon.errors import ClusterError
 
 
 def print_summary(result: LiveResult, quiet: bool) -> None:
-    """Stream endings and decode/engine warnings (always), then the counts (unless -q)."""
+    """Stream endings and decode/engine warnings (always), then the counts (unless -q); a
+    stream that dropped fails the command, after the summary of what was kept."""
     for line in result.streams + result.decode.summary() + result.run.warnings:
         if not quiet or "dropped" in line or "failed" in line:
             click.echo(f"warning: {line}" if "dropped" in line or "failed" in line else line,
@@ -19,3 +21,5 @@ def print_summary(result: LiveResult, quiet: bool) -> None:
                    "the capture), "
                    f"{result.run.flows} flows, {result.run.notices} alerts, "
                    f"{int(s.elapsed_s)}s", err=True)
+    if result.dropped:
+        raise ClusterError("; ".join(result.dropped) + "; the packets received before are kept")

@@ -1,26 +1,34 @@
 """A remote command's output over the exec API, driven with websocket-client directly.
 
 Why not kubernetes.stream: it buffers every byte of a session in memory, swaps the ApiClient's
-request method while streaming, and decoded binary as UTF-8 before v30. Here one blocking reader
-yields stdout bytes once and in order, hands stderr to a callback, and reads the exit status from
-channel 3 (see shared notes: v5.channel.k8s.io framing).
+request method while streaming, and decoded binary as UTF-8 before v30. Here websocket-client
+does the handshake (TLS, proxies, auth) and every send; one blocking reader takes the server's
+frames off the socket itself (channels.ChannelReader: a capture streams too many frames for a
+per-frame parser), yields stdout bytes once and in order, hands stderr to a callback, and reads
+the exit status from channel 3 (see shared notes: v5.channel.k8s.io framing).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import select
+import socket
 import ssl
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from urllib.parse import urlencode, urlparse
+from urllib.parse import unquote, urlencode, urlparse
 
 import websocket
 
+from kubectl_netmon.cluster.channels import CLOSE, STDIN, ChannelReader, FrameError
 from kubectl_netmon.errors import ClusterError
 
 PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
-STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
+# Bytes asked of one socket read: TLS hands over at most one record (16 KiB) per read, a plain
+# connection what has arrived; either way every frame in it is parsed at once.
+RECV = 256 * 1024
+COALESCE = 1 << 20  # stdout bytes gathered into one chunk at most
 
 
 @dataclass
@@ -82,7 +90,7 @@ def proxy_options(cfg) -> dict:
         opts.update(http_proxy_host=proxy.hostname, http_proxy_port=proxy.port,
                     proxy_type="http")
         if proxy.username:
-            opts["http_proxy_auth"] = (proxy.username, proxy.password or "")
+            opts["http_proxy_auth"] = (unquote(proxy.username), unquote(proxy.password or ""))
     if getattr(cfg, "no_proxy", None):
         opts["http_no_proxy"] = [h.strip() for h in cfg.no_proxy.split(",") if h.strip()]
     return opts
@@ -147,30 +155,57 @@ class ExecStream:
         self._ws = ws
 
     def chunks(self) -> Iterator[bytes]:
-        """Stdout payloads, in order, until the server closes the stream."""
+        """Stdout, in order, until the server closes the stream. A chunk is the stdout of every
+        read the socket could serve at once (up to COALESCE bytes): large when the stream is
+        fast, so few chunks go downstream, yet nothing waits for more than one read."""
         ws = self._ws
         if ws is None:
             raise ClusterError(f"{self.what}: not connected")
-        while True:
-            try:
-                opcode, frame = ws.recv_data_frame(True)
-            except websocket.WebSocketConnectionClosedException:
+        reader = ChannelReader(self._on_stderr, ws.pong)
+        recv, ready = ws.sock.recv, select.poll()
+        ready.register(ws.sock, select.POLLIN)
+        parts: list[bytes] = []
+        while not reader.closed:
+            size = 0
+            while True:
+                data = self._read(ws, recv, reader)
+                if data is None:  # closed here, from another thread
+                    break
+                parts.append(data)
+                size += len(data)
+                if size >= COALESCE or reader.closed or not ready.poll(0):
+                    break
+            if reader.status is not None:
+                self.exit, reader.status = parse_status(reader.status), None
+            if size:
+                self.bytes_received += size
+                yield parts[0] if len(parts) == 1 else b"".join(parts)
+            parts.clear()
+            if data is None:
                 return
-            except (OSError, websocket.WebSocketException) as e:
-                raise ClusterError(f"{self.what}: stream dropped: {e}") from None
-            if opcode == websocket.ABNF.OPCODE_CLOSE:
-                return
-            data = frame.data if isinstance(frame.data, bytes) else frame.data.encode()
-            if not data:
-                continue
-            channel, payload = data[0], data[1:]
-            if channel == STDOUT and payload:
-                self.bytes_received += len(payload)
-                yield payload
-            elif channel == STDERR and payload and self._on_stderr:
-                self._on_stderr(payload)
-            elif channel == ERROR:
-                self.exit = parse_status(payload)
+        with contextlib.suppress(OSError, websocket.WebSocketException):
+            ws.send_close()  # answer the server's close; nothing more will be read
+        ws.shutdown()
+
+    def _read(self, ws: websocket.WebSocket, recv: Callable[[int], bytes],
+              reader: ChannelReader) -> bytes | None:
+        """One read of the socket through the reader: the stdout it completed (maybe b""), or
+        None when the stream was closed here. A drop or broken framing is a ClusterError."""
+        try:
+            data = recv(RECV)
+        except OSError as e:
+            if ws.sock is None or self._ws is None:
+                return None
+            raise ClusterError(f"{self.what}: stream dropped: {e}") from None
+        if not data:  # the connection ended without a close frame: dropped, unless by us
+            if self._ws is None:
+                return None
+            raise ClusterError(f"{self.what}: stream dropped: the connection was closed "
+                               "without a close frame")
+        try:
+            return reader.feed(data)
+        except FrameError as e:
+            raise ClusterError(f"{self.what}: stream dropped: {e}") from None
 
     def send_stdin(self, data: bytes) -> None:
         """Bytes to the remote command's stdin."""
@@ -183,8 +218,17 @@ class ExecStream:
             self._ws.send_binary(bytes([CLOSE, STDIN]))
 
     def close(self) -> None:
-        """Close the WebSocket (the remote side ends its reads; captures also bound themselves)."""
-        if self._ws is not None:
-            with contextlib.suppress(OSError, websocket.WebSocketException):
-                self._ws.close(timeout=2)
-            self._ws = None
+        """Close the WebSocket (the remote side ends its reads; captures also bound themselves).
+
+        Callable while chunks() reads in another thread: the socket is shut down, which ends
+        that read, instead of being read here too (one TLS connection, one reader)."""
+        ws, self._ws = self._ws, None
+        if ws is None:
+            return
+        with contextlib.suppress(OSError, websocket.WebSocketException):
+            if ws.connected:
+                ws.send_close()
+        with contextlib.suppress(OSError):
+            if ws.sock is not None:
+                ws.sock.shutdown(socket.SHUT_RDWR)
+        ws.shutdown()

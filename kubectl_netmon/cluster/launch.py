@@ -15,10 +15,15 @@ from kubectl_netmon.errors import ClusterError
 from kubectl_netmon.output.escape import escape
 
 
+def _running(pod: dict) -> set[str]:
+    """The names of the pod's ephemeral containers that run (as its status says)."""
+    return {cs["name"] for cs in pod.get("status", {}).get("ephemeralContainerStatuses") or []
+            if "running" in (cs.get("state") or {})}
+
+
 def reusable_container(pod: dict) -> str | None:
     """The name of a netmon ephemeral container that still runs in this pod, if any."""
-    running = {cs["name"] for cs in pod.get("status", {}).get("ephemeralContainerStatuses") or []
-               if "running" in (cs.get("state") or {})}
+    running = _running(pod)
     for c in pod.get("spec", {}).get("ephemeralContainers") or []:
         name = c.get("name", "")
         if name.startswith(specs.CONTAINER_PREFIX) and name in running:
@@ -27,15 +32,15 @@ def reusable_container(pod: dict) -> str | None:
 
 
 def add_ephemeral(api_client: client.ApiClient, target: PodRef, image: str,
-                  linger_s: int) -> tuple[str, bool]:
-    """(container name, True when newly added): reuse a running netmon container, else add one
-    with a strategic merge patch as `kubectl debug` does."""
+                  linger_s: int, reuse: bool = True) -> tuple[str, bool]:
+    """(container name, True when newly added): reuse a running netmon container (if reuse),
+    else add one with a strategic merge patch as `kubectl debug` does."""
     core = client.CoreV1Api(api_client)
     where = f'pod "{escape(target.key)}"'
-    pod = rest.call(where, core.read_namespaced_pod, target.name, target.namespace)
-    name = reusable_container(pod)
-    if name:
-        return name, False
+    if reuse:
+        name = reusable_container(_read(core, target))
+        if name:
+            return name, False
     name = specs.new_name(specs.CONTAINER_PREFIX.rstrip("-"))
     body = {"spec": {"ephemeralContainers": [specs.ephemeral_container(name, image, linger_s)]}}
     try:
@@ -48,6 +53,16 @@ def add_ephemeral(api_client: client.ApiClient, target: PodRef, image: str,
                                "use --mode node") from None
         raise
     return name, True
+
+
+def still_running(api_client: client.ApiClient, target: PodRef, name: str) -> bool:
+    """Whether the pod's ephemeral container `name` runs, as the pod's status says now."""
+    return name in _running(_read(client.CoreV1Api(api_client), target))
+
+
+def _read(core: client.CoreV1Api, target: PodRef) -> dict:
+    return rest.call(f'pod "{escape(target.key)}"', core.read_namespaced_pod, target.name,
+                     target.namespace)
 
 
 def create_node_pod(api_client: client.ApiClient, node: str, namespace: str, image: str,

@@ -51,5 +51,13 @@ def call(what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> dict:
         name = str((_status(e).get("details") or {}).get("name", ""))
         raise ApiError(f"{what}: {message}", e.status or 0, reason, name) from None
     except urllib3.exceptions.HTTPError as e:
-        raise ClusterError(f"{what}: cannot reach the API server: {escape(str(e))}") from None
+        raise ClusterError(f"{what}: cannot reach the API server{_unreachable(e)}") from None
     return json.loads(resp.data or b"{}")
+
+
+def _unreachable(e: urllib3.exceptions.HTTPError) -> str:
+    """Why: a proxy's answer in its own words (urllib3 wraps it in its retry report)."""
+    cause = getattr(e, "reason", None)
+    if isinstance(cause, urllib3.exceptions.ProxyError) and cause.original_error:
+        return f" through the proxy: {escape(str(cause.original_error))}"
+    return f": {escape(str(e))}"

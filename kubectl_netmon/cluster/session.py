@@ -2,26 +2,29 @@
 
     with CaptureSession(api_client, targets, AcquireOptions(...), on_status) as points:
         for point in points:          # one per pod (ephemeral) or per node (node mode)
-            for chunk in point.stream.chunks():   # pcapng bytes, in order
+            for chunk in point.output:   # pcapng bytes, in order
                 ...
         # point.stream.exit: the remote exit status (channel 3); point.ended() says it in words
 
 `session.stop()` (any thread) asks every capture to finish gracefully: dumpcap flushes its last
-packets, chunks() ends and the exit status arrives.
+packets, the output ends and the exit status arrives.
 
 Entering checks admission first (nothing is created when the cluster would refuse), then adds
-or reuses the capture containers, waits for them (progress through on_status) and connects one
-exec stream per capture point. Leaving (normally, on an exception, SIGINT or SIGTERM) closes
-the streams, which stops the remote dumpcap, and deletes the node pods. A SIGKILLed client is
-covered remotely: the capture stops when its stdin reaches EOF or at its hard limit, the
-containers exit when no capture beats, and node pods die at activeDeadlineSeconds.
+or reuses the capture containers, waits for the new ones (progress through on_status) and
+connects one exec stream per capture point, reading until its capture has started. A reused
+container may exit before the exec reaches it (it lingers only so long): a new one replaces it.
+Leaving (normally, on an exception, SIGINT or SIGTERM) closes the streams, which stops the
+remote dumpcap, and deletes the node pods. A SIGKILLed client is covered remotely: the capture
+stops when its stdin reaches EOF or at its hard limit, the containers exit when no capture
+beats, and node pods die at activeDeadlineSeconds.
 """
 
 from __future__ import annotations
 
+import itertools
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import FrameType
 
@@ -76,6 +79,7 @@ class CapturePoint:
     node: str
     description: str
     stream: ExecStream
+    output: Iterator[bytes]  # the capture's pcapng bytes in order, from the first (read at start)
     pods: list[PodRef] = field(default_factory=list)
     interface: str = "eth0"
     namespace: str = ""
@@ -83,7 +87,7 @@ class CapturePoint:
     container: str = ""
 
     def ended(self) -> str:
-        """How the capture ended, in one line (call after chunks() is exhausted)."""
+        """How the capture ended, in one line (call after the output is exhausted)."""
         got = f"{self.stream.bytes_received} bytes received"
         status = self.stream.exit
         if status is None:
@@ -125,6 +129,7 @@ class _Plan:
     bpf_filter: str
     pods: list[PodRef]
     ephemeral: bool
+    reused: bool = False  # a netmon container that was already running
 
 
 class CaptureSession:
@@ -159,23 +164,22 @@ class CaptureSession:
         self.on_status(f"capture mode: {self.mode}")
         plans = self._ephemeral_plans() if self.mode == "ephemeral" else self._node_plans()
         for plan in plans:
-            podwait.wait_running(self.api_client, plan.namespace, plan.pod, plan.container,
-                                 plan.ephemeral, opts.timeout_s, self.on_status)
+            if not plan.reused:  # a reused one ran a moment ago: _begin finds out if it still does
+                self._wait(plan)
         for plan in plans:
-            self.points.append(self._connect(plan))
+            self.points.append(self._begin(plan))
         return list(self.points)
 
     def _ephemeral_plans(self) -> list[_Plan]:
-        plans = []
-        for pod in self.targets.pods:
-            name, new = launch.add_ephemeral(self.api_client, pod, self.options.image,
-                                             self.options.linger_s)
-            verb = "added" if new else "reusing"
-            self.on_status(f"{pod.key}: {verb} ephemeral container {name}")
-            plans.append(_Plan(pod.key, pod.node, f"ephemeral container {name} in pod {pod.key}",
-                               pod.namespace, pod.name, name, "eth0",
-                               self.options.bpf_filter, [pod], True))
-        return plans
+        return [self._ephemeral_plan(pod) for pod in self.targets.pods]
+
+    def _ephemeral_plan(self, pod: PodRef, reuse: bool = True) -> _Plan:
+        name, new = launch.add_ephemeral(self.api_client, pod, self.options.image,
+                                         self.options.linger_s, reuse)
+        self.on_status(f"{pod.key}: {'added' if new else 'reusing'} ephemeral container {name}")
+        return _Plan(pod.key, pod.node, f"ephemeral container {name} in pod {pod.key}",
+                     pod.namespace, pod.name, name, "eth0", self.options.bpf_filter, [pod], True,
+                     reused=not new)
 
     def _node_plans(self) -> list[_Plan]:
         opts, plans = self.options, []
@@ -195,7 +199,34 @@ class CaptureSession:
                                specs.hosts_filter(ips, opts.bpf_filter), pods, False))
         return plans
 
+    def _wait(self, plan: _Plan) -> None:
+        podwait.wait_running(self.api_client, plan.namespace, plan.pod, plan.container,
+                             plan.ephemeral, self.options.timeout_s, self.on_status)
+
+    def _begin(self, plan: _Plan) -> CapturePoint:
+        """The plan's capture, started. When a reused container turns out to have exited (the
+        exec is refused, or the runtime ends it before the capture wrote or exited), a new
+        container takes its place."""
+        try:
+            point = self._connect(plan)
+        except ClusterError:
+            if not plan.reused or launch.still_running(self.api_client, plan.pods[0],
+                                                       plan.container):
+                raise
+        else:
+            ended = point.stream.exit
+            if not plan.reused or point.stream.bytes_received or ended and ended.code is not None:
+                return point
+            point.stream.close()
+        self.on_status(f"{plan.name}: ephemeral container {plan.container} exited before the "
+                       "capture started; adding a new one")
+        fresh = self._ephemeral_plan(plan.pods[0], reuse=False)
+        self._wait(fresh)
+        return self._connect(fresh)
+
     def _connect(self, plan: _Plan) -> CapturePoint:
+        """Exec the capture and read until it has started: its first output (the pcapng header)
+        or, when it could not run, the end of the stream."""
         opts = self.options
         dumpcap = specs.dumpcap_argv(plan.interface, plan.bpf_filter, opts.snaplen,
                                      opts.duration_s, opts.count, opts.max_duration_s)
@@ -204,12 +235,19 @@ class CaptureSession:
                             stdin=True, on_stderr=StderrLines(plan.name, self.on_status),
                             timeout=opts.request_timeout)
         stream.connect()
-        return CapturePoint(plan.name, plan.node, plan.description, stream, plan.pods,
+        chunks = stream.chunks()
+        try:
+            first = next(chunks, b"")
+        except BaseException:  # a dropped stream or Ctrl-C: no point will own it to close it
+            stream.close()
+            raise
+        return CapturePoint(plan.name, plan.node, plan.description, stream,
+                            itertools.chain((first,), chunks) if first else chunks, plan.pods,
                             plan.interface, plan.namespace, plan.pod, plan.container)
 
     def stop(self) -> None:
         """Ask every capture to finish: stdin is half-closed (v5), the remote watchdog stops
-        dumpcap, which flushes, and chunks() ends after the last packets with the exit status.
+        dumpcap, which flushes, and the output ends after the last packets with the exit status.
         Over v4 (no half-close) the stream is closed instead. Callable from any thread."""
         for point in self.points:
             try:

@@ -38,7 +38,7 @@ def _point(status: ExitStatus | None, received: int = 100) -> CapturePoint:
     cfg.host = "https://127.0.0.1:6443"
     stream = ExecStream(cfg, "shop", "web", ["true"])
     stream.exit, stream.bytes_received = status, received
-    return CapturePoint("shop/web", "node-1", "test", stream)
+    return CapturePoint("shop/web", "node-1", "test", stream, iter(()))
 
 
 @pytest.mark.parametrize(

@@ -44,6 +44,20 @@ def test_each_notice_names_attacker_victim_and_callback():
             ATTACKER, f"{VICTIM}:8080", f"{CALLBACK}:1389")
 
 
+def test_an_attempt_names_its_sender_although_the_chain_began_with_the_callback():
+    """A live capture may start between an attempt and its callback: the callback server stands
+    in as the attacker only until an attempt shows who sent the exploit."""
+    hooks = Hooks()
+    ldap = hooks.conn(VICTIM, 0, CALLBACK, 1389)  # the attempt before it was not captured
+    hooks.talk(ldap, (True, wire.bind_request()), (False, wire.bind_response()),
+               (True, wire.search_request()), (False, wire.java_reference_entry()))
+    full_chain(hooks)
+
+    attempts = [n for n in hooks.notices if "ATTEMPT" in n.note]
+    assert attempts and {n.extra["attacker"] for n in attempts} == {ATTACKER}
+    assert chains(hooks.notices)[0].attacker == ATTACKER
+
+
 def test_chains_summarise_the_stages_in_attack_order():
     hooks = Hooks()
     full_chain(hooks)

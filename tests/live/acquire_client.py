@@ -29,7 +29,7 @@ def main(argv: list[str]) -> int:
                       "container": p.container} for p in points]
             print(json.dumps(where), flush=True)
             for point in points:
-                for _ in point.stream.chunks():
+                for _ in point.output:
                     pass
     except KeyboardInterrupt:
         return 130

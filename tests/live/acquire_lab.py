@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from kubernetes import client, config
 
+from kubectl_netmon.cluster import specs
 from kubectl_netmon.cluster.session import CapturePoint
 from tests.lab.fixtures import Lab, pod
 
@@ -52,7 +53,7 @@ def talker(name: str, dst: str = "10.244.0.1", **spec: object) -> dict:
 
 def read_all(point: CapturePoint) -> bytes:
     """Every stdout byte of a capture point until its stream ends."""
-    return b"".join(point.stream.chunks())
+    return b"".join(point.output)
 
 
 def tshark_fields(tshark: str, data: bytes, tmp: Path, *fields: str) -> list[str]:
@@ -107,6 +108,13 @@ def pids_in(sids: set[int]) -> list[int]:
 def processes_in(sids: set[int]) -> list[bytes]:
     """Command lines of live processes in these sessions."""
     return [_cmdline(str(pid)) for pid in pids_in(sids)]
+
+
+def container_pids(container: str) -> list[int]:
+    """The processes running a netmon container's own command (its heartbeat loop)."""
+    marker = specs.heartbeat_path(container).encode()
+    return [int(pid) for pid in filter(str.isdigit, os.listdir("/proc"))
+            if b"netmon-linger" in (cmd := _cmdline(pid)) and marker in cmd]
 
 
 def ephemeral_state(pod_obj: dict, name: str) -> dict:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
+from collections.abc import Callable
 
 from kubectl_netmon.cluster import specs
 from kubectl_netmon.cluster.session import AcquireOptions, CaptureSession
@@ -12,6 +15,7 @@ from tests.lab.node.procs import wait_exit
 from tests.live import acquire_lab
 from tests.live.acquire_lab import (
     capture_sessions,
+    container_pids,
     ephemeral_state,
     pids_in,
     processes_in,
@@ -24,11 +28,14 @@ lab, lab_ns, api = fixtures.lab, fixtures.lab_ns, acquire_lab.api
 STOP_BOUND_S = 30  # a stopped capture ends long before its 600 s limit
 
 
-def _capture(api, ns: str, name: str, statuses: list[str] | None = None, **opts) -> tuple:
+def _capture(api, ns: str, name: str, statuses: list[str] | Callable[[str], None] | None = None,
+             **opts) -> tuple:
+    """(points, their pcapng bytes) of one ephemeral capture; status lines into a list or a
+    callback."""
     targets = resolve(api, parse_targets([name], ns))
     options = AcquireOptions(mode="ephemeral", **{"duration_s": 20, **opts})
-    sink = statuses if statuses is not None else []
-    with CaptureSession(api, targets, options, sink.append) as points:
+    on_status = statuses.append if isinstance(statuses, list) else statuses or (lambda _: None)
+    with CaptureSession(api, targets, options, on_status) as points:
         data = [read_all(p) for p in points]
     return points, data
 
@@ -73,6 +80,31 @@ def test_a_second_capture_reuses_the_running_netmon_container(lab, lab_ns, api):
     _capture(api, lab_ns, "web", statuses, count=1)
     assert len(_netmon_containers(lab, lab_ns, "web")) == 1
     assert any("reusing ephemeral container" in s for s in statuses)
+
+
+def test_a_reused_container_that_exits_before_the_exec_is_replaced_by_a_new_one(
+        lab, lab_ns, api, tshark, tmp_path):
+    """The container chosen for reuse dies between the status read and the exec (here: its
+    process is killed once the session said it reuses it): a new container captures instead."""
+    lab.create_pod(lab_ns, talker("web"))
+    _capture(api, lab_ns, "web", count=1)
+    [old] = _netmon_containers(lab, lab_ns, "web")
+    statuses: list[str] = []
+
+    def on_status(line: str) -> None:
+        statuses.append(line)
+        if "reusing ephemeral container" in line:
+            for pid in container_pids(old["name"]):
+                os.kill(pid, signal.SIGKILL)
+            lab.wait_for_pod(lab_ns, "web",
+                             lambda p: "terminated" in ephemeral_state(p, old["name"]))
+
+    [point], [data] = _capture(api, lab_ns, "web", on_status, count=2)
+
+    assert f"{lab_ns}/web: ephemeral container {old['name']} exited before the capture " \
+        "started; adding a new one" in statuses
+    assert point.container != old["name"] and len(_netmon_containers(lab, lab_ns, "web")) == 2
+    assert len(tshark_fields(tshark, data, tmp_path, "frame.number")) == 2
 
 
 def test_the_bpf_filter_is_applied_remotely(lab, lab_ns, api, tshark, tmp_path):

@@ -102,7 +102,7 @@ def test_progress_is_reported_while_the_pod_starts(lab, lab_ns, api):
 def test_a_capture_killed_remotely_reports_its_exit_status(lab, lab_ns, api):
     lab.create_pod(lab_ns, talker("web", nodeName="node-1"))
     with CaptureSession(api, Targets(nodes=["node-1"]), _options(lab_ns), [].append) as [point]:
-        chunks = point.stream.chunks()
+        chunks = point.output
         next(chunks)  # the capture runs
         lab.request("DELETE", f"/api/v1/namespaces/{lab_ns}/pods/{point.pod}?gracePeriodSeconds=0")
         b"".join(chunks)

@@ -125,7 +125,7 @@ class AttemptDetector(Detector):
                    "lookup.port": lookup.port, "lookup.path": lookup.path})
         self._tracker.report(self, notice, victim,
                              victim_port=conn.resp_p if victim == conn.resp_h else 0,
-                             attacker=attacker, callback=lookup.target)
+                             attacker=attacker, callback=lookup.target, sender=True)
 
 
 def _may_hold_lookup(text: str) -> bool:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from kubectl_netmon.detect.base import Detector, Notice
 from kubectl_netmon.detect.log4shell.config import DEFAULT_CONFIG, Log4ShellConfig
 from kubectl_netmon.detect.log4shell.normalise import Lookup
-from kubectl_netmon.detect.log4shell.notes import LDAP_JAVA, RMI_JAVA, STAGES
+from kubectl_netmon.detect.log4shell.notes import ATTEMPTS, LDAP_JAVA, RMI_JAVA, STAGES
 
 _NS = 1_000_000_000
 _LOOKUP_IN_HOST = re.compile(r"\$\{[^}]*\}")
@@ -70,6 +70,7 @@ class _ChainState:
     attacker: str = ""
     callback: str = ""
     delivered: bool = False  # callback is the server that answered with a Java payload
+    sender: bool = False  # attacker sent an attempt (else the callback server stands in)
 
 
 class Tracker:
@@ -99,11 +100,13 @@ class Tracker:
         return victim_ip in self._chains
 
     def report(self, detector: Detector, notice: Notice, victim: str, victim_port: int = 0,
-               attacker: str = "", callback: str = "", delivered: bool = False) -> None:
+               attacker: str = "", callback: str = "", delivered: bool = False,
+               sender: bool = False) -> None:
         """Attach the victim's chain to notice and emit it, unless it repeats a recent one.
 
         The chain's callback is the first lookup target until a server delivers a Java payload
-        (delivered), which then names it.
+        (delivered), which then names it. Its attacker is the first attempt's sender (sender);
+        a callback server stands in only until then (a live capture may begin mid-chain).
         """
         chain = self._chains.get(victim)
         if chain is None:
@@ -111,7 +114,8 @@ class Tracker:
                                                        endpoint(victim, victim_port))
         if victim_port and chain.victim == victim:
             chain.victim = endpoint(victim, victim_port)
-        chain.attacker = chain.attacker or attacker
+        if attacker and (not chain.attacker or sender and not chain.sender):
+            chain.attacker, chain.sender = attacker, sender
         if delivered and not chain.delivered:
             chain.callback, chain.delivered = callback, True
         chain.callback = chain.callback or callback
@@ -169,7 +173,7 @@ def _summary(chain_id: str, group: list[Notice]) -> Chain:
         return next((n.extra[key] for n in group if n.extra.get(key) and n.note in notes), "")
 
     return Chain(id=chain_id, victim=max((n.extra.get("victim", "") for n in group), key=len),
-                 attacker=first("attacker"),
+                 attacker=first("attacker", ATTEMPTS) or first("attacker"),
                  callback=first("callback", (LDAP_JAVA, RMI_JAVA)) or first("callback"),
                  notes=[s for s in STAGES if s in seen], notices=group,
                  first_ts_ns=group[0].ts_ns, last_ts_ns=group[-1].ts_ns,

@@ -12,9 +12,9 @@ RMI_JAVA = PREFIX + "LOG4J_RMI_JAVA"
 JAVA_CLASS_DOWNLOAD = PREFIX + "LOG4J_JAVA_CLASS_DOWNLOAD"
 CALLBACK = PREFIX + "LOG4J_CALLBACK"
 
+ATTEMPTS = (ATTEMPT_HEADER, ATTEMPT_URI, ATTEMPT_BODY, ATTEMPT_OTHER)
 # The order of the stages in an attack chain (how a chain lists what it has seen).
-STAGES = (ATTEMPT_HEADER, ATTEMPT_URI, ATTEMPT_BODY, ATTEMPT_OTHER, CALLBACK, LDAP_JAVA, RMI_JAVA,
-          JAVA_CLASS_DOWNLOAD)
+STAGES = (*ATTEMPTS, CALLBACK, LDAP_JAVA, RMI_JAVA, JAVA_CLASS_DOWNLOAD)
 
 _ATTEMPT = ("Possible Log4j exploit CVE-2021-44228 exploit in {}. Refer to sub field for sample of "
             "payload and its normalised form")

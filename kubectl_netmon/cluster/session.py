@@ -102,17 +102,21 @@ class CapturePoint:
         return f"{self.name}: capture failed: {escape(status.message)} ({got})"
 
 
+_OUTPUT_FILE_LINE = b"File: -"
+
+
 class StderrLines:
-    """Remote stderr, which arrives in arbitrary chunks, as whole escaped status lines."""
+    """Remote stderr, which arrives in arbitrary chunks, as whole escaped status lines (but
+    dumpcap's "File: -", which names the output we are reading)."""
 
     def __init__(self, prefix: str, on_status: Callable[[str], None]) -> None:
         self.prefix, self.on_status, self.buf = prefix, on_status, b""
 
     def __call__(self, data: bytes) -> None:
         *lines, self.buf = (self.buf + data).replace(b"\r", b"\n").split(b"\n")
-        for line in lines:
-            if line.strip():
-                self.on_status(f"{self.prefix}: {escape(line.strip())}")
+        for line in map(bytes.strip, lines):
+            if line and line != _OUTPUT_FILE_LINE:
+                self.on_status(f"{self.prefix}: {escape(line)}")
 
 
 @dataclass

@@ -160,6 +160,7 @@ class MergedStreams:
         self._ask_finish = ask_finish
         self._give_up: float | None = None  # when finishing: the end of the grace period
         self._links: list[tuple[Callable[[bytes, int, int], int] | None, int]] = []
+        self._cooked = False  # a cooked interface may show a packet twice (see _keep)
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
@@ -212,12 +213,20 @@ class MergedStreams:
                 if batch:
                     reorder.push(batch, now, self.streams[item[0]].newest)
                 batch = reorder.ready(now, self._watermark())
-            for rec in batch:
-                if keep(*rec):
-                    yield rec
-                    if self._count and self.stats.packets >= self._count:
-                        self._stopping.set()
-                        return
+            if reorder is None and not self._cooked:  # one stream, not cooked: no repeats
+                if self._count:
+                    batch = batch[:self._count - self.stats.packets]
+                yield from batch
+                self.stats.packets += len(batch)
+            else:
+                for rec in batch:
+                    if keep(*rec):
+                        yield rec
+                        if self._count and self.stats.packets >= self._count:
+                            break
+            if self._count and self.stats.packets >= self._count:
+                self._stopping.set()
+                return
             self._wind_down(now, deadline)
             if now >= next_tick:
                 next_tick = now + TICK_S
@@ -273,6 +282,7 @@ class MergedStreams:
         gid = len(self.interfaces) - 1
         self._links.append((DECODERS.get(iface.linktype),
                             -1 if iface.linktype in _COOKED else gid))
+        self._cooked = self._cooked or iface.linktype in _COOKED
         return gid
 
     def _keep(self, ts: int, iface: int, buf: bytes, start: int, end: int) -> bool:

@@ -24,7 +24,8 @@ TSRESOL_NS = 9
 _HEAD = struct.Struct("<II")
 _U32 = struct.Struct("<I")
 _OPT = struct.Struct("<HH")
-_EPB = struct.Struct("<IIIII")
+_EPB = struct.Struct("<IIIIIII")  # block type and length, then the EPB's own fields
+_PADS = (b"", b"\0\0\0", b"\0\0", b"\0")  # after data of length 4n, 4n+1, 4n+2, 4n+3
 _END_OF_OPTIONS = _OPT.pack(OPT_END, 0)
 
 
@@ -70,11 +71,14 @@ class PcapngWriter:
             raise ValueError(f"interface {iface} was not added")
         units = ts_ns if self._ns[iface] else ts_ns // 1000
         cap = len(data)
-        head = _EPB.pack(iface, units >> 32, units & 0xFFFFFFFF, cap,
-                         wirelen if wirelen is not None and wirelen > cap else cap)
-        pad = b"\0" * (-len(data) % 4)
         opts = _options([(OPT_COMMENT, comment.encode())]) if comment else b""
-        self._block(EPB, head + data + pad + opts)
+        length = 32 + cap + (-cap & 3) + len(opts)
+        # header, data, tail written apart: the packet bytes are copied once, into the buffer
+        write = self._file.write
+        write(_EPB.pack(EPB, length, iface, units >> 32, units & 0xFFFFFFFF, cap,
+                        wirelen if wirelen is not None and wirelen > cap else cap))
+        write(data)
+        write(_PADS[cap & 3] + opts + _U32.pack(length))
 
     def add_names(self, names: Iterable[tuple[str, str]], comments: Iterable[str] = ()) -> None:
         """A Name Resolution Block of (ip, name) pairs and comments; before or between

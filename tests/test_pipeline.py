@@ -8,7 +8,7 @@ import pytest
 
 from kubectl_netmon import pipeline
 from kubectl_netmon.capture.decode import DecodeStats, packets
-from kubectl_netmon.capture.model import PROTO_UDP, Packet
+from kubectl_netmon.capture.model import PROTO_UDP, Packet, packet_key
 from kubectl_netmon.capture.reader import open_capture
 from kubectl_netmon.detect.base import Detector, Notice
 
@@ -17,8 +17,8 @@ S = 1_000_000_000
 
 def udp(ts_s: float, sport: int) -> Packet:
     """One DNS-sized datagram 10.244.1.23:sport -> 10.96.0.10:53."""
-    return Packet(int(ts_s * S), 0, 4, socket.inet_aton("10.244.1.23"),
-                  socket.inet_aton("10.96.0.10"), PROTO_UDP, sport, 53, 48, 20, b"\0" * 20)
+    key = packet_key(socket.inet_aton("10.244.1.23"), socket.inet_aton("10.96.0.10"), sport, 53)
+    return Packet(int(ts_s * S), 0, key, PROTO_UDP, sport, 53, 48, 20, b"\0" * 20)
 
 
 class Recorder:

@@ -10,13 +10,14 @@ class Conn:
     last_ns the latest; orig is the side that started it. service is "" until an L7 parser
     recognises the protocol ("http", "dns", "ssl", ...). l7 holds the connection's L7 events in
     order (HttpRequest, HttpResponse, DnsMessage, TlsClientHello). ext is free for listeners and
-    enrichment (e.g. notices' chain ids); keys there never clash with Zeek's field names.
+    enrichment (e.g. notices' chain ids); keys there never clash with Zeek's field names. It is
+    made on first use: most of the many open connections never need one.
     """
 
     __slots__ = (
         "uid", "ts_ns", "last_ns", "orig_h", "orig_p", "resp_h", "resp_p", "proto", "service",
         "orig_bytes", "resp_bytes", "orig_pkts", "resp_pkts", "orig_ip_bytes", "resp_ip_bytes",
-        "conn_state", "history", "missed_bytes", "iface", "l7", "ext", "state",
+        "conn_state", "history", "missed_bytes", "iface", "l7", "_ext", "state",
     )
 
     def __init__(self, uid: str, ts_ns: int, orig_h: str, orig_p: int, resp_h: str, resp_p: int,
@@ -41,8 +42,15 @@ class Conn:
         self.missed_bytes = 0
         self.iface = iface
         self.l7: list = []
-        self.ext: dict = {}
+        self._ext: dict | None = None
         self.state = None  # the flow table's private per-connection tracking state
+
+    @property
+    def ext(self) -> dict:
+        ext = self._ext
+        if ext is None:
+            ext = self._ext = {}
+        return ext
 
     @property
     def duration_ns(self) -> int:

@@ -15,19 +15,29 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 
 from kubectl_netmon.capture.linktypes import DECODERS, FIXED_HEADERS, NOT_IP, LinkDecoder
-from kubectl_netmon.capture.model import PROTO_ICMP, PROTO_ICMP6, PROTO_TCP, PROTO_UDP, Packet
+from kubectl_netmon.capture.model import (
+    OPEN_WINDOW,
+    PROTO_ICMP,
+    PROTO_ICMP6,
+    PROTO_TCP,
+    PROTO_UDP,
+    Packet,
+    packet_key,
+)
 from kubectl_netmon.capture.source import CaptureReader
 
 # version/ihl, total length, flags/fragment offset, protocol, source, destination
 _IP4 = struct.Struct("!BxHxxHxB2x4s4s").unpack_from
 # version/class/flow, payload length, next header, source, destination
 _IP6 = struct.Struct("!4xHBx16s16s").unpack_from
-# source port, destination port, seq, ack, data offset, flags
-_TCP_FORMAT = "HHIIBB"
-_TCP = struct.Struct("!" + _TCP_FORMAT).unpack_from
-_IP4_TCP = "BxHxxHxB2x4s4s" + _TCP_FORMAT
-# version/class (first byte), payload length, next header, source, destination, then TCP
-_IP6_TCP = "B3xHBx16s16s" + _TCP_FORMAT
+# source port, destination port, seq, ack, data offset, flags (the first 14 bytes), window
+_TCP = struct.Struct("!HHIIBB").unpack_from
+_TCP_FORMAT = "HHIIBBH"
+_WINDOW = struct.Struct("!14xH").unpack_from
+# The fast paths leave the addresses in the buffer: Packet.key is sliced from it.
+_IP4_TCP = "BxHxxHxB2x8x" + _TCP_FORMAT
+# version/class (first byte), payload length, next header, (addresses), then TCP
+_IP6_TCP = "B3xHBx32x" + _TCP_FORMAT
 _UDP = struct.Struct("!HHH").unpack_from
 _U16 = struct.Struct("!H").unpack_from
 
@@ -146,55 +156,59 @@ def _general(link: LinkDecoder, linktype: int) -> FrameDecoder:
 
 
 def _ipv4_fast_path(link_len: int, etype_at: int, fallback: FrameDecoder) -> FrameDecoder:
-    """Link header, IPv4 without options and the first 14 bytes of TCP (or UDP, whose length
-    lands in the top half of `seq`) in one unpack_from. Anything else (IPv6, options, fragments,
-    short or odd headers, other protocols) goes to `fallback`."""
-    need = link_len + 34
+    """Link header, IPv4 without options and the first 16 bytes of TCP (or UDP, whose length
+    lands in the top half of `seq`) in one unpack_from; the key is the 12 bytes from the source
+    address to the destination port. Anything else (IPv6, options, fragments, short or odd
+    headers, other protocols) goes to `fallback`."""
+    need = link_len + 36
     unpack = struct.Struct(_link_format(link_len, etype_at) + _IP4_TCP).unpack_from
 
     def decode(buf: bytes, start: int, end: int, ts: int, iface: int) -> Packet:
         if end - start >= need:
-            etype, vihl, total, frag, proto, src, dst, sport, dport, seq, ack, doff, flags = \
+            etype, vihl, total, frag, proto, sport, dport, seq, ack, doff, flags, window = \
                 unpack(buf, start)
             if etype == 0x0800 and vihl == 0x45 and not frag & 0x3FFF:
-                ip_end = start + link_len + total
+                ip = start + link_len
+                ip_end = ip + total
                 if proto == 6:
-                    p = start + link_len + 20 + ((doff >> 4) << 2)
+                    p = ip + 20 + ((doff >> 4) << 2)
                     if doff >= 0x50 and p <= ip_end:
                         cend = ip_end if ip_end < end else end
-                        return Packet(ts, iface, 4, src, dst, 6, sport, dport, total, ip_end - p,
-                                      buf[p:cend] if cend > p else b"", flags, seq, ack, False)
+                        return Packet(ts, iface, buf[ip + 12:ip + 24], 6, sport, dport, total,
+                                      ip_end - p, buf[p:cend] if cend > p else b"", flags, seq,
+                                      ack, window)
                 elif proto == 17 and 8 <= seq >> 16 <= total - 20:
-                    p = start + link_len + 28
+                    p = ip + 28
                     cend = ip_end if ip_end < end else end
-                    return Packet(ts, iface, 4, src, dst, 17, sport, dport, total, (seq >> 16) - 8,
-                                  buf[p:cend] if cend > p else b"")
+                    return Packet(ts, iface, buf[ip + 12:ip + 24], 17, sport, dport, total,
+                                  (seq >> 16) - 8, buf[p:cend] if cend > p else b"")
         return fallback(buf, start, end, ts, iface)
     return decode
 
 
 def _ipv6_fast_path(link_len: int, etype_at: int, fallback: FrameDecoder) -> FrameDecoder:
     """The same for IPv6 without extension headers; anything else goes to `fallback`."""
-    need = link_len + 54
+    need = link_len + 56
     unpack = struct.Struct(_link_format(link_len, etype_at) + _IP6_TCP).unpack_from
 
     def decode(buf: bytes, start: int, end: int, ts: int, iface: int) -> Packet:
         if end - start >= need:
-            etype, vtc, plen, nh, src, dst, sport, dport, seq, ack, doff, flags = \
+            etype, vtc, plen, nh, sport, dport, seq, ack, doff, flags, window = \
                 unpack(buf, start)
             if etype == 0x86DD and vtc >> 4 == 6 and plen:
-                ip_end = start + link_len + 40 + plen
+                ip = start + link_len
+                ip_end = ip + 40 + plen
                 if nh == 6:
-                    p = start + link_len + 40 + ((doff >> 4) << 2)
+                    p = ip + 40 + ((doff >> 4) << 2)
                     if doff >= 0x50 and p <= ip_end:
                         cend = ip_end if ip_end < end else end
-                        return Packet(ts, iface, 6, src, dst, 6, sport, dport, 40 + plen,
+                        return Packet(ts, iface, buf[ip + 8:ip + 44], 6, sport, dport, 40 + plen,
                                       ip_end - p, buf[p:cend] if cend > p else b"", flags, seq,
-                                      ack, False)
+                                      ack, window)
                 elif nh == 17 and 8 <= seq >> 16 <= plen:
-                    p = start + link_len + 48
+                    p = ip + 48
                     cend = ip_end if ip_end < end else end
-                    return Packet(ts, iface, 6, src, dst, 17, sport, dport, 40 + plen,
+                    return Packet(ts, iface, buf[ip + 8:ip + 44], 17, sport, dport, 40 + plen,
                                   (seq >> 16) - 8, buf[p:cend] if cend > p else b"")
         return fallback(buf, start, end, ts, iface)
     return decode
@@ -219,9 +233,9 @@ def ip4(buf: bytes, off: int, end: int, ts: int, iface: int) -> Packet:
     if frag & 0x3FFF:  # more-fragments flag or an offset
         if frag & 0x1FFF:
             raise LaterFragment
-        return transport(buf, off + hlen, min(end, ip_end), ip_end, ts, iface, 4, src, dst,
-                         proto, total, True)
-    return transport(buf, off + hlen, min(end, ip_end), ip_end, ts, iface, 4, src, dst, proto,
+        return transport(buf, off + hlen, min(end, ip_end), ip_end, ts, iface, src, dst, proto,
+                         total, True)
+    return transport(buf, off + hlen, min(end, ip_end), ip_end, ts, iface, src, dst, proto,
                      total, False)
 
 
@@ -251,11 +265,11 @@ def ip6(buf: bytes, off: int, end: int, ts: int, iface: int) -> Packet:
         pos += size
     if pos > ip_end:
         raise Malformed("IPv6 extension headers longer than the packet")
-    return transport(buf, pos, cend, ip_end, ts, iface, 6, src, dst, nh, total, first_frag)
+    return transport(buf, pos, cend, ip_end, ts, iface, src, dst, nh, total, first_frag)
 
 
-def transport(buf: bytes, t: int, cend: int, ip_end: int, ts: int, iface: int, version: int,
-              src: bytes, dst: bytes, proto: int, total: int, frag: bool) -> Packet:
+def transport(buf: bytes, t: int, cend: int, ip_end: int, ts: int, iface: int, src: bytes,
+              dst: bytes, proto: int, total: int, frag: bool) -> Packet:
     """Decode TCP/UDP/ICMP at t; cend ends the captured bytes, ip_end the IP packet."""
     if proto == PROTO_TCP:
         if cend - t < 14:
@@ -264,8 +278,10 @@ def transport(buf: bytes, t: int, cend: int, ip_end: int, ts: int, iface: int, v
         p = t + ((doff >> 4) << 2)
         if p - t < 20 or p > ip_end:
             raise Malformed("bad TCP header length")
-        return Packet(ts, iface, version, src, dst, PROTO_TCP, sport, dport, total, ip_end - p,
-                      buf[p:cend] if cend > p else b"", flags, seq, ack, frag)
+        window = _WINDOW(buf, t)[0] if cend - t >= 16 else OPEN_WINDOW
+        return Packet(ts, iface, packet_key(src, dst, sport, dport), PROTO_TCP, sport, dport,
+                      total, ip_end - p, buf[p:cend] if cend > p else b"", flags, seq, ack,
+                      window, frag)
     if proto == PROTO_UDP:
         if cend - t < 8:
             raise Malformed("truncated UDP header")
@@ -273,13 +289,14 @@ def transport(buf: bytes, t: int, cend: int, ip_end: int, ts: int, iface: int, v
         p = t + 8
         # The UDP length covers the whole datagram, also when only its first fragment is here.
         plen = ulen - 8 if ulen >= 8 and (frag or ulen <= ip_end - t) else ip_end - p
-        return Packet(ts, iface, version, src, dst, PROTO_UDP, sport, dport, total, plen,
-                      buf[p:cend] if cend > p else b"", 0, 0, 0, frag)
+        return Packet(ts, iface, packet_key(src, dst, sport, dport), PROTO_UDP, sport, dport,
+                      total, plen, buf[p:cend] if cend > p else b"", frag=frag)
     if proto in _ICMPS:
         if cend - t < 4:
             raise Malformed("truncated ICMP header")
         p = t + ICMP_HEADER
-        return Packet(ts, iface, version, src, dst, proto, buf[t], buf[t + 1], total,
-                      max(ip_end - p, 0), buf[p:cend] if cend > p else b"", 0, 0, 0, frag)
-    return Packet(ts, iface, version, src, dst, proto, 0, 0, total, ip_end - t,
-                  buf[t:cend] if cend > t else b"", 0, 0, 0, frag)
+        kind, code = buf[t], buf[t + 1]
+        return Packet(ts, iface, packet_key(src, dst, kind, code), proto, kind, code, total,
+                      max(ip_end - p, 0), buf[p:cend] if cend > p else b"", frag=frag)
+    return Packet(ts, iface, packet_key(src, dst, 0, 0), proto, 0, 0, total, ip_end - t,
+                  buf[t:cend] if cend > t else b"", frag=frag)

@@ -1,17 +1,21 @@
 """The flow engine: packets in, finished Zeek-style connection records out, listeners told.
 
-One pass, streaming. Each packet finds its flow in two dicts keyed by the 5-tuple as the
-originator and as the responder send it; TCP endpoints follow Zeek's TCP analyzer (states,
-history letters, sizes from sequence numbers); payload goes through reassembly to listeners and
-L7 parsers. A record is final when its TCP close delay passes, it idles past its protocol's
-inactivity timeout, the active timeout splits it, the table evicts it, or the input ends.
+One pass, streaming. Each packet finds its flow in two dicts per transport (TCP, UDP, ICMP),
+keyed by Packet.key (addresses and ports in one bytes object) as the originator and as the
+responder send it; TCP endpoints follow Zeek's TCP analyzer (states, history letters, sizes from
+sequence numbers); in-order payload goes straight to listeners and L7 parsers, and through
+reassembly only once something arrives out of order. A record is final when its TCP close delay
+passes, it idles past its protocol's inactivity timeout, the active timeout splits it, the table
+evicts it, or the input ends.
 """
 
 from __future__ import annotations
 
 import heapq
+import struct
 from collections import deque
 from collections.abc import Iterable, Iterator
+from itertools import chain
 
 from kubectl_netmon.capture.conn import Conn
 from kubectl_netmon.capture.conn_state import (
@@ -42,6 +46,7 @@ from kubectl_netmon.capture.listener import FlowListener, overridden
 from kubectl_netmon.capture.model import (
     ACK,
     FIN,
+    PROTO_ICMP,
     PROTO_ICMP6,
     PROTO_NAMES,
     PROTO_TCP,
@@ -50,6 +55,8 @@ from kubectl_netmon.capture.model import (
     SYN,
     Packet,
     ip_str,
+    packet_key,
+    reverse_key,
 )
 from kubectl_netmon.capture.reassembly import Stream
 
@@ -62,7 +69,7 @@ _SWEEP_NS = SECOND  # how often (in packet time) closed flows are looked for
 _IDLE_SWEEPS = 10  # idle flows are looked for this many times per shortest inactivity timeout
 _EVICT_SHARE = 100  # a full table evicts this share (1/100) of its flows at once
 _TCP, _UDP, _OTHER = 0, 1, 2
-_KIND = {PROTO_TCP: _TCP, PROTO_UDP: _UDP}
+_PORTS = struct.Struct("!HH").unpack_from
 
 # History letter bits (one per letter and direction) and the letters' originator forms.
 _H_SYN, _H_FIN, _H_RST, _H_DATA, _H_ACK, _H_FINRST, _H_MULTI = (1 << i for i in range(7))
@@ -74,6 +81,7 @@ _CONTROL = SYN | FIN | RST
 # 'g' repeats the letters are still few, but this stays a cache, not an index).
 _HISTORIES: dict[str, str] = {}
 _HISTORIES_MAX = 4096
+_HIST_BITS: dict[int, int] = {}  # at most 2**14 combinations of the history letter bits
 
 
 def _history(text: str) -> str:
@@ -99,8 +107,9 @@ class Engine:
         self._on_event = _hooks(listeners, "on_event")
         self._on_conn_end = _hooks(listeners, "on_conn_end")
         self._on_finish = _hooks(listeners, "on_finish")
-        self._fwd: dict[tuple, Flow] = {}  # key as the originator sends -> flow
-        self._rev: dict[tuple, Flow] = {}  # key as the responder sends -> flow
+        # Per kind (TCP, UDP, ICMP): key as the originator sends -> flow, as the responder does.
+        self._fwd: tuple[dict[bytes, Flow], ...] = ({}, {}, {})
+        self._rev: tuple[dict[bytes, Flow], ...] = ({}, {}, {})
         self._closing: deque[Flow] = deque()  # closed TCP flows waiting out the close delay
         self._out: list[Conn] = []  # finished, not yet yielded
         self._idle = config.timeouts_ns()
@@ -117,8 +126,8 @@ class Engine:
     def run(self, packets: Iterable[Packet]) -> Iterator[Conn]:
         """Yield each connection once, when final; at the end flush all and call on_finish."""
         out = self._out
-        fwd_get = self._fwd.get
-        rev_get = self._rev.get
+        fwd_get = tuple(table.get for table in self._fwd)
+        rev_get = tuple(table.get for table in self._rev)
         idle = self._idle
         active = self._active
         on_packet = self._on_packet
@@ -135,27 +144,29 @@ class Engine:
                     self._sweep(ts)
                     next_sweep = self._next_sweep
                 proto = p.proto
-                if proto == 6 or proto == 17:  # PROTO_TCP, PROTO_UDP
-                    key = (p.src, p.dst, p.sport, p.dport, proto)
+                if proto == 6:  # PROTO_TCP
+                    kind, key = 0, p.key
+                elif proto == 17:  # PROTO_UDP
+                    kind, key = 1, p.key
                 elif proto in PROTO_NAMES:
-                    key = _icmp_key(p)
+                    kind, key = 2, _icmp_key(p)
                 else:
                     stats.other_proto += 1
                     continue
-                f = fwd_get(key)
+                f = fwd_get[kind](key)
                 is_orig = True
                 if f is None:
-                    f = rev_get(key)
+                    f = rev_get[kind](key)
                     if f is None:
-                        f = self._new(p, key)
+                        f = self._new(p, key, kind)
                         is_orig = f.key is key
                     else:
                         is_orig = False
                 conn = f.conn
-                if f.close_at and ts >= f.close_at or ts - conn.last_ns >= idle[f.kind] or (
+                if f.close_at and ts >= f.close_at or ts - conn.last_ns >= idle[kind] or (
                         p.tcp_flags & syn_ack == syn and _reused(f, is_orig, p)):
                     self._finish(f)
-                    f = self._new(p, key)
+                    f = self._new(p, key, kind)
                     is_orig = f.key is key
                     conn = f.conn
                 elif ts - conn.ts_ns >= active:
@@ -173,7 +184,7 @@ class Engine:
                     out.clear()
         finally:
             stats.packets += count
-        for f in list(self._fwd.values()):
+        for f in self._flows():
             self._finish(f)
         yield from out
         out.clear()
@@ -182,7 +193,7 @@ class Engine:
 
     def active(self) -> Iterator[Conn]:
         """The live connections, their records filled as of now (for a live table)."""
-        for f in list(self._fwd.values()):
+        for f in self._flows():
             self._fill(f)
             yield f.conn
 
@@ -196,21 +207,27 @@ class Engine:
 
     # -- flows --------------------------------------------------------------------------------
 
-    def _new(self, p: Packet, key: tuple) -> Flow:
+    def _flows(self) -> list[Flow]:
+        """Every live flow (a copy: the caller may finish them)."""
+        return list(chain.from_iterable(table.values() for table in self._fwd))
+
+    def _new(self, p: Packet, key: bytes, kind: int) -> Flow:
         """A flow for a packet no live flow has; decides who the originator is."""
-        if len(self._fwd) >= self.config.max_flows:
+        fwd = self._fwd
+        if len(fwd[0]) + len(fwd[1]) + len(fwd[2]) >= self.config.max_flows:
             self._evict()
         proto = p.proto
-        src, dst, sport, dport = p.src, p.dst, key[2], key[3]
-        rkey = (dst, src, dport, sport, proto)
-        kind = _KIND.get(proto, _OTHER)
+        ports = len(key) - 4
+        sport, dport = _PORTS(key, ports)
+        rkey = reverse_key(key)
         first = originator_first(proto, sport, dport, p.tcp_flags)
         if not first:
             key, rkey = rkey, key
-            src, dst, sport, dport = dst, src, dport, sport
-        uid = make_uid(self._uids, p.ts_ns, sport, dport, proto, 0, src, dst)
-        conn = Conn(uid, p.ts_ns, self._name(src), sport, self._name(dst), dport,
-                    PROTO_NAMES[proto], p.iface)
+            sport, dport = dport, sport
+        half = ports >> 1
+        uid = make_uid(self._uids, p.ts_ns, sport, dport, proto, 0, key[:ports])
+        conn = Conn(uid, p.ts_ns, self._name(key[:half]), sport, self._name(key[half:ports]),
+                    dport, PROTO_NAMES[proto], p.iface)
         f = Flow(conn, key, kind)
         conn.state = f
         if not first:
@@ -218,8 +235,8 @@ class Engine:
         if kind == _TCP:
             f.orig = TcpEndpoint()
             f.resp = TcpEndpoint()
-        self._fwd[key] = f
-        self._rev[rkey] = f
+        fwd[kind][key] = f
+        self._rev[kind][rkey] = f
         self.stats.flows += 1
         return f
 
@@ -235,14 +252,15 @@ class Engine:
     def _finish(self, f: Flow) -> None:
         """The record is final: drain payload, close the parser, tell listeners, queue it."""
         key = f.key
-        del self._fwd[key]
-        del self._rev[(key[1], key[0], key[3], key[2], key[4])]
+        del self._fwd[f.kind][key]
+        del self._rev[f.kind][reverse_key(key)]
         f.close_at = 0
         conn = f.conn
-        if f.ostream is not None and f.ostream.pending:
-            self._flush(f, True, f.ostream)
-        if f.rstream is not None and f.rstream.pending:
-            self._flush(f, False, f.rstream)
+        if f.orig is not None:
+            if f.orig.stream is not None and f.orig.stream.pending:
+                self._flush(f, True, f.orig.stream)
+            if f.resp.stream is not None and f.resp.stream.pending:
+                self._flush(f, False, f.resp.stream)
         if f.parser:
             events = f.parser.close(conn.last_ns)
             if events:
@@ -286,8 +304,8 @@ class Engine:
         self.stats.active_splits += 1
         f.part += 1
         key = f.key
-        src, dst = key[0], key[1]
-        uid = make_uid(self._uids, old.ts_ns, old.orig_p, old.resp_p, key[4], f.part, src, dst)
+        uid = make_uid(self._uids, old.ts_ns, old.orig_p, old.resp_p, _proto(f), f.part,
+                       key[:len(key) - 4])
         conn = Conn(uid, ts, old.orig_h, old.orig_p, old.resp_h, old.resp_p, old.proto, old.iface)
         conn.service = old.service
         conn.state = f
@@ -300,8 +318,8 @@ class Engine:
     def _evict(self) -> None:
         """The table is full: end the least recently active flows early (a batch at once, so
         the scan for them is paid once per batch)."""
-        victims = heapq.nsmallest(max(1, len(self._fwd) // _EVICT_SHARE), self._fwd.values(),
-                                  key=_last_ns)
+        flows = self._flows()
+        victims = heapq.nsmallest(max(1, len(flows) // _EVICT_SHARE), flows, key=_last_ns)
         for f in victims:
             self._finish(f)
         self.stats.evicted += len(victims)
@@ -317,12 +335,12 @@ class Engine:
         fwd = self._fwd
         while closing and closing[0].close_at <= now:
             f = closing.popleft()
-            if f.close_at and fwd.get(f.key) is f:
+            if f.close_at and fwd[f.kind].get(f.key) is f:
                 self._finish(f)
         if now >= self._next_idle_sweep:
             self._next_idle_sweep = now + min(self._idle) // _IDLE_SWEEPS
             idle = self._idle
-            for f in [f for f in fwd.values() if f.conn.last_ns + idle[f.kind] <= now]:
+            for f in [f for f in self._flows() if f.conn.last_ns + idle[f.kind] <= now]:
                 self.stats.idle_expired += 1
                 self._finish(f)
 
@@ -344,7 +362,7 @@ class Engine:
             return
         bit = _H_DATA if is_orig else _H_DATA << _RESP
         if not f.hist & bit:
-            f.hist |= bit
+            _mark(f, bit)
             conn.history = _history(conn.history + ("D" if is_orig else "d"))
         if p.payload:
             if p.frag:
@@ -373,19 +391,21 @@ class Engine:
         ln = p.payload_len
         last = ep.last
         rel = last + ((p.seq - ep.start - last + _HALF) & _M32) - _HALF
+        if not p.window and peer.state != CLOSED:
+            self._zero_window(f, ep, is_orig)
         bit = (_H_DATA if ln else _H_ACK if flags & ACK else 0) << (0 if is_orig else _RESP)
         if bit and not f.hist & bit:
-            f.hist |= bit
+            _mark(f, bit)
             letter = "D" if ln else "A"
             conn.history = _history(conn.history + (letter if is_orig else letter.lower()))
         if flags & ACK:
             pa = peer.ack
             rel_ack = pa + ((p.ack - peer.start - pa + _HALF) & _M32) - _HALF
             if rel_ack > pa and (p.ack or rel_ack - pa <= _TOO_LARGE):
-                peer.ack = rel_ack
+                peer.ack = peer.last if rel_ack == peer.last else rel_ack  # one int, usually
             if rel_ack > 1:
-                stream = f.rstream if is_orig else f.ostream
-                if rel_ack > (stream.next if stream is not None else 1):
+                stream = peer.stream
+                if rel_ack > (stream.next if stream is not None else peer.next):
                     self._acked(f, not is_orig, peer, rel_ack, ts)
         end = rel + ln
         if end > last:
@@ -398,7 +418,7 @@ class Engine:
             if p.frag:
                 self.stats.fragments += 1  # the rest of the segment is missing: a gap
             else:
-                self._segment(f, is_orig, rel, p.payload, ts)
+                self._segment(f, ep, is_orig, rel, p.payload, ts)
 
     def _tcp_full(self, f: Flow, is_orig: bool, p: Packet, ts: int, ep: TcpEndpoint,
                   peer: TcpEndpoint) -> None:
@@ -427,10 +447,13 @@ class Engine:
             if flags & FIN:
                 ep.fins += 1
             self._control_history(f, ep, flags, rel, ln, shift)
-        else:
+        if (not p.window and not flags & RST and peer.state != CLOSED
+                and ep.state != RESET):
+            self._zero_window(f, ep, is_orig)
+        if not ctrl:
             bit = (_H_DATA if ln else _H_ACK if flags & ACK else 0) << shift
             if bit and not f.hist & bit:
-                f.hist |= bit
+                _mark(f, bit)
                 letter = "D" if ln else "A"
                 conn.history = _history(conn.history + (letter if is_orig else letter.lower()))
         rel_ack = 0
@@ -469,7 +492,7 @@ class Engine:
             if p.frag:
                 self.stats.fragments += 1  # the rest of the segment is missing: a gap
             else:
-                self._segment(f, is_orig, rel + 1 if flags & SYN else rel, p.payload, ts)
+                self._segment(f, ep, is_orig, rel + 1 if flags & SYN else rel, p.payload, ts)
         if do_close and not ep.did_close:
             ep.did_close = True
             if ep.state == RESET or peer.did_close or peer.state == INACTIVE:
@@ -485,7 +508,7 @@ class Engine:
         if bits > 1:
             bit, letter = ((_H_FINRST, "I") if flags & FIN and flags & RST else (_H_MULTI, "Q"))
             if not f.hist & bit << shift:
-                f.hist |= bit << shift
+                _mark(f, bit << shift)
                 conn.history = _history(conn.history + (letter if upper else letter.lower()))
             return
         if flags & SYN:
@@ -501,21 +524,28 @@ class Engine:
             seen, ep.rst_at = ep.rst_at, rel
             bit = _H_RST
         if not f.hist & bit << shift:
-            f.hist |= bit << shift
+            _mark(f, bit << shift)
         elif at == seen:
             return
         conn.history = _history(conn.history + (letter if upper else letter.lower()))
 
+    def _zero_window(self, f: Flow, ep: TcpEndpoint, is_orig: bool) -> None:
+        """A zero window advertised: Zeek's 'W' letter, logged at 1, 10, 100, ... of them."""
+        ep.win0 += 1
+        if ep.win0 in _POW10:
+            conn = f.conn
+            conn.history = _history(conn.history + ("W" if is_orig else "w"))
+
     def _acked(self, f: Flow, data_from_orig: bool, sender: TcpEndpoint, upto: int,
                ts: int) -> None:
         """An acknowledgement: data before it that never passed by is a content gap."""
-        stream = f.ostream if data_from_orig else f.rstream
+        stream = sender.stream
         if sender.fins and upto > sender.fin_at:
             upto = sender.fin_at  # the FIN's slot is no payload byte
         if stream is None:
-            if upto <= 1:
+            if upto <= sender.next:
                 return
-            stream = self._stream(f, data_from_orig)
+            stream = sender.stream = Stream(self._limits, sender.next)
         elif upto <= stream.next:
             return
         missed = stream.missed
@@ -525,26 +555,32 @@ class Engine:
         if data:
             self._deliver(f, data_from_orig, data, ts)
 
-    def _segment(self, f: Flow, from_orig: bool, rel: int, payload: bytes, ts: int) -> None:
-        """Payload at relative position rel: reassemble, deliver what became in order."""
-        stream = f.ostream if from_orig else f.rstream
+    def _segment(self, f: Flow, ep: TcpEndpoint, from_orig: bool, rel: int, payload: bytes,
+                 ts: int) -> None:
+        """Payload at relative position rel: deliver it when it is next (the common case),
+        else reassemble and deliver what became in order."""
+        stream = ep.stream
         if stream is None:
-            stream = self._stream(f, from_orig)
+            nxt = ep.next
+            stop = rel + len(payload)
+            if rel == nxt:
+                ep.next = ep.last if stop == ep.last else stop  # one int for both, usually
+                end = self._limits.end
+                if stop > end:
+                    if rel >= end:
+                        return
+                    payload = payload[:end - rel]
+                self._deliver(f, from_orig, payload, ts)
+                return
+            if stop <= nxt:
+                return  # a retransmission of what was delivered
+            stream = ep.stream = Stream(self._limits, nxt)
         missed = stream.missed
         data = stream.add(rel, payload)
         if stream.missed != missed:
             self._gap(f, from_orig, stream, missed)
         if data:
             self._deliver(f, from_orig, data, ts)
-
-    def _stream(self, f: Flow, from_orig: bool) -> Stream:
-        """A direction's reassembly, made when its first payload or acknowledgement needs it."""
-        stream = Stream(self._limits)
-        if from_orig:
-            f.ostream = stream
-        else:
-            f.rstream = stream
-        return stream
 
     def _gap(self, f: Flow, from_orig: bool, stream: Stream, missed_before: int) -> None:
         """A content gap: Zeek's missed_bytes, and its logarithmic 'g' letter."""
@@ -580,6 +616,13 @@ class Engine:
                 hook(conn, event)
 
 
+def _mark(f: Flow, bit: int) -> None:
+    """Record a history letter as seen. The flag ints are shared between flows (the few
+    combinations that occur), so the many open flows hold no int of their own for them."""
+    hist = f.hist | bit
+    f.hist = _HIST_BITS.setdefault(hist, hist)
+
+
 def _last_ns(f: Flow) -> int:
     """Sort key of eviction: the flow's latest activity."""
     return f.conn.last_ns
@@ -590,10 +633,18 @@ def _hooks(listeners: list[FlowListener], name: str) -> list:
     return [getattr(listener, name) for listener in listeners if overridden(listener, name)]
 
 
-def _icmp_key(p: Packet) -> tuple:
-    """ICMP flows: (type, counterpart type) for request/reply pairs, else (type, code)."""
+def _icmp_key(p: Packet) -> bytes:
+    """ICMP flows: (type, counterpart type) for request/reply pairs, else (type, code), in the
+    places of the ports."""
     table = ICMP6_COUNTERPART if p.proto == PROTO_ICMP6 else ICMP4_COUNTERPART
-    return (p.src, p.dst, p.sport, table.get(p.sport, p.dport), p.proto)
+    return packet_key(p.src, p.dst, p.sport, table.get(p.sport, p.dport))
+
+
+def _proto(f: Flow) -> int:
+    """The IP protocol number of a flow's packets."""
+    if f.kind != _OTHER:
+        return PROTO_TCP if f.kind == _TCP else PROTO_UDP
+    return PROTO_ICMP if len(f.key) == 12 else PROTO_ICMP6
 
 
 def _reused(f: Flow, is_orig: bool, p: Packet) -> bool:

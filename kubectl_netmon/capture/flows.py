@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from kubectl_netmon.capture.conn_state import INACTIVE, RESET, SYN_SENT
 from kubectl_netmon.capture.model import ACK, PROTO_TCP, PROTO_UDP, SYN
-from kubectl_netmon.capture.reassembly import Limits
+from kubectl_netmon.capture.reassembly import Limits, Stream
 
 SECOND = 1_000_000_000
 
@@ -48,7 +48,8 @@ class FlowConfig:
     tcp_close_delay: float = 5.0  # after a FIN exchange or a RST, packets still join the flow
     active_timeout: float = 3600.0  # a longer connection is logged, then continues in a new one
     # Flows kept at once; beyond it the least recently active end early (counted, warned).
-    # The table costs about 1.6 kB per TCP flow (scripts/benchmark measures the whole process).
+    # An open HTTP flow with its L7 state costs about 2 kB (scripts/benchmark --concurrent
+    # measures the whole process).
     max_flows: int = 100_000
     reassembly_limit: int = 64 * 1024  # payload bytes per direction given to parsers/listeners
     ooo_limit: int = 64 * 1024  # out-of-order payload bytes held per direction
@@ -95,15 +96,17 @@ class FlowStats:
 
 
 class TcpEndpoint:
-    """One side of a TCP connection as Zeek's TCP_Endpoint tracks it.
+    """One side of a TCP connection as Zeek's TCP_Endpoint tracks it, and its payload's delivery.
 
     Sequence positions are relative to `start` (the ISN, or one before the first byte seen) and
     grow without wrapping: last is one past the highest sequence sent, ack the highest
-    acknowledgement the peer sent for this side's data.
+    acknowledgement the peer sent for this side's data. Payload in order is delivered at once
+    (next: the position of the next byte to deliver); `stream` (reassembly) is only made when
+    something comes out of order or a gap must be counted, and then takes over from next.
     """
 
     __slots__ = ("state", "prev", "start", "last", "ack", "fins", "did_close", "syn_at",
-                 "fin_at", "rst_at", "rxmit", "base")
+                 "fin_at", "rst_at", "rxmit", "win0", "base", "next", "stream")
 
     def __init__(self) -> None:
         self.state = INACTIVE
@@ -117,7 +120,10 @@ class TcpEndpoint:
         self.fin_at = -1
         self.rst_at = -1
         self.rxmit = 0  # retransmitted segments, for the logarithmic 't' letter
+        self.win0 = 0  # zero windows advertised, for the logarithmic 'w' letter
         self.base = 0  # size already reported in records before an active-timeout split
+        self.next = 1  # next payload position to deliver while stream is None
+        self.stream: Stream | None = None
 
     def init_seq(self, start: int, last: int) -> None:
         self.start = start & 0xFFFFFFFF
@@ -140,17 +146,14 @@ class TcpEndpoint:
 class Flow:
     """The table's private state of one connection (Conn.state points here)."""
 
-    __slots__ = ("conn", "key", "kind", "orig", "resp", "ostream", "rstream", "parser", "hist",
-                 "close_at", "part")
+    __slots__ = ("conn", "key", "kind", "orig", "resp", "parser", "hist", "close_at", "part")
 
-    def __init__(self, conn, key: tuple, kind: int) -> None:
+    def __init__(self, conn, key: bytes, kind: int) -> None:
         self.conn = conn
-        self.key = key  # the originator-to-responder table key
-        self.kind = kind  # 0 tcp, 1 udp, 2 icmp: picks the inactivity timeout
+        self.key = key  # the originator-to-responder table key (model.Packet.key's layout)
+        self.kind = kind  # 0 tcp, 1 udp, 2 icmp: picks the table and the inactivity timeout
         self.orig: TcpEndpoint | None = None
         self.resp: TcpEndpoint | None = None
-        self.ostream = None  # reassembly.Stream per direction, made on first payload
-        self.rstream = None
         self.parser = None  # None: not asked yet; False: no parser knows this payload
         self.hist = 0  # history letters already recorded (bit per letter and direction)
         self.close_at = 0  # ns after which the closed connection is removed (0: open)
@@ -183,9 +186,10 @@ def uid_hasher(seed: int):
     return hashlib.blake2b(digest_size=17, key=seed.to_bytes(16, "big", signed=True))
 
 
-def make_uid(hasher, ts_ns: int, sport: int, dport: int, proto: int, part: int, src: bytes,
-             dst: bytes) -> str:
-    """Zeek-style uid: "C" and 17 base62 characters, a keyed hash of the flow's first packet."""
+def make_uid(hasher, ts_ns: int, sport: int, dport: int, proto: int, part: int,
+             addresses: bytes) -> str:
+    """Zeek-style uid: "C" and 17 base62 characters, a keyed hash of the flow's first packet
+    (addresses: the originator's then the responder's, packed)."""
     h = hasher.copy()
-    h.update(_UID_INPUT.pack(ts_ns, sport, dport, proto, part) + src + dst)
+    h.update(_UID_INPUT.pack(ts_ns, sport, dport, proto, part) + addresses)
     return "C" + h.digest().translate(_UID_TABLE).decode("ascii")

@@ -7,6 +7,7 @@ hot path and become strings once per connection.
 from __future__ import annotations
 
 import socket
+import struct
 
 PROTO_ICMP = 1
 PROTO_TCP = 6
@@ -16,33 +17,36 @@ PROTO_NAMES = {PROTO_TCP: "tcp", PROTO_UDP: "udp", PROTO_ICMP: "icmp", PROTO_ICM
 
 # TCP flag bits as in the header.
 FIN, SYN, RST, PSH, ACK, URG = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
+OPEN_WINDOW = 0xFFFF  # the window of packets that have none (UDP, ICMP), or whose was not captured
+
+_PORTS = struct.Struct("!HH").pack
 
 
 class Packet:
     """One decoded IP packet.
 
     ts_ns: capture time, ns since the epoch.   iface: global capture-interface index.
-    version: 4 or 6.   src/dst: packed addresses (4 or 16 bytes).   proto: IP protocol number.
-    sport/dport: ports; for ICMP type and code as Zeek does (sport=type, dport=code).
-    ip_len: IP length from the header (header + payload), even when the capture was cut short.
-    payload_len: transport payload length from the headers.   payload: the captured part of it.
-    tcp_flags/seq/ack: TCP only (0 otherwise).   frag: True for an IP fragment (ports unknown
-    unless it is the first one).
+    key: source and destination address (packed, 4 or 16 bytes each), then source and destination
+    port (2 bytes each, as in the headers): one bytes object that the flow table hashes.
+    proto: IP protocol number.   sport/dport: ports; for ICMP type and code as Zeek does
+    (sport=type, dport=code).   ip_len: IP length from the header (header + payload), even when
+    the capture was cut short.   payload_len: transport payload length from the headers.
+    payload: the captured part of it.   tcp_flags/seq/ack/window: TCP only (window unscaled).
+    frag: True for an IP fragment (ports unknown unless it is the first one).
+    src/dst/version are read from key.
     """
 
     __slots__ = (
-        "ts_ns", "iface", "version", "src", "dst", "proto", "sport", "dport",
-        "ip_len", "payload_len", "payload", "tcp_flags", "seq", "ack", "frag",
+        "ts_ns", "iface", "key", "proto", "sport", "dport", "ip_len", "payload_len", "payload",
+        "tcp_flags", "seq", "ack", "window", "frag",
     )
 
-    def __init__(self, ts_ns: int, iface: int, version: int, src: bytes, dst: bytes, proto: int,
-                 sport: int, dport: int, ip_len: int, payload_len: int, payload: bytes,
-                 tcp_flags: int = 0, seq: int = 0, ack: int = 0, frag: bool = False) -> None:
+    def __init__(self, ts_ns: int, iface: int, key: bytes, proto: int, sport: int, dport: int,
+                 ip_len: int, payload_len: int, payload: bytes, tcp_flags: int = 0, seq: int = 0,
+                 ack: int = 0, window: int = OPEN_WINDOW, frag: bool = False) -> None:
         self.ts_ns = ts_ns
         self.iface = iface
-        self.version = version
-        self.src = src
-        self.dst = dst
+        self.key = key
         self.proto = proto
         self.sport = sport
         self.dport = dport
@@ -52,7 +56,33 @@ class Packet:
         self.tcp_flags = tcp_flags
         self.seq = seq
         self.ack = ack
+        self.window = window
         self.frag = frag
+
+    @property
+    def version(self) -> int:
+        return 4 if len(self.key) == 12 else 6
+
+    @property
+    def src(self) -> bytes:
+        return self.key[:(len(self.key) - 4) >> 1]
+
+    @property
+    def dst(self) -> bytes:
+        n = (len(self.key) - 4) >> 1
+        return self.key[n:n + n]
+
+
+def packet_key(src: bytes, dst: bytes, sport: int, dport: int) -> bytes:
+    """Packet.key from its parts (the decoder's fast paths slice it straight from the headers)."""
+    return src + dst + _PORTS(sport, dport)
+
+
+def reverse_key(key: bytes) -> bytes:
+    """The key of a packet going the other way (addresses and ports swapped)."""
+    n = (len(key) - 4) >> 1
+    ports = n + n
+    return key[n:ports] + key[:n] + key[ports + 2:] + key[ports:ports + 2]
 
 
 def ip_str(packed: bytes) -> str:

@@ -20,7 +20,7 @@ class Limits:
     deliver: int = 64 * 1024  # payload bytes delivered per direction
     hold_bytes: int = 64 * 1024  # out-of-order bytes held per direction
     hold_segments: int = 64  # out-of-order segments held per direction
-    # A stream's `end` when it starts at 1 (as the engine's all do): one int shared by them all.
+    # The first position never delivered (positions start at 1): one int shared by every stream.
     end: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -28,14 +28,17 @@ class Limits:
 
 
 class Stream:
-    """One direction: the next position to deliver, held segments, and counted gaps."""
+    """One direction: the next position to deliver, held segments, and counted gaps.
+
+    start is where delivery stands when the stream is made: the engine delivers in-order payload
+    itself and makes a stream only when a segment comes out of order or a gap must be counted.
+    """
 
     __slots__ = ("next", "end", "limits", "pending", "held", "missed", "gaps")
 
     def __init__(self, limits: Limits, start: int = 1) -> None:
         self.next = start  # position of the next byte to deliver
-        # first position never delivered
-        self.end = limits.end if start == 1 else start + limits.deliver
+        self.end = limits.end  # first position never delivered
         self.limits = limits
         self.pending: dict[int, tuple[int, bytes]] | None = None  # position -> (stop, data)
         self.held = 0  # bytes held in pending

@@ -97,6 +97,15 @@ def test_tcp_flags_sequence_numbers_and_payload_are_read(tmp_path):
         PSH | ACK, 1001, 5001, b"GET / HTTP/1.1\r\n\r\n", 18)
 
 
+@pytest.mark.parametrize("ip", [IP(src=CLIENT4, dst=SERVER4),
+                                IP(src=CLIENT4, dst=SERVER4, options=b"\x01\x01\x01\x00"),
+                                IPv6(src=CLIENT6, dst=SERVER6)], ids=["ipv4", "options", "ipv6"])
+def test_tcp_window_is_read(tmp_path, ip):
+    pkts, _ = decode(tmp_path, eth(ip / TCP(sport=1234, dport=80, flags="A", window=0),
+                                   ip / TCP(sport=1234, dport=80, flags="A", window=513)))
+    assert [p.window for p in pkts] == [0, 513]
+
+
 def test_a_packet_cut_by_the_snap_length_keeps_lengths_from_its_headers(tmp_path):
     frame = eth(IP(src=CLIENT4, dst=SERVER4) / TCP(sport=1, dport=2) / Raw(b"z" * 1000))[0]
     (p,), _ = decode(tmp_path, [frame[:64]], snaplen=64)

@@ -6,7 +6,7 @@ import socket
 
 from kubectl_netmon.capture.engine import Engine, FlowConfig
 from kubectl_netmon.capture.listener import FlowListener as _Listener
-from kubectl_netmon.capture.model import ACK, FIN, PSH, RST, SYN, Packet
+from kubectl_netmon.capture.model import ACK, FIN, PSH, RST, SYN, Packet, packet_key
 
 T0 = 1_700_000_000 * 10**9
 MS = 10**6
@@ -24,7 +24,7 @@ class Talk:
         self.ts = T0
 
     def __call__(self, from_client: bool, flags: int, data: bytes = b"", seq: int | None = None,
-                 after_ms: float = 1) -> Packet:
+                 after_ms: float = 1, window: int = 65535) -> Packet:
         self.ts += int(after_ms * MS)
         (src, sp), (dst, dp) = self.ends[from_client], self.ends[not from_client]
         if seq is None:
@@ -32,8 +32,8 @@ class Talk:
         end = seq + len(data) + (1 if flags & SYN else 0) + (1 if flags & FIN else 0)
         self.next_seq[from_client] = max(self.next_seq[from_client], end)
         ack = self.next_seq[not from_client] if flags & ACK else 0
-        return Packet(self.ts, 0, 4, src, dst, 6, sp, dp, 40 + len(data), len(data), data,
-                      flags, seq, ack)
+        return Packet(self.ts, 0, packet_key(src, dst, sp, dp), 6, sp, dp, 40 + len(data),
+                      len(data), data, flags, seq, ack, window)
 
     def handshake(self) -> list[Packet]:
         return [self(True, SYN), self(False, SYN | ACK), self(True, ACK)]
@@ -43,8 +43,8 @@ class Talk:
 
 
 def udp(ts: int, src: str, sport: int, dst: str, dport: int, data: bytes) -> Packet:
-    return Packet(ts, 0, 4, socket.inet_aton(src), socket.inet_aton(dst), 17, sport, dport,
-                  28 + len(data), len(data), data)
+    return Packet(ts, 0, packet_key(socket.inet_aton(src), socket.inet_aton(dst), sport, dport),
+                  17, sport, dport, 28 + len(data), len(data), data)
 
 
 def conns(packets, config: FlowConfig | None = None, listeners=()) -> list:
@@ -170,6 +170,26 @@ def test_retransmission_counts_packets_not_bytes_and_adds_t():
     assert conn.history == "ShADTFf"
 
 
+def test_zero_window_adds_w_for_the_side_that_advertised_it():
+    t = Talk()
+    conn = one([*t.handshake(), t(True, PSH | ACK, REQUEST), t(False, ACK, window=0),
+                t(True, ACK, window=0), *t.close()])
+    assert conn.history == "ShADwaWFf"
+
+
+def test_repeated_zero_windows_add_w_again_at_10_100_like_zeek():
+    t = Talk()
+    hs = t.handshake()
+    zero = [t(True, ACK, window=0) for _ in range(10)]
+    assert (one([*hs, *zero[:9]]).history, one([*hs, *zero]).history) == ("ShAW", "ShAWW")
+
+
+def test_a_reset_with_a_zero_window_adds_no_w():
+    t = Talk()
+    conn = one([*t.handshake(), t(False, RST | ACK, window=0)])
+    assert conn.history == "ShAr"
+
+
 def test_listeners_get_in_order_data_once():
     got = []
 
@@ -218,8 +238,8 @@ def test_udp_reply_seen_first_is_flipped_by_its_server_port():
 
 def test_icmp_echo_request_and_reply_share_one_flow():
     a, b = socket.inet_aton(CLIENT), socket.inet_aton(SERVER)
-    conn = one([Packet(T0, 0, 4, a, b, 1, 8, 0, 84, 56, b"p" * 56),
-                Packet(T0 + MS, 0, 4, b, a, 1, 0, 0, 84, 56, b"p" * 56)])
+    conn = one([Packet(T0, 0, packet_key(a, b, 8, 0), 1, 8, 0, 84, 56, b"p" * 56),
+                Packet(T0 + MS, 0, packet_key(b, a, 0, 0), 1, 0, 0, 84, 56, b"p" * 56)])
     assert (conn.proto, conn.orig_p, conn.resp_p, conn.orig_pkts, conn.resp_pkts) == (
         "icmp", 8, 0, 1, 1)
 

@@ -42,7 +42,7 @@ def test_default_timeouts_are_zeeks():
 
 
 def test_uid_is_zeek_shaped_and_keyed_by_seed():
-    args = (10**18, 40000, 80, PROTO_TCP, 0, b"\x0a\0\0\x01", b"\x0a\0\0\x02")
+    args = (10**18, 40000, 80, PROTO_TCP, 0, b"\x0a\0\0\x01\x0a\0\0\x02")
     uid = make_uid(uid_hasher(1), *args)
     assert uid[0] == "C" and len(uid) == 18 and uid[1:].isalnum()
     assert uid == make_uid(uid_hasher(1), *args) != make_uid(uid_hasher(2), *args)

@@ -6,6 +6,7 @@ outputs pass them through output.escape before showing them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 
@@ -17,7 +18,9 @@ class HttpRequest:
     version: str
     host: str = ""
     user_agent: str = ""
-    headers: list[tuple[str, str]] = field(default_factory=list)  # (lower-case name, value)
+    # (lower-case name, value) in order; the parser gives a tuple shared by messages with the
+    # same header block: never change it in place
+    headers: Sequence[tuple[str, str]] = ()
     body: bytes = b""  # the first bytes of the body (up to the parser's limit)
     body_len: int = 0  # the body's full length as seen (or announced)
     content_type: str = ""
@@ -29,7 +32,7 @@ class HttpResponse:
     status: int
     reason: str
     version: str
-    headers: list[tuple[str, str]] = field(default_factory=list)
+    headers: Sequence[tuple[str, str]] = ()
     content_type: str = ""
     body: bytes = b""
     body_len: int = 0

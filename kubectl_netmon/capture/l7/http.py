@@ -13,14 +13,14 @@ from kubectl_netmon.capture.l7.events import HttpRequest, HttpResponse
 
 HEADER_LIMIT = 64 * 1024  # a header block longer than this is not HTTP: stop the direction
 BODY_LIMIT = 64 * 1024  # bytes of a request body an event carries; body_len counts all of it
-# Bytes of a response body an event carries: enough to tell what was served (magic numbers such
-# as a Java class's); payloads hidden in responses are still seen in the stream by listeners'
-# on_data. Events stay in conn.l7 while the connection lasts, so this bounds the flow table.
-RESPONSE_BODY_LIMIT = 256
+# Bytes of a response body an event carries: enough to tell what was served (file magic numbers,
+# such as a Java class's or a serialized object's, sit in the first bytes); payloads hidden in
+# responses are still seen in the stream by listeners' on_data. Events stay in conn.l7 while the
+# connection lasts, and many connections are open at once: this bounds the flow table.
+RESPONSE_BODY_LIMIT = 64
 _PENDING = 256  # requests remembered while awaiting their responses (pipelining)
 LINE_LIMIT = 4096  # chunk-size and trailer lines
 
-_HEADER_END = re.compile(rb"\r?\n\r?\n")
 _LINE_END = re.compile(rb"\r?\n")
 _TOKEN = re.compile(rb"[\x21-\x7e]+")
 _STATUS = re.compile(rb"HTTP/(\S*)[ \t]+(\d{3})(?:[ \t]+(.*))?", re.DOTALL)
@@ -29,6 +29,7 @@ _DIGITS = re.compile(r"[0-9]{1,18}", re.ASCII)
 
 # Direction states.
 _HEAD, _BODY, _CHUNK_SIZE_LINE, _CHUNK_DATA, _TRAILER, _UNTIL_CLOSE, _DEAD = range(7)
+_CHUNKED = -1  # a header block's framing: a chunked body
 
 
 class _Direction:
@@ -62,8 +63,9 @@ class HttpParser:
         # of the many open connections hold no buffers.
         self._orig: _Direction | None = None
         self._resp: _Direction | None = None
-        self._methods: list[str] | None = None  # requests awaiting their response (the last
-        # _PENDING); None while there are none
+        # Methods of the requests awaiting their response (the last _PENDING); None while there
+        # are none. A tuple: usually one, and the many open connections hold it.
+        self._methods: tuple[str, ...] | None = None
 
     def feed(self, from_orig: bool, data: bytes, ts_ns: int) -> list:
         """Parse one in-order chunk; returns the messages it completed."""
@@ -78,9 +80,15 @@ class HttpParser:
                 self._resp = d
         elif d.state == _DEAD or not data:
             return []
-        d.buf += data
         out: list = []
-        self._run(d, ts_ns, out)
+        if not d.buf and (d.state == _UNTIL_CLOSE
+                          or d.state == _BODY and len(data) <= d.remaining):
+            self._take(d, data, len(data), out)  # the middle of a body: nothing to buffer
+            if d.state == _BODY and d.remaining == 0:
+                self._finish(d, out)
+        else:
+            d.buf += data
+            self._run(d, ts_ns, out)
         if d.state == _HEAD and not d.buf and d.msg is None and not d.ts_ns:
             keep = None  # the same as a fresh direction
         elif d.state == _DEAD:
@@ -117,7 +125,9 @@ class HttpParser:
                 d.ts_ns = d.ts_ns or ts_ns
                 progress = self._head(d, out)
             elif d.state in (_BODY, _CHUNK_DATA):
-                self._take(d, min(d.remaining, len(d.buf)), out)
+                n = min(d.remaining, len(d.buf))
+                self._take(d, d.buf, n, out)
+                del d.buf[:n]
                 if d.remaining == 0:
                     if d.state == _BODY:
                         self._finish(d, out)
@@ -128,7 +138,8 @@ class HttpParser:
             elif d.state == _TRAILER:
                 progress = self._trailer(d, out)
             else:  # _UNTIL_CLOSE
-                self._take(d, len(d.buf), out)
+                self._take(d, d.buf, len(d.buf), out)
+                d.buf.clear()
 
     def _head(self, d: _Direction, out: list) -> bool:
         """Parse a complete header block if there is one; False when more bytes are needed."""
@@ -138,22 +149,27 @@ class HttpParser:
         if start:
             del d.buf[:start]
             d.scanned = 0
-        m = _HEADER_END.search(d.buf, max(0, d.scanned - 3))
-        if m is None:
+        end = _header_end(d.buf, max(0, d.scanned - 3))
+        if end is None:
             d.scanned = len(d.buf)
             if len(d.buf) > HEADER_LIMIT:
                 self._stop(d)
             return False
-        head = bytes(d.buf[:m.start()])
-        del d.buf[:m.end()]
+        head = bytes(d.buf[:end[0]])
+        del d.buf[:end[1]]
         d.scanned = 0
-        lines = _LINE_END.split(head)
-        headers = _headers(lines[1:])
+        nl = head.find(b"\n")
+        if nl < 0:
+            line, block = head, b""
+        else:
+            line, block = head[:nl - 1 if head[nl - 1:nl] == b"\r" else nl], head[nl + 1:]
+        headers, first, framing = _header_block(block)
         if head.startswith(b"HTTP/"):
-            return self._response(d, lines[0], headers, out)
-        return self._request(d, lines[0], headers, out)
+            return self._response(d, line, headers, first, framing, out)
+        return self._request(d, line, headers, first, framing, out)
 
-    def _request(self, d: _Direction, line: bytes, headers: list, out: list) -> bool:
+    def _request(self, d: _Direction, line: bytes, headers: tuple, first: dict[str, str],
+                 framing: int | None, out: list) -> bool:
         parsed = _request_line(line)
         if parsed is None:
             self._stop(d)
@@ -161,34 +177,32 @@ class HttpParser:
         method, uri, version = parsed
         methods = self._methods
         if methods is None:
-            methods = self._methods = []
-        elif len(methods) >= _PENDING:
-            del methods[0]
-        methods.append(method)
+            self._methods = (method,)
+        else:
+            self._methods = methods[1 - _PENDING:] + (method,)
         d.limit = BODY_LIMIT
-        first = dict(reversed(headers))  # each name's first value
         d.msg = HttpRequest(
             ts_ns=d.ts_ns, method=method, uri=uri, version=version, host=first.get("host", ""),
             user_agent=first.get("user-agent", ""), headers=headers,
             content_type=first.get("content-type", ""))
-        self._frame(d, headers, first, until_close=False, out=out)
+        self._frame(d, framing, until_close=False, out=out)
         return True
 
-    def _response(self, d: _Direction, line: bytes, headers: list, out: list) -> bool:
-        m = _STATUS.fullmatch(line)
-        if m is None:
+    def _response(self, d: _Direction, line: bytes, headers: tuple, first: dict[str, str],
+                  framing: int | None, out: list) -> bool:
+        parsed = _status_line(line)
+        if parsed is None:
             self._stop(d)
             return False
-        status = int(m.group(2))
+        status, reason, version = parsed
         methods = self._methods
-        method = "" if 100 <= status < 200 or not methods else methods.pop(0)
-        if methods is not None and not methods:
-            self._methods = None
+        method = ""
+        if methods is not None and not 100 <= status < 200:
+            method = methods[0]
+            self._methods = methods[1:] or None
         d.limit = RESPONSE_BODY_LIMIT
-        first = dict(reversed(headers))  # each name's first value
         d.msg = HttpResponse(
-            ts_ns=d.ts_ns, status=status, reason=_text((m.group(3) or b"").strip()),
-            version=_text(m.group(1)), headers=headers,
+            ts_ns=d.ts_ns, status=status, reason=reason, version=version, headers=headers,
             content_type=first.get("content-type", ""))
         if status == 101 or (method == "CONNECT" and 200 <= status < 300):
             self._emit(d, out)  # the stream is no longer HTTP from here on
@@ -201,19 +215,17 @@ class HttpParser:
         if no_body:
             self._finish(d, out)
         else:
-            self._frame(d, headers, first, until_close=True, out=out)
+            self._frame(d, framing, until_close=True, out=out)
         return True
 
-    def _frame(self, d: _Direction, headers: list, first: dict[str, str], until_close: bool,
-               out: list) -> None:
-        """Choose how the body ends: chunked, Content-Length, or (responses) connection close."""
-        if "transfer-encoding" in first and \
-                "chunked" in _last(headers, "transfer-encoding").lower():
+    def _frame(self, d: _Direction, framing: int | None, until_close: bool, out: list) -> None:
+        """Start the body as the headers frame it (chunked, Content-Length), or for responses
+        that say neither, until the connection closes."""
+        if framing == _CHUNKED:
             d.state = _CHUNK_SIZE_LINE
             return
-        length = _DIGITS.fullmatch(first.get("content-length", ""))
-        if length is not None:
-            d.announced = d.remaining = int(length.group())
+        if framing is not None:
+            d.announced = d.remaining = framing
             d.state = _BODY
             if d.remaining == 0:
                 self._finish(d, out)
@@ -243,15 +255,15 @@ class HttpParser:
         if not line.strip():
             self._finish(d, out)
         elif d.msg is not None:
-            d.msg.headers.extend(_headers([line]))
+            d.msg.headers = (*d.msg.headers, *_headers([line]))
         return True
 
-    def _take(self, d: _Direction, n: int, out: list) -> None:
-        """Consume n body bytes: keep the first d.limit, count them all."""
+    def _take(self, d: _Direction, data: bytes | bytearray, n: int, out: list) -> None:
+        """Consume the first n bytes of data as body: keep the first d.limit, count them all
+        (the caller drops them from its buffer)."""
         room = d.limit - len(d.body)
         if room > 0:
-            d.body += d.buf[:min(n, room)]
-        del d.buf[:n]
+            d.body += data[:room] if n > room else data[:n]
         d.seen += n
         if d.state != _UNTIL_CLOSE:
             d.remaining -= n
@@ -329,6 +341,13 @@ _LINES_MAX = 4096
 _LINE_SHARED = 128  # longer lines are parsed every time
 _TEXTS: dict[bytes, str] = {}
 _TEXTS_MAX = 1024
+# Whole header blocks -> (headers, each name's first value, framing), shared the same way:
+# clients and servers send the same block again and again. The shared tuple and dict are never
+# changed.
+_BLOCKS: dict[bytes, tuple[tuple[tuple[str, str], ...], dict[str, str], int | None]] = {}
+_BLOCKS_MAX = 1024
+_BLOCK_SHARED = 1024  # longer blocks are parsed every time
+_STATUS_LINES: dict[bytes, tuple[int, str, str]] = {}
 
 
 def _text(raw: bytes) -> str:
@@ -339,6 +358,55 @@ def _text(raw: bytes) -> str:
         if len(raw) <= _LINE_SHARED and len(_TEXTS) < _TEXTS_MAX:
             _TEXTS[raw] = text
     return text
+
+
+def _header_end(buf: bytearray, start: int) -> tuple[int, int] | None:
+    """Where the header block in buf ends and the body starts: at the first empty line, whose
+    line ends may be CRLF or bare LF (the pattern \r?\n\r?\n, found without a regex)."""
+    crlf = buf.find(b"\n\r\n", start)
+    bare = buf.find(b"\n\n", start, crlf + 2 if crlf >= 0 else len(buf))
+    if bare >= 0:
+        nl, after = bare, bare + 2
+    elif crlf >= 0:
+        nl, after = crlf, crlf + 3
+    else:
+        return None
+    return (nl - 1 if nl > start and buf[nl - 1] == 13 else nl), after
+
+
+def _header_block(block: bytes) -> tuple[tuple[tuple[str, str], ...], dict[str, str], int | None]:
+    """The header lines after the start line: (headers in order, each name's first value, how
+    the body is framed: _CHUNKED, the Content-Length, or None)."""
+    parsed = _BLOCKS.get(block)
+    if parsed is None:
+        headers = tuple(_headers(_LINE_END.split(block))) if block else ()
+        first = dict(reversed(headers))
+        parsed = headers, first, _framing(headers, first)
+        if len(block) <= _BLOCK_SHARED and len(_BLOCKS) < _BLOCKS_MAX:
+            _BLOCKS[block] = parsed
+    return parsed
+
+
+def _framing(headers: tuple[tuple[str, str], ...], first: dict[str, str]) -> int | None:
+    """_CHUNKED for a chunked body (Transfer-Encoding wins), else the Content-Length, else None."""
+    if "transfer-encoding" in first and "chunked" in _last(headers, "transfer-encoding").lower():
+        return _CHUNKED
+    length = _DIGITS.fullmatch(first.get("content-length", ""))
+    return int(length.group()) if length is not None else None
+
+
+def _status_line(line: bytes) -> tuple[int, str, str] | None:
+    """(status, reason, version) of a status line, None when it is none; shared when seen
+    before (a few lines make up nearly all responses)."""
+    parsed = _STATUS_LINES.get(line)
+    if parsed is None:
+        m = _STATUS.fullmatch(line)
+        if m is None:
+            return None
+        parsed = int(m.group(2)), _text((m.group(3) or b"").strip()), _text(m.group(1))
+        if len(line) <= _LINE_SHARED and len(_STATUS_LINES) < _TEXTS_MAX:
+            _STATUS_LINES[line] = parsed
+    return parsed
 
 
 def _headers(lines: list[bytes]) -> list[tuple[str, str]]:
@@ -370,7 +438,7 @@ def _headers(lines: list[bytes]) -> list[tuple[str, str]]:
     return out
 
 
-def _last(headers: list[tuple[str, str]], name: str) -> str:
+def _last(headers: tuple[tuple[str, str], ...], name: str) -> str:
     return next((v for n, v in reversed(headers) if n == name), "")
 
 

@@ -49,7 +49,7 @@ def parser_for(proto: str, resp_p: int, from_orig: bool, data: bytes) -> Parser 
     """
     if proto == "tcp":
         return _tcp_parser(resp_p, data)
-    if proto == "udp" and (looks_like_dns(data) or (resp_p in DNS_PORTS and len(data) >= 12)):
+    if proto == "udp" and ((resp_p in DNS_PORTS and len(data) >= 12) or looks_like_dns(data)):
         return _UDP_DNS
     return None
 

@@ -14,21 +14,23 @@ REQ, RESP = True, False
 GET_EVENT = HttpRequest(
     ts_ns=1, method="GET", uri="/index.html?q=1", version="1.1", host="shop.example",
     user_agent="curl/8.0",
-    headers=[("host", "shop.example"), ("user-agent", "curl/8.0"), ("accept", "*/*")])
+    headers=(("host", "shop.example"), ("user-agent", "curl/8.0"), ("accept", "*/*")))
 
 CHUNKED_POST_EVENT = HttpRequest(
     ts_ns=1, method="POST", uri="/api", version="1.1", host="h", content_type="application/json",
-    headers=[("host", "h"), ("content-type", "application/json"),
-             ("transfer-encoding", "chunked"), ("x-trailer", "t")],
+    headers=(("host", "h"), ("content-type", "application/json"),
+             ("transfer-encoding", "chunked"), ("x-trailer", "t")),
     body=b'{"a":"${j}}', body_len=11)
 
 
-def _request(**fields) -> HttpRequest:
-    return HttpRequest(**{"ts_ns": 1, "version": "1.1", **fields})
+def _request(headers=(), **fields) -> HttpRequest:
+    """The event the parser gives (headers as a tuple: it shares them between messages)."""
+    return HttpRequest(**{"ts_ns": 1, "version": "1.1", "headers": tuple(headers), **fields})
 
 
-def _response(**fields) -> HttpResponse:
-    return HttpResponse(**{"ts_ns": 1, "version": "1.1", "reason": "OK", **fields})
+def _response(headers=(), **fields) -> HttpResponse:
+    return HttpResponse(**{"ts_ns": 1, "version": "1.1", "reason": "OK",
+                           "headers": tuple(headers), **fields})
 
 
 CASES = {

@@ -21,6 +21,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 from kubectl_netmon.capture.chunkfile import ChunkFile
 from kubectl_netmon.capture.linktypes import DECODERS
@@ -43,6 +44,7 @@ _V6 = struct.Struct("!IHB").unpack_from
 # Where each transport keeps its checksum (offload leaves it unfinished at the sender).
 _CHECKSUM_AT = {6: 16, 17: 6}
 _COOKED = frozenset((113, 276))  # `-i any`: one interface id for many devices
+_TS = itemgetter(0)
 
 
 def packet_key(buf: bytes, ip: int, end: int) -> int | None:
@@ -267,11 +269,12 @@ class MergedStreams:
             state.ended = True
             return []
         ids = state.ifaces
-        out = [(ts, ids[i], buf, start, end) for ts, i, buf, start, end in batch]
-        if out:
-            state.packets += len(out)
-            state.newest = max(state.newest, max(r[0] for r in out))
-        return out
+        if ids != list(range(len(ids))):  # numbered apart from the stream's: renumber
+            batch = [(ts, ids[i], buf, start, end) for ts, i, buf, start, end in batch]
+        if batch:
+            state.packets += len(batch)
+            state.newest = max(state.newest, max(map(_TS, batch)))
+        return batch
 
     def _add_interface(self, state: StreamState, iface: Interface) -> int:
         """A stream's interface becomes one of the merged stream's, named after the stream."""

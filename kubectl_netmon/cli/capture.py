@@ -78,9 +78,10 @@ def _recording(recording, ticks: list):
 
 @contextlib.contextmanager
 def _open_output(path: str):
+    """The pcapng's file, written by a thread of its own (output.filethread)."""
     if path == "-":
-        yield sys.stdout.buffer
-        sys.stdout.buffer.flush()
+        with _threaded(sys.stdout.buffer) as out:
+            yield out
         return
     try:
         # a large buffer: one write() per MiB, not per 8 KiB (flushed on every tick anyway)
@@ -88,5 +89,16 @@ def _open_output(path: str):
     except OSError as e:
         raise UsageError(f"-w {escape(path)}: cannot write it ({escape(e.strerror or str(e))})"
                          ) from None
-    with f:
-        yield f
+    with f, _threaded(f) as out:
+        yield out
+
+
+@contextlib.contextmanager
+def _threaded(file):
+    from kubectl_netmon.output.filethread import ThreadedFile
+
+    out = ThreadedFile(file)
+    try:
+        yield out
+    finally:
+        out.close()

@@ -2,8 +2,9 @@
 open the capture session, merge its streams and run them through the same pipeline `analyze`
 uses, into the outputs the command chose; stop on duration, count, the streams' end or SIGINT.
 
-Threads: one reader per capture point (capture.merge), one pod watch; everything else (merge,
-dedupe, pcapng, engine, outputs, redraws) runs in the main thread.
+Threads: one reader per capture point (capture.merge), one pod watch, the pcapng's file writer
+(output.filethread); everything else (merge, dedupe, pcapng, engine, outputs, redraws) runs in
+the main thread.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ from kubectl_netmon.errors import ClusterError
 from kubectl_netmon.output.live import Status
 from kubectl_netmon.pipeline import Pipeline, RunResult, few_collections
 
+# How long a reader thread whose socket read returned may wait for the GIL (Python's default,
+# 5 ms, lets a fast stream's socket buffer fill meanwhile and the sender stall).
+SWITCH_INTERVAL_S = 0.0005
 # dumpcap's last words: "Packets received/dropped on interface 'eth0': 118/0 (pcap:0/...)"
 _DROPPED = re.compile(r"received/dropped on interface '.*': \d+/(\d+)")
 
@@ -136,7 +140,7 @@ class LiveRun:
         merged.on_tick = self._tick
         records = self.tap(merged) if self.tap is not None else merged
         decode = DecodeStats()
-        with _sigint_stops(merged), few_collections():
+        with _sigint_stops(merged), few_collections(), _prompt_handover():
             return self._analyse(packets(records, decode), outputs), decode
 
     def _analyse(self, decoded: Iterator, outputs: list) -> RunResult:
@@ -194,6 +198,18 @@ def _sigint_stops(merged: MergedStreams) -> Iterator[None]:
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
+def _prompt_handover() -> Iterator[None]:
+    """The reader threads get the GIL soon after their reads return (see SWITCH_INTERVAL_S);
+    undone afterwards."""
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(old)
 
 
 def _detectors(detect: bool) -> list:

@@ -14,20 +14,17 @@ map did.
 from __future__ import annotations
 
 import socket
-import struct
 from collections.abc import Iterator
 from typing import BinaryIO, Protocol
 
 from kubectl_netmon.capture.linktypes import DECODERS
-from kubectl_netmon.capture.pcapng_write import PcapngWriter
+from kubectl_netmon.capture.pcapng_write import PcapngWriter, packet_options
 from kubectl_netmon.capture.source import Interface, Record
 from kubectl_netmon.enrich.capture_names import USERAPPL, holder_comment, nrb_name
 from kubectl_netmon.enrich.podmap import PodInfo, PodMap, Span
 
 NAMES_TTL_NS = 1_000_000_000  # names of an address pair are looked up again after this
 HOLDINGS_PER_BLOCK = 512  # Name Resolution Blocks stay small (readers cap block sizes)
-# The original length precedes each record's data (capture.source.Interface.byteorder).
-_WIRELEN = {order: struct.Struct(order + "I").unpack_from for order in "<>"}
 _UNWRITTEN = object()
 
 
@@ -46,28 +43,17 @@ class Recording:
         self._source = source
         self._writer = PcapngWriter(fileobj, USERAPPL)
         self._pods = pods
-        self._links: list = []  # per interface: (IP offset finder or None, wirelen unpack)
-        self._comments: dict[tuple[bytes, bytes], str | None] = {}
+        self._links: list = []  # per interface: its IP offset finder (None: not IP)
+        self._comments: dict[bytes, bytes] = {}  # source+destination address -> options
         self._comments_until = 0
         self._named: dict[str, str] = {}  # address -> name written into the file
         self._written: dict[tuple[str, int, PodInfo], int | None] = {}  # holding -> its until
         self._seen: set[str] = set()  # addresses looked up for packets
 
     def records(self) -> Iterator[Record]:
-        write = self._writer.write_packet
-        links = self._links
-        for rec in self._source.records():
-            ts, iface, buf, start, end = rec
-            while iface >= len(links):
-                self._add_interface(self.interfaces[len(links)])
-            link, wirelen = links[iface]
-            comment = None
-            if link is not None and self._pods is not None:
-                ip = link(buf, start, end)
-                if ip >= 0:
-                    comment = self._comment(buf, ip, end, ts)
-            write(iface, ts, buf[start:end], wirelen(buf, start - 4)[0], comment)
-            yield rec
+        options_of = self._options if self._pods is not None else _no_options
+        yield from self._writer.write_records(self._source.records(), options_of,
+                                              self._add_interfaces)
         if self._pods is not None:
             self._write_changed_holdings()
         self._writer.flush()
@@ -93,29 +79,35 @@ class Recording:
                    if self._written.get((ip, s.since_ns, s.info), _UNWRITTEN) != s.until_ns]
         self._write_holdings(changed)
 
-    def _add_interface(self, iface: Interface) -> None:
-        self._writer.add_interface(iface.linktype, iface.name, iface.description,
-                                   iface.snaplen or 262144)
-        self._links.append((DECODERS.get(iface.linktype), _WIRELEN[iface.byteorder]))
+    def _add_interfaces(self, upto: int) -> None:
+        links = self._links
+        while len(links) <= upto:
+            iface = self.interfaces[len(links)]
+            self._writer.add_interface(iface.linktype, iface.name, iface.description,
+                                       iface.snaplen or 262144, byteorder=iface.byteorder)
+            links.append(DECODERS.get(iface.linktype))
 
-    def _comment(self, buf: bytes, ip: int, end: int, ts: int) -> str | None:
-        """"src pod -> dst pod" for an IP packet, cached per address pair for a second."""
-        version = buf[ip] >> 4 if ip < end else 0
+    def _options(self, ts: int, iface: int, buf: bytes, start: int, end: int) -> bytes:
+        """The encoded "src pod -> dst pod" comment of an IP packet (b"" if none), cached per
+        address pair for a second."""
+        link = self._links[iface]
+        ip = link(buf, start, end) if link is not None else -1
+        version = buf[ip] >> 4 if 0 <= ip < end else 0
         if version == 4 and end - ip >= 20:
-            src, dst = buf[ip + 12:ip + 16], buf[ip + 16:ip + 20]
+            pair = buf[ip + 12:ip + 20]
         elif version == 6 and end - ip >= 40:
-            src, dst = buf[ip + 8:ip + 24], buf[ip + 24:ip + 40]
+            pair = buf[ip + 8:ip + 40]
         else:
-            return None
+            return b""
         if ts >= self._comments_until:
             self._comments.clear()
             self._comments_until = ts + NAMES_TTL_NS
-        key = (src, dst)
-        try:
-            return self._comments[key]
-        except KeyError:
-            comment = self._comments[key] = self._describe(src, dst, ts)
-            return comment
+        opts = self._comments.get(pair)
+        if opts is None:
+            half = len(pair) // 2
+            opts = self._comments[pair] = packet_options(
+                self._describe(pair[:half], pair[half:], ts))
+        return opts
 
     def _describe(self, src: bytes, dst: bytes, ts: int) -> str | None:
         labels = [self._label(packed, ts) for packed in (src, dst)]
@@ -133,6 +125,10 @@ class Recording:
         if (ip, span.since_ns, span.info) not in self._written:
             self._write_holdings([(ip, span)])
         return span.info.label
+
+
+def _no_options(ts: int, iface: int, buf: bytes, start: int, end: int) -> bytes:
+    return b""
 
 
 def _text(packed: bytes) -> str:

@@ -3,11 +3,12 @@ Blocks (`tshark -N n`), per-packet comments, interface names and descriptions, t
 
 from __future__ import annotations
 
+import struct
 import subprocess
 
 import pytest
 
-from kubectl_netmon.capture.pcapng_write import PcapngWriter
+from kubectl_netmon.capture.pcapng_write import PcapngWriter, packet_options
 from kubectl_netmon.capture.reader import Interface, open_capture
 from tests.capture.captures_gen import (
     CLIENT4,
@@ -141,3 +142,44 @@ def test_name_blocks_carry_comments_and_tshark_still_reads_their_names(tmp_path,
 
     assert fields(tshark, path, "ip.src_host", resolve=True) == [["web-1.default"]]
     assert read_back(path)[1].sections[0].name_comments == ["first", "second", "only a comment"]
+
+
+def records_of(frames: list[bytes], order: str = "<") -> list[tuple]:
+    """Records as a reader yields them: each frame after its original length (Record)."""
+    return [(T0_NS + i, 0, struct.pack(order + "I", len(f)) + f, 4, 4 + len(f))
+            for i, f in enumerate(frames)]
+
+
+def test_records_pass_through_unchanged_and_are_written(tmp_path):
+    records = records_of(FRAMES, ">")
+    with open(tmp_path / "rec.pcapng", "wb") as f:
+        w = PcapngWriter(f)
+        passed = list(w.write_records(records, lambda *_: b"", lambda _i: w.add_interface(
+            LINKTYPE_ETHERNET, byteorder=">")))
+    assert passed == records
+    assert read_back(tmp_path / "rec.pcapng")[0] == [(0, f) for f in FRAMES]
+
+
+def test_records_carry_the_options_given_per_packet(tmp_path, tshark):
+    path = tmp_path / "opts.pcapng"
+    with open(path, "wb") as f:
+        w = PcapngWriter(f)
+        w.add_interface(LINKTYPE_ETHERNET)
+        for _ in w.write_records(records_of(FRAMES[:3]), lambda ts, *_: packet_options(
+                "second" if ts == T0_NS + 1 else None), lambda _i: None):
+            pass
+    assert [row[0] for row in fields(tshark, path, "frame.comment")] == ["", "second", ""]
+
+
+def test_flush_writes_the_packets_so_far_while_records_still_pass(tmp_path):
+    path = tmp_path / "mid.pcapng"
+    with open(path, "wb") as f:
+        w = PcapngWriter(f)
+        w.add_interface(LINKTYPE_ETHERNET)
+        passing = w.write_records(records_of(FRAMES), lambda *_: b"", lambda _i: None)
+        for _ in range(3):
+            next(passing)
+        w.flush()
+        assert len(read_back(path)[0]) == 3
+        list(passing)
+    assert len(read_back(path)[0]) == len(FRAMES)

@@ -7,8 +7,10 @@ Layout (all inside namespaces this runtime creates, named `<prefix>-...`):
   pod netns:    `eth0` (peer `vethXXXXXXXX` on the node's cni0), an IP from the node's CIDR,
                 default route via cni0's IP. hostNetwork pods run in the node netns instead.
 IPv6 is off in every namespace, so captures hold only the traffic the lab's programs make.
-Each container has its own mount namespace with a private /tmp (see node/procs.py); emptyDir
-volumes are directories under `<state_dir>/pods/<uid>/volumes/`, removed with the pod.
+Each container has its own mount namespace with a private /tmp (see node/procs.py), into which
+the node's own files that live under /tmp (this repository, whose programs the lab's images
+stand for, and the state dir) are bound back at the same paths; emptyDir volumes are directories
+under `<state_dir>/pods/<uid>/volumes/`, removed with the pod.
 Everything created is recorded in `<state_dir>/runtime.json` so that `cleanup_leftovers` can
 remove it from a fresh process after a crash.
 """
@@ -30,6 +32,8 @@ from tests.lab.node.procs import ExecNotFound
 from tests.lab.node.state import StateFile
 
 __all__ = ["ContainerNotRunning", "ExecNotFound", "NodeInfo", "Runtime"]
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 class ContainerNotRunning(Exception):
@@ -178,7 +182,8 @@ class Runtime:
             full_env = procs.container_env(env)
             log = self.container_log(uid, name)
             log.parent.mkdir(parents=True, exist_ok=True)
-            mounts = [(str(self._volume(uid, vol)), path) for vol, path in volumes]
+            mounts = self._node_files() + [(str(self._volume(uid, vol)), path)
+                                           for vol, path in volumes]
             stage = self.state_dir / "stage"
             stage.mkdir(exist_ok=True)
             proc = procs.start_container(
@@ -192,6 +197,12 @@ class Runtime:
     def container_log(self, uid: str, name: str) -> Path:
         """The file holding the container's combined stdout and stderr."""
         return self.state_dir / "pods" / uid / f"{name}.log"
+
+    def _node_files(self) -> list[tuple[str, str]]:
+        """The node's files under /tmp that containers run or read (the lab has no images: a
+        checkout or state dir under /tmp must stay visible over the private /tmp)."""
+        dirs = (REPO, self.state_dir.resolve())
+        return [(str(d), str(d)) for d in dirs if d.is_relative_to("/tmp")]
 
     def _volume(self, uid: str, name: str) -> Path:
         """An emptyDir volume's directory: one per pod, kept across container restarts."""

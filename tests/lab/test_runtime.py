@@ -154,6 +154,15 @@ def test_a_file_in_a_containers_tmp_is_seen_by_its_execs_only(rt):
     assert (seen, Path(name).exists()) == ({"app": b"hi\n", "b": b""}, False)
 
 
+def test_the_nodes_files_under_tmp_stay_visible_in_a_container(rt):
+    """The lab has no images: a state dir (or checkout) under /tmp is the node's own content."""
+    assert rt.state_dir.resolve().is_relative_to("/tmp")  # pytest's tmp_path: the case in point
+    node_file = rt.state_dir / f"program-{secrets.token_hex(4)}"
+    node_file.write_text("from the node\n")
+    sandbox(rt, "a", "node-1")
+    assert run(rt, "a", ["cat", str(node_file)])[1] == b"from the node\n"
+
+
 def test_an_empty_dir_volume_is_shared_by_the_pods_containers(rt):
     volume = [("shared", "/tmp/shared")]
     rt.start_pod("a", "node-1")

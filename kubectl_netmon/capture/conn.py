@@ -9,9 +9,11 @@ class Conn:
     Fields keep Zeek's conn.log names (dots become underscores): ts_ns is the first packet,
     last_ns the latest; orig is the side that started it. service is "" until an L7 parser
     recognises the protocol ("http", "dns", "ssl", ...). l7 holds the connection's L7 events in
-    order (HttpRequest, HttpResponse, DnsMessage, TlsClientHello). ext is free for listeners and
-    enrichment (e.g. notices' chain ids); keys there never clash with Zeek's field names. It is
-    made on first use: most of the many open connections never need one.
+    order (HttpRequest, HttpResponse, DnsMessage, TlsClientHello): a tuple, replaced as events
+    come (the many open connections share the empty one and hold no list's spare room). ext is
+    free for listeners and enrichment (e.g. notices' chain ids); keys there never clash with
+    Zeek's field names. It is made on first use: most of the many open connections never need
+    one.
     """
 
     __slots__ = (
@@ -41,7 +43,7 @@ class Conn:
         self.history = ""
         self.missed_bytes = 0
         self.iface = iface
-        self.l7: list = []
+        self.l7: tuple = ()
         self._ext: dict | None = None
         self.state = None  # the flow table's private per-connection tracking state
 

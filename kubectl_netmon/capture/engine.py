@@ -5,8 +5,8 @@ keyed by Packet.key (addresses and ports in one bytes object) as the originator 
 responder send it; TCP endpoints follow Zeek's TCP analyzer (states, history letters, sizes from
 sequence numbers); in-order payload goes straight to listeners and L7 parsers, and through
 reassembly only once something arrives out of order. A record is final when its TCP close delay
-passes, it idles past its protocol's inactivity timeout, the active timeout splits it, the table
-evicts it, or the input ends.
+passes, it idles past its protocol's inactivity timeout (for UDP DNS: Zeek's DNS session
+expiry), the active timeout splits it, the table evicts it, or the input ends.
 """
 
 from __future__ import annotations
@@ -37,10 +37,12 @@ from kubectl_netmon.capture.flows import (
     FlowConfig,
     FlowStats,
     TcpEndpoint,
+    dns_expiry,
     make_uid,
     originator_first,
     uid_hasher,
 )
+from kubectl_netmon.capture.l7.events import HttpRequest, HttpResponse
 from kubectl_netmon.capture.l7.registry import parser_for
 from kubectl_netmon.capture.listener import FlowListener, overridden
 from kubectl_netmon.capture.model import (
@@ -68,20 +70,26 @@ _TOO_LARGE = 1 << 20  # Zeek's TOO_LARGE_SEQ_DELTA: SYN/RST sequence jumps not t
 _SWEEP_NS = SECOND  # how often (in packet time) closed flows are looked for
 _IDLE_SWEEPS = 10  # idle flows are looked for this many times per shortest inactivity timeout
 _EVICT_SHARE = 100  # a full table evicts this share (1/100) of its flows at once
-_TCP, _UDP, _OTHER = 0, 1, 2
+_TCP, _UDP, _OTHER = 0, 1, 2  # flow kinds: each has its tables and inactivity timeout
+_KINDS = {"tcp": _TCP, "udp": _UDP, "icmp": _OTHER}  # by Conn.proto
 _PORTS = struct.Struct("!HH").unpack_from
 
 # History letter bits (one per letter and direction) and the letters' originator forms.
 _H_SYN, _H_FIN, _H_RST, _H_DATA, _H_ACK, _H_FINRST, _H_MULTI = (1 << i for i in range(7))
 _RESP = 8  # shift of the responder's bits
 _POW10 = frozenset(10 ** i for i in range(19))  # 't' and 'g' are logged at 1, 10, 100, ...
-_ADDR_CACHE = 65536
+_ONE_ZERO_WINDOW = 1 << 32  # TcpEndpoint.odd counts zero windows above its low 32 bits
+_NO_SPLIT = (0, 0, 0)  # Flow.split of a connection the active timeout never split
+# Address texts kept for sharing: the hosts a node talks to at once fit; with more distinct hosts
+# than this it is cleared, so the cache never costs the table more than it saves.
+_ADDR_CACHE = 4096
 _CONTROL = SYN | FIN | RST
 # History strings, shared by the many connections with the same one (bounded: with the 't' and
 # 'g' repeats the letters are still few, but this stays a cache, not an index).
 _HISTORIES: dict[str, str] = {}
 _HISTORIES_MAX = 4096
 _HIST_BITS: dict[int, int] = {}  # at most 2**14 combinations of the history letter bits
+_WITH_BODY = (HttpRequest, HttpResponse)  # events whose body listeners see, conn.l7 does not
 
 
 def _history(text: str) -> str:
@@ -111,6 +119,9 @@ class Engine:
         self._fwd: tuple[dict[bytes, Flow], ...] = ({}, {}, {})
         self._rev: tuple[dict[bytes, Flow], ...] = ({}, {}, {})
         self._closing: deque[Flow] = deque()  # closed TCP flows waiting out the close delay
+        # UDP DNS flows, each with the expiry it had when queued (a later packet moves it on)
+        self._dns: deque[tuple[int, Flow]] = deque()
+        self._dns_timeout = int(config.dns_session_timeout * SECOND)
         self._out: list[Conn] = []  # finished, not yet yielded
         self._idle = config.timeouts_ns()
         self._active = int(config.active_timeout * SECOND)
@@ -228,7 +239,7 @@ class Engine:
         uid = make_uid(self._uids, p.ts_ns, sport, dport, proto, 0, key[:ports])
         conn = Conn(uid, p.ts_ns, self._name(key[:half]), sport, self._name(key[half:ports]),
                     dport, PROTO_NAMES[proto], p.iface)
-        f = Flow(conn, key, kind)
+        f = Flow(conn, key)
         conn.state = f
         if not first:
             conn.history = "^"
@@ -252,8 +263,9 @@ class Engine:
     def _finish(self, f: Flow) -> None:
         """The record is final: drain payload, close the parser, tell listeners, queue it."""
         key = f.key
-        del self._fwd[f.kind][key]
-        del self._rev[f.kind][reverse_key(key)]
+        kind = _KINDS[f.conn.proto]
+        del self._fwd[kind][key]
+        del self._rev[kind][reverse_key(key)]
         f.close_at = 0
         conn = f.conn
         if f.orig is not None:
@@ -290,11 +302,12 @@ class Engine:
         conn = f.conn
         o, r = f.orig, f.resp
         if o is not None:
-            conn.orig_bytes = o.size(r.state)
-            conn.resp_bytes = r.size(o.state)
+            _, orig_before, resp_before = f.split or _NO_SPLIT
+            conn.orig_bytes = o.size(r.state) - orig_before
+            conn.resp_bytes = r.size(o.state) - resp_before
             conn.conn_state = tcp_conn_state(o.state, r.state, conn.orig_bytes, conn.resp_bytes,
                                              conn.history)
-        elif f.kind == _UDP:
+        elif conn.proto == "udp":
             conn.conn_state = udp_conn_state(conn.orig_pkts > 0, conn.resp_pkts > 0)
 
     def _split(self, f: Flow, ts: int) -> None:
@@ -302,18 +315,17 @@ class Engine:
         old = f.conn
         self._emit(f)
         self.stats.active_splits += 1
-        f.part += 1
+        part, orig_before, resp_before = f.split or _NO_SPLIT
+        part += 1
+        f.split = (part, orig_before + old.orig_bytes, resp_before + old.resp_bytes)
         key = f.key
-        uid = make_uid(self._uids, old.ts_ns, old.orig_p, old.resp_p, _proto(f), f.part,
+        uid = make_uid(self._uids, old.ts_ns, old.orig_p, old.resp_p, _proto(f), part,
                        key[:len(key) - 4])
         conn = Conn(uid, ts, old.orig_h, old.orig_p, old.resp_h, old.resp_p, old.proto, old.iface)
         conn.service = old.service
         conn.state = f
         f.conn = conn
         f.hist = 0
-        if f.orig is not None:
-            f.orig.base += old.orig_bytes
-            f.resp.base += old.resp_bytes
 
     def _evict(self) -> None:
         """The table is full: end the least recently active flows early (a batch at once, so
@@ -325,7 +337,8 @@ class Engine:
         self.stats.evicted += len(victims)
 
     def _sweep(self, now: int) -> None:
-        """Finish flows whose close delay passed by now; now and then also the idle ones.
+        """Finish flows whose close delay or DNS expiry passed by now; now and then also the
+        idle ones.
 
         Packets never join a timed-out flow (run checks each flow's deadlines), so sweeping
         only decides how soon a finished record comes out and its memory is freed.
@@ -335,12 +348,21 @@ class Engine:
         fwd = self._fwd
         while closing and closing[0].close_at <= now:
             f = closing.popleft()
-            if f.close_at and fwd[f.kind].get(f.key) is f:
+            if f.close_at and fwd[_TCP].get(f.key) is f:
                 self._finish(f)
+        dns = self._dns
+        while dns and dns[0][0] <= now:
+            f = dns.popleft()[1]
+            if fwd[_UDP].get(f.key) is f:
+                if f.close_at <= now:
+                    self._finish(f)
+                else:
+                    dns.append((f.close_at, f))  # active since: looked at again then
         if now >= self._next_idle_sweep:
             self._next_idle_sweep = now + min(self._idle) // _IDLE_SWEEPS
             idle = self._idle
-            for f in [f for f in self._flows() if f.conn.last_ns + idle[f.kind] <= now]:
+            for f in [f for f in self._flows()
+                      if f.conn.last_ns + idle[_KINDS[f.conn.proto]] <= now]:
                 self.stats.idle_expired += 1
                 self._finish(f)
 
@@ -358,7 +380,7 @@ class Engine:
             conn.resp_pkts += 1
             conn.resp_ip_bytes += p.ip_len
             conn.resp_bytes += p.payload_len
-        if f.kind != _UDP:
+        if conn.proto != "udp":
             return
         bit = _H_DATA if is_orig else _H_DATA << _RESP
         if not f.hist & bit:
@@ -369,6 +391,11 @@ class Engine:
                 self.stats.fragments += 1  # only the first fragment's part is here
             else:
                 self._deliver(f, is_orig, p.payload, ts)
+        if f.parser and f.parser.service == "dns":
+            queued = f.close_at
+            f.close_at = dns_expiry(conn.ts_ns, ts, self._dns_timeout)
+            if not queued:
+                self._dns.append((f.close_at, f))
 
     def _tcp(self, f: Flow, is_orig: bool, p: Packet, ts: int) -> None:
         """One TCP segment. The common case (no SYN/FIN/RST, both sides known, this side open)
@@ -411,8 +438,8 @@ class Engine:
         if end > last:
             ep.last = end
         elif ln:
-            ep.rxmit += 1
-            if ep.rxmit in _POW10:
+            ep.odd += 1
+            if ep.odd & _M32 in _POW10:
                 conn.history = _history(conn.history + ("T" if is_orig else "t"))
         if ln and rel >= 0 and p.payload:
             if p.frag:
@@ -479,8 +506,8 @@ class Engine:
         elif delta > 0:
             ep.last = end
         elif ln:
-            ep.rxmit += 1
-            if ep.rxmit in _POW10:
+            ep.odd += 1
+            if ep.odd & _M32 in _POW10:
                 conn.history = _history(conn.history + ("T" if is_orig else "t"))
         if ctrl or ep.state == INACTIVE:
             do_close = _update_state(ep, peer, is_orig, flags, ln)
@@ -531,8 +558,8 @@ class Engine:
 
     def _zero_window(self, f: Flow, ep: TcpEndpoint, is_orig: bool) -> None:
         """A zero window advertised: Zeek's 'W' letter, logged at 1, 10, 100, ... of them."""
-        ep.win0 += 1
-        if ep.win0 in _POW10:
+        ep.odd += _ONE_ZERO_WINDOW
+        if ep.odd >> 32 in _POW10:
             conn = f.conn
             conn.history = _history(conn.history + ("W" if is_orig else "w"))
 
@@ -606,14 +633,19 @@ class Engine:
                 self._events(f, events)
 
     def _events(self, f: Flow, events: list) -> None:
-        """L7 events: the first one confirms the service (as Zeek's DPD does)."""
+        """L7 events: the first one confirms the service (as Zeek's DPD does). Once listeners
+        saw an HTTP message its body goes: conn.l7 keeps the events of every open connection
+        and the logs need only the body's length."""
         conn = f.conn
         if not conn.service:
             conn.service = f.parser.service
-        conn.l7.extend(events)
+        conn.l7 = (*conn.l7, *events)
         for hook in self._on_event:
             for event in events:
                 hook(conn, event)
+        for event in events:
+            if type(event) in _WITH_BODY and event.body:
+                event.body = b""
 
 
 def _mark(f: Flow, bit: int) -> None:
@@ -642,8 +674,9 @@ def _icmp_key(p: Packet) -> bytes:
 
 def _proto(f: Flow) -> int:
     """The IP protocol number of a flow's packets."""
-    if f.kind != _OTHER:
-        return PROTO_TCP if f.kind == _TCP else PROTO_UDP
+    proto = f.conn.proto
+    if proto != "icmp":
+        return PROTO_TCP if proto == "tcp" else PROTO_UDP
     return PROTO_ICMP if len(f.key) == 12 else PROTO_ICMP6
 
 

@@ -47,8 +47,11 @@ class FlowConfig:
     icmp_inactivity_timeout: float = 60.0
     tcp_close_delay: float = 5.0  # after a FIN exchange or a RST, packets still join the flow
     active_timeout: float = 3600.0  # a longer connection is logged, then continues in a new one
+    # UDP DNS connections: Zeek's DNS analyzer checks every dns_session_timeout from the start
+    # and removes the connection once it idled for this less a second
+    dns_session_timeout: float = 10.0
     # Flows kept at once; beyond it the least recently active end early (counted, warned).
-    # An open HTTP flow with its L7 state costs about 2 kB (scripts/benchmark --concurrent
+    # An open HTTP flow with its L7 state costs about 1.7 kB (scripts/benchmark --concurrent
     # measures the whole process).
     max_flows: int = 100_000
     reassembly_limit: int = 64 * 1024  # payload bytes per direction given to parsers/listeners
@@ -106,7 +109,7 @@ class TcpEndpoint:
     """
 
     __slots__ = ("state", "prev", "start", "last", "ack", "fins", "did_close", "syn_at",
-                 "fin_at", "rst_at", "rxmit", "win0", "base", "next", "stream")
+                 "fin_at", "rst_at", "odd", "next", "stream")
 
     def __init__(self) -> None:
         self.state = INACTIVE
@@ -119,9 +122,9 @@ class TcpEndpoint:
         self.syn_at = -1  # position of the last SYN / FIN / RST recorded in the history
         self.fin_at = -1
         self.rst_at = -1
-        self.rxmit = 0  # retransmitted segments, for the logarithmic 't' letter
-        self.win0 = 0  # zero windows advertised, for the logarithmic 'w' letter
-        self.base = 0  # size already reported in records before an active-timeout split
+        # retransmitted segments (the low 32 bits) and zero windows advertised (the bits above),
+        # for the logarithmic 't' and 'w' letters: both rare, so one int of the many open flows
+        self.odd = 0
         self.next = 1  # next payload position to deliver while stream is None
         self.stream: Stream | None = None
 
@@ -140,24 +143,33 @@ class TcpEndpoint:
             size -= 1  # the SYN's sequence slot
         if self.fins and size > 0:
             size -= 1  # the FIN's
-        return size - self.base
+        return size
 
 
 class Flow:
     """The table's private state of one connection (Conn.state points here)."""
 
-    __slots__ = ("conn", "key", "kind", "orig", "resp", "parser", "hist", "close_at", "part")
+    __slots__ = ("conn", "key", "orig", "resp", "parser", "hist", "close_at", "split")
 
-    def __init__(self, conn, key: bytes, kind: int) -> None:
+    def __init__(self, conn, key: bytes) -> None:
         self.conn = conn
         self.key = key  # the originator-to-responder table key (model.Packet.key's layout)
-        self.kind = kind  # 0 tcp, 1 udp, 2 icmp: picks the table and the inactivity timeout
         self.orig: TcpEndpoint | None = None
         self.resp: TcpEndpoint | None = None
         self.parser = None  # None: not asked yet; False: no parser knows this payload
         self.hist = 0  # history letters already recorded (bit per letter and direction)
-        self.close_at = 0  # ns after which the closed connection is removed (0: open)
-        self.part = 0  # how many records this connection already produced (active timeout)
+        # ns from which the connection is removed (0: none yet): the close delay after a TCP
+        # close, the expiry of a UDP DNS connection
+        self.close_at = 0
+        # after active-timeout splits: (records so far, orig and resp payload bytes they had)
+        self.split: tuple[int, int, int] | None = None
+
+
+def dns_expiry(start_ns: int, last_ns: int, timeout_ns: int) -> int:
+    """When Zeek removes a UDP DNS connection last active at last_ns: at the first of its
+    analyzer's checks (start + k * timeout) that finds it idle for at least timeout - 1 s."""
+    ticks = -(-(last_ns + timeout_ns - SECOND - start_ns) // timeout_ns)
+    return start_ns + max(ticks, 1) * timeout_ns
 
 
 def originator_first(proto: int, sport: int, dport: int, flags: int) -> bool:

@@ -363,5 +363,29 @@ def test_first_fragment_counts_in_its_flow_but_is_not_parsed():
     frag.frag = True
     engine = Engine(config=FlowConfig())
     (conn,) = engine.run([frag])
-    assert (conn.orig_pkts, conn.service, conn.l7) == (1, "", [])
+    assert (conn.orig_pkts, conn.service, conn.l7) == (1, "", ())
     assert engine.stats.fragments == 1
+
+
+def test_dns_connection_expires_as_zeek_s_dns_session_timeout_says():
+    # Zeek's DNS analyzer looks every 10 s from the start and removes the connection once it
+    # idled 9 s: the query at T0 and answer at +1 s end at the check at +10 s.
+    query_again = udp(T0 + 10 * 10**9, CLIENT, 50000, SERVER, 53, DNS_QUERY)
+    first, second = conns([udp(T0, CLIENT, 50000, SERVER, 53, DNS_QUERY),
+                           udp(T0 + 10**9, SERVER, 53, CLIENT, 50000, DNS_ANSWER), query_again])
+    assert (first.orig_pkts, first.resp_pkts, second.orig_pkts) == (1, 1, 1)
+
+
+def test_dns_connection_active_at_a_check_lives_to_the_next_one():
+    # Idle only 8 s at the check at +10 s: the query at +12 s still belongs to it.
+    conn = one([udp(T0, CLIENT, 50000, SERVER, 53, DNS_QUERY),
+                udp(T0 + 2 * 10**9, SERVER, 53, CLIENT, 50000, DNS_ANSWER),
+                udp(T0 + 12 * 10**9, CLIENT, 50000, SERVER, 53, DNS_QUERY)])
+    assert (conn.orig_pkts, conn.resp_pkts) == (2, 1)
+
+
+def test_expired_dns_connection_is_emitted_while_the_capture_goes_on():
+    other = [udp(T0, CLIENT, 40000, SERVER, 9999, b"x"),
+             udp(T0 + 15 * 10**9, CLIENT, 40000, SERVER, 9999, b"y")]
+    dns = udp(T0 + MS, CLIENT, 50000, SERVER, 53, DNS_QUERY)
+    assert [c.resp_p for c in conns([other[0], dns, other[1]])] == [53, 9999]

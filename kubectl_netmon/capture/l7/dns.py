@@ -94,11 +94,15 @@ def parse_message(msg: bytes, ts_ns: int) -> DnsMessage | None:
             off += _QUESTION.size
     except _Malformed:
         return None
+    answers: list[str] = []
+    ttls: list[int] = []
     try:
         for _ in range(ancount):
-            off = _answer(msg, off, event)
+            off = _answer(msg, off, answers, ttls)
     except _Malformed:
         pass
+    if answers:
+        event.answers, event.ttls = tuple(answers), tuple(ttls)
     return event
 
 
@@ -123,8 +127,8 @@ def looks_like_dns(data: bytes) -> bool:
     return off == len(data)
 
 
-def _answer(msg: bytes, off: int, event: DnsMessage) -> int:
-    """Add one answer record's rdata (as text) and TTL to event; return the next offset."""
+def _answer(msg: bytes, off: int, answers: list[str], ttls: list[int]) -> int:
+    """Add one answer record's rdata (as text) and TTL to the lists; return the next offset."""
     _, off = read_name(msg, off)
     if off + _RR.size > len(msg):
         raise _Malformed
@@ -135,8 +139,8 @@ def _answer(msg: bytes, off: int, event: DnsMessage) -> int:
         raise _Malformed
     text = _rdata(msg, rtype, start, end)
     if text is not None:
-        event.answers.append(text)
-        event.ttls.append(ttl)
+        answers.append(text)
+        ttls.append(ttl)
     return end
 
 

@@ -7,7 +7,7 @@ outputs pass them through output.escape before showing them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(slots=True)
@@ -21,7 +21,9 @@ class HttpRequest:
     # (lower-case name, value) in order; the parser gives a tuple shared by messages with the
     # same header block: never change it in place
     headers: Sequence[tuple[str, str]] = ()
-    body: bytes = b""  # the first bytes of the body (up to the parser's limit)
+    # the first bytes of the body (up to the parser's limit), for listeners' on_event: the
+    # engine empties it afterwards (conn.l7 holds the events of every open connection)
+    body: bytes = b""
     body_len: int = 0  # the body's full length as seen (or announced)
     content_type: str = ""
 
@@ -34,7 +36,7 @@ class HttpResponse:
     version: str
     headers: Sequence[tuple[str, str]] = ()
     content_type: str = ""
-    body: bytes = b""
+    body: bytes = b""  # the first bytes, for listeners' on_event only (as HttpRequest.body)
     body_len: int = 0
 
 
@@ -46,8 +48,9 @@ class DnsMessage:
     query: str  # first question name, "" if none
     qtype: int = 0
     rcode: int = 0
-    answers: list[str] = field(default_factory=list)  # rdata as text (addresses, names)
-    ttls: list[int] = field(default_factory=list)
+    # rdata as text (addresses, names) and TTLs; tuples, shared empty by the many queries
+    answers: Sequence[str] = ()
+    ttls: Sequence[int] = ()
 
 
 @dataclass(slots=True)

@@ -14,10 +14,10 @@ from kubectl_netmon.capture.l7.events import HttpRequest, HttpResponse
 HEADER_LIMIT = 64 * 1024  # a header block longer than this is not HTTP: stop the direction
 BODY_LIMIT = 64 * 1024  # bytes of a request body an event carries; body_len counts all of it
 # Bytes of a response body an event carries: enough to tell what was served (file magic numbers,
-# such as a Java class's or a serialized object's, sit in the first bytes); payloads hidden in
-# responses are still seen in the stream by listeners' on_data. Events stay in conn.l7 while the
-# connection lasts, and many connections are open at once: this bounds the flow table.
-RESPONSE_BODY_LIMIT = 64
+# such as a Java class's or a serialized object's, are the first 2 to 8 bytes); payloads hidden
+# in responses are still seen in the stream by listeners' on_data. Every response in flight holds
+# them, and many connections are open at once: this bounds the flow table.
+RESPONSE_BODY_LIMIT = 16
 _PENDING = 256  # requests remembered while awaiting their responses (pipelining)
 LINE_LIMIT = 4096  # chunk-size and trailer lines
 
@@ -30,25 +30,28 @@ _DIGITS = re.compile(r"[0-9]{1,18}", re.ASCII)
 # Direction states.
 _HEAD, _BODY, _CHUNK_SIZE_LINE, _CHUNK_DATA, _TRAILER, _UNTIL_CLOSE, _DEAD = range(7)
 _CHUNKED = -1  # a header block's framing: a chunked body
+_KEEP = {HttpRequest: BODY_LIMIT, HttpResponse: RESPONSE_BODY_LIMIT}  # body bytes an event has
 
 
 class _Direction:
     """One direction's parse state: the unparsed bytes and the message being built."""
 
-    __slots__ = ("buf", "state", "scanned", "msg", "remaining", "body", "seen", "announced",
-                 "ts_ns", "limit")
+    __slots__ = ("buf", "state", "scanned", "msg", "end", "body", "seen", "ts_ns")
 
     def __init__(self) -> None:
-        self.buf = bytearray()
+        # unparsed bytes: a bytearray while it holds any, else the shared b"" (the many open
+        # connections in the middle of a body hold no buffer)
+        self.buf: bytes | bytearray = b""
         self.state = _HEAD
         self.scanned = 0  # where the next search for the header end starts
         self.msg: HttpRequest | HttpResponse | None = None  # built, not yet emitted
-        self.remaining = 0  # bytes left in the current Content-Length body or chunk
-        self.body = bytearray()
+        # where the current Content-Length body or chunk ends, counted like seen (in state
+        # _BODY the Content-Length itself)
+        self.end = 0
+        # the kept body bytes (bounded by the message's entry in _KEEP, so joining is cheap)
+        self.body = b""
         self.seen = 0  # body bytes seen so far
-        self.announced: int | None = None  # Content-Length, when given
         self.ts_ns = 0  # when the current message started
-        self.limit = BODY_LIMIT  # body bytes the current message keeps
 
 
 class HttpParser:
@@ -82,13 +85,18 @@ class HttpParser:
             return []
         out: list = []
         if not d.buf and (d.state == _UNTIL_CLOSE
-                          or d.state == _BODY and len(data) <= d.remaining):
+                          or d.state == _BODY and len(data) <= d.end - d.seen):
             self._take(d, data, len(data), out)  # the middle of a body: nothing to buffer
-            if d.state == _BODY and d.remaining == 0:
+            if d.state == _BODY and d.seen == d.end:
                 self._finish(d, out)
         else:
-            d.buf += data
+            if d.buf:
+                d.buf += data
+            else:
+                d.buf = bytearray(data)
             self._run(d, ts_ns, out)
+            if not d.buf:
+                d.buf = b""
         if d.state == _HEAD and not d.buf and d.msg is None and not d.ts_ns:
             keep = None  # the same as a fresh direction
         elif d.state == _DEAD:
@@ -114,7 +122,7 @@ class HttpParser:
             if d.msg is not None:
                 self._emit(d, out)
             d.state = _DEAD
-            d.buf.clear()
+            d.buf = b""
         self._orig = self._resp = _DEAD_DIRECTION
         return out
 
@@ -125,10 +133,10 @@ class HttpParser:
                 d.ts_ns = d.ts_ns or ts_ns
                 progress = self._head(d, out)
             elif d.state in (_BODY, _CHUNK_DATA):
-                n = min(d.remaining, len(d.buf))
+                n = min(d.end - d.seen, len(d.buf))
                 self._take(d, d.buf, n, out)
                 del d.buf[:n]
-                if d.remaining == 0:
+                if d.seen == d.end:
                     if d.state == _BODY:
                         self._finish(d, out)
                     else:
@@ -139,7 +147,7 @@ class HttpParser:
                 progress = self._trailer(d, out)
             else:  # _UNTIL_CLOSE
                 self._take(d, d.buf, len(d.buf), out)
-                d.buf.clear()
+                d.buf = b""
 
     def _head(self, d: _Direction, out: list) -> bool:
         """Parse a complete header block if there is one; False when more bytes are needed."""
@@ -180,7 +188,6 @@ class HttpParser:
             self._methods = (method,)
         else:
             self._methods = methods[1 - _PENDING:] + (method,)
-        d.limit = BODY_LIMIT
         d.msg = HttpRequest(
             ts_ns=d.ts_ns, method=method, uri=uri, version=version, host=first.get("host", ""),
             user_agent=first.get("user-agent", ""), headers=headers,
@@ -200,7 +207,6 @@ class HttpParser:
         if methods is not None and not 100 <= status < 200:
             method = methods[0]
             self._methods = methods[1:] or None
-        d.limit = RESPONSE_BODY_LIMIT
         d.msg = HttpResponse(
             ts_ns=d.ts_ns, status=status, reason=reason, version=version, headers=headers,
             content_type=first.get("content-type", ""))
@@ -225,9 +231,9 @@ class HttpParser:
             d.state = _CHUNK_SIZE_LINE
             return
         if framing is not None:
-            d.announced = d.remaining = framing
+            d.end = framing
             d.state = _BODY
-            if d.remaining == 0:
+            if framing == 0:
                 self._finish(d, out)
         elif until_close:
             d.state = _UNTIL_CLOSE
@@ -244,8 +250,9 @@ class HttpParser:
         if m is None:
             self._stop(d, out)
             return False
-        d.remaining = int(m.group(1), 16)
-        d.state = _CHUNK_DATA if d.remaining else _TRAILER
+        size = int(m.group(1), 16)
+        d.end = d.seen + size
+        d.state = _CHUNK_DATA if size else _TRAILER
         return True
 
     def _trailer(self, d: _Direction, out: list) -> bool:
@@ -259,14 +266,13 @@ class HttpParser:
         return True
 
     def _take(self, d: _Direction, data: bytes | bytearray, n: int, out: list) -> None:
-        """Consume the first n bytes of data as body: keep the first d.limit, count them all
-        (the caller drops them from its buffer)."""
-        room = d.limit - len(d.body)
+        """Consume the first n bytes of data as body: keep the first bytes the message keeps
+        (none once it was emitted early), count them all (the caller drops them from its
+        buffer)."""
+        room = _KEEP.get(type(d.msg), 0) - len(d.body)
         if room > 0:
             d.body += data[:room] if n > room else data[:n]
         d.seen += n
-        if d.state != _UNTIL_CLOSE:
-            d.remaining -= n
         if d.msg is not None and len(d.body) >= BODY_LIMIT:
             self._emit(d, out)  # early, so detectors see big uploads before they end
 
@@ -287,19 +293,16 @@ class HttpParser:
             self._emit(d, out)
         d.state = _HEAD
         d.ts_ns = 0
-        if d.body:
-            d.body = bytearray()
+        d.body = b""
         d.seen = 0
-        d.announced = None
 
     def _emit(self, d: _Direction, out: list) -> None:
         msg = d.msg
-        msg.body = bytes(d.body)
-        msg.body_len = d.announced if d.announced is not None else d.seen
+        msg.body = d.body
+        msg.body_len = d.end if d.state == _BODY else d.seen  # announced, else as seen
         out.append(msg)
         d.msg = None
-        if d.body:
-            d.body = bytearray()
+        d.body = b""
 
     def _stop(self, d: _Direction, out: list | None = None) -> None:
         """Not (or no longer) HTTP: emit what was built if asked, and ignore the rest."""
@@ -307,7 +310,7 @@ class HttpParser:
             self._emit(d, out)
         d.state = _DEAD
         d.msg = None
-        d.buf.clear()
+        d.buf = b""
 
 
 def _request_line(line: bytes) -> tuple[str, str, str] | None:

@@ -30,19 +30,13 @@ class ClassDownloadDetector(Detector):
     def __init__(self, tracker: Tracker) -> None:
         super().__init__()
         self._tracker = tracker
-        self._requests: dict[str, HttpRequest] = {}  # uid -> latest request
 
     def on_event(self, conn: Conn, event: object) -> None:
-        if isinstance(event, HttpRequest):
-            self._requests[conn.uid] = event
-        elif isinstance(event, HttpResponse):
-            request = self._requests.get(conn.uid)
-            if event.status < 200 or not self._is_java_payload(conn, request, event):
-                return
-            self._raise(conn, request, event)
-
-    def on_conn_end(self, conn: Conn) -> None:
-        self._requests.pop(conn.uid, None)
+        if isinstance(event, HttpResponse) and event.status >= 200:
+            # the connection's latest request, from its events (no table of every open one)
+            request = next((e for e in reversed(conn.l7) if isinstance(e, HttpRequest)), None)
+            if self._is_java_payload(conn, request, event):
+                self._raise(conn, request, event)
 
     def _is_java_payload(self, conn: Conn, request: HttpRequest | None,
                          response: HttpResponse) -> bool:

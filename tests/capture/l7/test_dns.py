@@ -24,14 +24,14 @@ CASES = {
                         DNSRRMX(rrname="c.example", ttl=6, preference=10, exchange="mx.example"),
                         DNSRR(rrname="c.example", type="TXT", ttl=7, rdata=["v=1", "k=x"])),
         DnsMessage(ts_ns=1, trans_id=9, is_response=True, query="q.example", qtype=255,
-                   answers=["c.example", "192.0.2.7", "2001:db8::7", "ns.example", "p.example",
-                            "mx.example", "v=1 k=x"],
-                   ttls=[1, 2, 3, 4, 5, 6, 7])),
+                   answers=("c.example", "192.0.2.7", "2001:db8::7", "ns.example", "p.example",
+                            "mx.example", "v=1 k=x"),
+                   ttls=(1, 2, 3, 4, 5, 6, 7))),
     "compressed names": (
         bytes(DNS(id=9, qr=1, qd=DNSQR(qname="q.example"),
                   an=DNSRR(rrname="q.example", type="CNAME", rdata="w.q.example")).compress()),
         DnsMessage(ts_ns=1, trans_id=9, is_response=True, query="q.example", qtype=1,
-                   answers=["w.q.example"], ttls=[0])),
+                   answers=("w.q.example",), ttls=(0,))),
     "rcode of an error response": (
         bytes(DNS(id=5, qr=1, rcode=3, qd=DNSQR(qname="nx.example"))),
         DnsMessage(ts_ns=1, trans_id=5, is_response=True, query="nx.example", qtype=1, rcode=3)),
@@ -43,7 +43,7 @@ CASES = {
         answers_message(DNSRR(rrname="q.example", type="SRV", ttl=9, rdata=b"\x00" * 6 + b"\x00"),
                         DNSRR(rrname="q.example", type="A", ttl=8, rdata="192.0.2.8")),
         DnsMessage(ts_ns=1, trans_id=9, is_response=True, query="q.example", qtype=255,
-                   answers=["192.0.2.8"], ttls=[8])),
+                   answers=("192.0.2.8",), ttls=(8,))),
 }
 
 
@@ -72,7 +72,7 @@ def test_malformed_answer_keeps_the_question_and_earlieranswers_message():
     good = answers_message(DNSRR(rrname="q.example", type="A", ttl=1, rdata="192.0.2.1"),
                            DNSRR(rrname="q.example", type="A", ttl=1, rdata="192.0.2.2"))
     event = parse_message(good[:-3], 1)
-    assert (event.query, event.answers) == ("q.example", ["192.0.2.1"])
+    assert (event.query, event.answers) == ("q.example", ("192.0.2.1",))
 
 
 def test_tcp_messages_with_length_prefix_split_at_every_byte_boundary():

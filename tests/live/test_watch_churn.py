@@ -75,6 +75,7 @@ def test_an_address_reused_by_a_new_pod_names_each_flow_after_its_holder_then(
                             stderr=subprocess.PIPE)
     started = threading.Event()
     stderr: list[bytes] = []
+    stdout: list[bytes] = []  # read all along: a full pipe would stall the watch
 
     def read_stderr() -> None:
         for line in proc.stderr:
@@ -82,12 +83,17 @@ def test_an_address_reused_by_a_new_pod_names_each_flow_after_its_holder_then(
             if b"Capturing on" in line:
                 started.set()
 
-    threading.Thread(target=read_stderr, daemon=True).start()
+    readers = [threading.Thread(target=read_stderr, daemon=True),
+               threading.Thread(target=lambda: stdout.extend(proc.stdout), daemon=True)]
+    for reader in readers:
+        reader.start()
     assert started.wait(120), b"".join(stderr).decode()
     time.sleep(3)  # flows of the first pod pass; not a timing assertion
     delete(core, namespace, "first")
     second_ip = talker(core, namespace, "second")
-    out = proc.communicate(timeout=120)[0]
+    proc.wait(timeout=120)
+    readers[1].join(timeout=30)
+    out = b"".join(stdout)
 
     assert second_ip == first_ip  # the lab hands the freed address out again
     holders = {r.get("orig_pod.name") for r in map(json.loads, out.splitlines())

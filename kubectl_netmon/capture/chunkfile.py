@@ -1,9 +1,10 @@
 """A read-only binary file over an iterator of byte chunks (a remote dumpcap's stdout over exec),
 so the capture readers parse a live stream with the same code that parses a file.
 
-`before_wait` is called each time the next chunk must be pulled (which may block): a consumer
+`before_wait` is called each time the next chunk must be pulled (which may block), and again
+for each empty chunk (a source's sign that it is quiet, see ExecStream.idle_every): a consumer
 batching the records parsed so far hands them on there, so a quiet stream's last packet is not
-held back until the next one arrives.
+held back until the next one arrives; one reading in the main thread runs its clocks there.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from collections.abc import Callable, Iterable
 
 class ChunkFile:
     """`read1` returns what the current chunk holds (at least one byte unless the stream ended);
-    `read` fills the requested size across chunks. Empty chunks are skipped."""
+    `read` fills the requested size across chunks. Empty chunks are skipped. close() (also from
+    before_wait) ends the stream."""
 
     def __init__(self, chunks: Iterable[bytes],
                  before_wait: Callable[[], None] | None = None) -> None:
@@ -57,5 +59,9 @@ class ChunkFile:
         for chunk in self._chunks:
             if chunk:
                 return chunk
+            if self._before_wait is not None:
+                self._before_wait()
+            if self.closed:
+                return b""
         self._ended = True
         return b""

@@ -91,26 +91,24 @@ def packets(reader: CaptureReader, stats: DecodeStats) -> Iterator[Packet]:
     bad = stats.malformed
     n = ip = 0
     try:
-        for ts, iface, buf, start, end in reader.records():
-            n += 1
-            try:
-                decode = decoders[iface]
-            except IndexError:
+        for batch in reader.batches():
+            if len(decoders) < len(reader.interfaces):
                 decoders = [decoder_for(i.linktype) for i in reader.interfaces]
-                decode = decoders[iface]
-            try:
-                pkt = decode(buf, start, end, ts, iface)
-            except Malformed as e:
-                bad[e.args[0]] += 1
-                continue
-            except NotIP:
-                stats.non_ip += 1
-                continue
-            except LaterFragment:
-                stats.fragments += 1
-                continue
-            ip += 1
-            yield pkt
+            n += len(batch)
+            for ts, iface, buf, start, end in batch:
+                try:
+                    pkt = decoders[iface](buf, start, end, ts, iface)
+                except Malformed as e:
+                    bad[e.args[0]] += 1
+                    continue
+                except NotIP:
+                    stats.non_ip += 1
+                    continue
+                except LaterFragment:
+                    stats.fragments += 1
+                    continue
+                ip += 1
+                yield pkt
     finally:
         stats.packets += n
         stats.ip += ip

@@ -1,6 +1,9 @@
 """Several live capture streams -> one time-ordered record stream in which each packet counts once.
 
-One reader thread per stream parses its pcapng or pcap (capture.reader over a ChunkFile) and
+A single stream is parsed in the consumer's thread as it arrives (no hand-over between threads:
+the GIL would make the reader wait after each socket read); its clocks (ticks, duration,
+finish) run between chunks and while the stream is quiet. With several, one reader thread per
+stream parses its pcapng or pcap (capture.reader over a ChunkFile) and
 hands batches of records to the consumer through a bounded queue. The consumer (the caller of
 `MergedStreams.records()`, the main thread) holds records in a small reorder window so the
 streams interleave in capture-time order, and drops a packet that another capture point or
@@ -128,7 +131,10 @@ class MergeStats:
 
 @dataclass
 class Source:
-    """One capture stream: a name for its interfaces, and its pcap/pcapng bytes as chunks."""
+    """One capture stream: a name for its interfaces, and its pcap/pcapng bytes as chunks.
+
+    While it is quiet, a source yields b"" every TICK_S or so (ExecStream.idle_every): a single
+    stream is read in the consumer's thread, whose clocks run only between chunks."""
 
     name: str
     chunks: Iterable[bytes]
@@ -197,13 +203,20 @@ class MergedStreams:
 
     def records(self) -> Iterator[Record]:
         """The merged records in capture-time order, each packet once."""
+        for batch in self.batches():
+            yield from batch
+
+    def batches(self) -> Iterator[list[Record]]:
+        """The same in lists (capture.source.CaptureReader.batches), none empty."""
+        if len(self._sources) == 1:
+            yield from self._direct(self._sources[0], self.streams[0])
+            return
         if not self._threads:
             self.start()
-        reorder = _Reorder(self._reorder) if len(self.streams) > 1 else None
+        reorder = _Reorder(self._reorder)
         get = self._queue.get
         deadline = time.monotonic() + self._duration if self._duration else None
         next_tick = time.monotonic() + TICK_S
-        keep = self._keep
         while not self._stopping.is_set() and self.open_streams:
             try:
                 item = get(timeout=TICK_S)
@@ -211,21 +224,11 @@ class MergedStreams:
                 item = None
             now = time.monotonic()
             batch = self._take(item) if item is not None else []
-            if reorder is not None:
-                if batch:
-                    reorder.push(batch, now, self.streams[item[0]].newest)
-                batch = reorder.ready(now, self._watermark())
-            if reorder is None and not self._cooked:  # one stream, not cooked: no repeats
-                if self._count:
-                    batch = batch[:self._count - self.stats.packets]
-                yield from batch
-                self.stats.packets += len(batch)
-            else:
-                for rec in batch:
-                    if keep(*rec):
-                        yield rec
-                        if self._count and self.stats.packets >= self._count:
-                            break
+            if batch:
+                reorder.push(batch, now, self.streams[item[0]].newest)
+            batch = self._kept(reorder.ready(now, self._watermark()))
+            if batch:
+                yield batch
             if self._count and self.stats.packets >= self._count:
                 self._stopping.set()
                 return
@@ -234,12 +237,54 @@ class MergedStreams:
                 next_tick = now + TICK_S
                 if self.on_tick is not None:
                     self.on_tick()
-        for rec in reorder.drain() if reorder is not None else ():
-            if keep(*rec):
-                yield rec
+        batch = self._kept(reorder.drain())
+        if batch:
+            yield batch
+        self._stopping.set()
+
+    def _direct(self, src: Source, state: StreamState) -> Iterator[list[Record]]:
+        """The one stream's records as its reader parses them, in this thread (module doc)."""
+        clock = _Clock(self, src)
+        try:
+            reader = open_stream(clock.file, src.name, owns_file=False)
+            for batch in reader.batches():
+                if len(reader.interfaces) > len(state.ifaces):
+                    self._sync_interfaces(state, reader.interfaces)
+                state.packets += len(batch)
+                batch = self._kept(batch)
+                if batch:
+                    yield batch
                 if self._count and self.stats.packets >= self._count:
                     break
-        self._stopping.set()
+            else:
+                if reader.damage is not None and not clock.closed_here:
+                    state.error = str(reader.damage)
+        except NetmonError as e:
+            state.error = str(e)
+        finally:
+            state.ended = True
+            self._stopping.set()
+        clock.raise_error()
+
+    def _kept(self, batch: list[Record]) -> list[Record]:
+        """The batch without duplicates (only possible with several streams, or a cooked
+        interface that sees a packet on several devices), up to the count; counted."""
+        if len(self.streams) > 1 or self._cooked:
+            keep = self._keep
+            batch = [rec for rec in batch if keep(*rec)]
+        else:
+            self.stats.packets += len(batch)
+        over = self.stats.packets - self._count if self._count else 0
+        if over > 0:
+            batch = batch[:len(batch) - over]
+            self.stats.packets = self._count
+        return batch
+
+    def _sync_interfaces(self, state: StreamState, ifaces: list[Interface]) -> int:
+        """The stream's interfaces not passed on yet become the merged stream's; how many."""
+        for iface in ifaces[len(state.ifaces):]:
+            state.ifaces.append(self._add_interface(state, iface))
+        return len(state.ifaces)
 
     def _wind_down(self, now: float, deadline: float | None) -> None:
         """The duration passed or finish() was called: ask the sources once to finish, and
@@ -289,8 +334,8 @@ class MergedStreams:
         return gid
 
     def _keep(self, ts: int, iface: int, buf: bytes, start: int, end: int) -> bool:
-        """Count the record, unless it is a duplicate of one already delivered (only possible
-        with several streams, or a cooked interface that sees a packet on several devices)."""
+        """Count the record, unless it is a duplicate of one already delivered (from another
+        stream, or by a cooked interface)."""
         link, source = self._links[iface]
         if link is not None and (source < 0 or len(self.streams) > 1):
             ip = link(buf, start, end)
@@ -307,29 +352,19 @@ class MergedStreams:
     def _pump(self, idx: int, src: Source) -> None:
         """Thread body: parse one stream, hand its records over in batches, then an end mark."""
         state = self.streams[idx]
-        batch: list = []
         sent_ifaces = 0
-        reader = None
-
-        def hand_over() -> None:
-            nonlocal batch, sent_ifaces
-            ifaces = reader.interfaces[sent_ifaces:] if reader is not None else []
-            if batch or ifaces:
-                sent_ifaces += len(ifaces)
-                self._put((idx, ifaces, batch))
-                batch = []
-
         try:
-            reader = open_stream(ChunkFile(src.chunks, hand_over), src.name, owns_file=False)
-            for rec in reader.records():
-                batch.append(rec)
-                if len(batch) >= MAX_BATCH:
-                    hand_over()
-                    if self._stopping.is_set():
-                        break
-            hand_over()
-            if reader.damage is not None:
-                state.error = str(reader.damage)
+            reader = open_stream(ChunkFile(src.chunks), src.name, owns_file=False)
+            for batch in reader.batches():
+                ifaces = reader.interfaces[sent_ifaces:]
+                sent_ifaces += len(ifaces)
+                for at in range(0, len(batch), MAX_BATCH):
+                    self._put((idx, ifaces if at == 0 else [], batch[at:at + MAX_BATCH]))
+                if self._stopping.is_set():
+                    break
+            else:
+                if reader.damage is not None:
+                    state.error = str(reader.damage)
         except NetmonError as e:
             state.error = str(e)
         except Exception as e:  # noqa: BLE001 - one stream's failure must not end the others
@@ -344,6 +379,39 @@ class MergedStreams:
                 return
             except queue.Full:
                 continue
+
+
+class _Clock:
+    """The direct path's ChunkFile, and what runs between its chunks: the tick, the duration,
+    finish() and stop(). An error of the tick (an output failing) is kept and raised after the
+    stream was closed, so it does not pass for the stream's own."""
+
+    def __init__(self, merged: MergedStreams, src: Source) -> None:
+        self._merged = merged
+        self.file = ChunkFile(src.chunks, self._between)
+        self.closed_here = False
+        self._deadline = time.monotonic() + merged._duration if merged._duration else None
+        self._next_tick = time.monotonic() + TICK_S
+        self._error: BaseException | None = None
+
+    def _between(self) -> None:
+        merged, now = self._merged, time.monotonic()
+        try:
+            merged._wind_down(now, self._deadline)
+            if now >= self._next_tick:
+                self._next_tick = now + TICK_S
+                if merged.on_tick is not None:
+                    merged.on_tick()
+        except Exception as e:  # noqa: BLE001 - raised again by raise_error()
+            self._error = e
+            merged._stopping.set()
+        if merged._stopping.is_set():
+            self.closed_here = True
+            self.file.close()
+
+    def raise_error(self) -> None:
+        if self._error is not None:
+            raise self._error
 
 
 class _Reorder:

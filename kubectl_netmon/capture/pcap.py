@@ -6,7 +6,7 @@ Byte order, record Struct and timestamp scale are chosen once from the magic num
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 from kubectl_netmon.capture.source import MAX_SNAPLEN, CaptureReader, Interface, Record
@@ -38,7 +38,7 @@ class PcapReader(CaptureReader):
         # The upper bits of the link-type field carry FCS information, not the link type.
         self.interfaces.append(Interface(network & 0xFFFF, "", "", snaplen, order))
 
-    def records(self) -> Iterator[Record]:
+    def _parse(self, append: Callable[[Record], None]) -> Iterator[None]:
         unpack = self._record.unpack_from
         frac_ns, limit, refill = self._frac_ns, self._limit, self._chunks.refill
         buf, pos = self._head, HEADER_LEN
@@ -55,7 +55,7 @@ class PcapReader(CaptureReader):
                 end = start + incl
                 if end > size or incl > limit:
                     break
-                yield sec * 1_000_000_000 + frac * frac_ns, 0, buf, start, end
+                append((sec * 1_000_000_000 + frac * frac_ns, 0, buf, start, end))
                 n += 1
                 pos = end
             # a record header or body crosses the end of the buffer, or the record is bad
@@ -65,6 +65,7 @@ class PcapReader(CaptureReader):
                               f"record header says {incl} bytes, snap length {limit}")
                 return
             need = RECORD_LEN + incl
+            yield  # the records so far go on before a read that may wait
             buf, pos = refill(buf, pos, need), 0
             size = len(buf)
             if size < need:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import socket
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from kubectl_netmon.capture.source import MAX_SNAPLEN, CaptureReader, Interface, Record
+from kubectl_netmon.output.escape import escape
 
 SHB, IDB, PB, SPB, NRB, EPB = 0x0A0D0D0A, 1, 2, 3, 4, 6
 BOM = {b"\x4d\x3c\x2b\x1a": "<", b"\x1a\x2b\x3c\x4d": ">"}
@@ -75,7 +76,7 @@ class PcapngReader(CaptureReader):
         super().__init__(name, fileobj, head, owns_file)
         self.sections: list[Section] = []
 
-    def records(self) -> Iterator[Record]:
+    def _parse(self, append: Callable[[Record], None]) -> Iterator[None]:
         refill = self._chunks.refill
         buf, pos = self._head, 0
         self._head = b""
@@ -93,13 +94,18 @@ class PcapngReader(CaptureReader):
                 if (btype != 6 or end > size or blen & 3 or u32(buf, end - 4)[0] != blen
                         or a >= len(sect) or 32 + cap > blen):
                     break
-                g, mul, div, off, _snap = sect[a]
-                ts = (b << 32 | c) * mul // div + off
-                yield ts, g, buf, pos + 28, pos + 28 + cap
+                g, mul, div, off, snap = sect[a]
+                if cap > snap:
+                    break
+                ts = b << 32 | c
+                if div != 1 or mul != 1 or off:  # not dumpcap's nanoseconds
+                    ts = ts * mul // div + off
+                append((ts, g, buf, pos + 28, pos + 28 + cap))
                 n += 1
                 pos = end
             # any other block, one crossing the end of the buffer, or a bad one
             if size - pos < 28:
+                yield  # the records so far go on before a read that may wait
                 buf, pos = refill(buf, pos, 28), 0
                 size = len(buf)
                 if size < 12:
@@ -123,6 +129,7 @@ class PcapngReader(CaptureReader):
                 if blen & 3 or not 12 <= blen <= MAX_BLOCK:
                     self._bad(pos, n, f"block of type {btype:#x} says it has {blen} bytes")
                     return
+                yield
                 buf, pos = refill(buf, pos, blen), 0
                 size = len(buf)
                 end = blen
@@ -137,9 +144,12 @@ class PcapngReader(CaptureReader):
                 if not (a < len(sect) and 32 + cap <= blen):
                     self._bad(pos, n, self._epb_problem(a, len(sect), cap, blen))
                     return
-                g, mul, div, off, _snap = sect[a]
+                g, mul, div, off, snap = sect[a]
+                if cap > snap:  # read on, as tshark does; said once per interface
+                    self._oversized(pos, g, cap, snap)
+                    sect[a] = g, mul, div, off, MAX_BLOCK
                 ts = (b << 32 | c) * mul // div + off
-                yield ts, g, buf, pos + 28, pos + 28 + cap
+                append((ts, g, buf, pos + 28, pos + 28 + cap))
                 n += 1
             elif btype == SHB:
                 major = o.shb(buf, pos + 12)[0] if blen >= 28 else 0
@@ -159,7 +169,7 @@ class PcapngReader(CaptureReader):
                     return
                 g, _mul, _div, _off, snap = sect[0]
                 # a = original length; a simple packet has no timestamp: keep the last one seen.
-                yield ts, g, buf, pos + 12, pos + 12 + min(a, blen - 16, snap)
+                append((ts, g, buf, pos + 12, pos + 12 + min(a, blen - 16, snap)))
                 n += 1
             elif btype == PB:
                 iface, _drops, th, tl, cap, _len = o.pb(buf, pos + 8)
@@ -168,7 +178,7 @@ class PcapngReader(CaptureReader):
                     return
                 g, mul, div, off, _snap = sect[iface]
                 ts = (th << 32 | tl) * mul // div + off
-                yield ts, g, buf, pos + 28, pos + 28 + cap
+                append((ts, g, buf, pos + 28, pos + 28 + cap))
                 n += 1
             elif btype == NRB:
                 self._names(o, buf, pos + 8, end - 4)
@@ -216,6 +226,14 @@ class PcapngReader(CaptureReader):
             return f"packet on interface {iface}, but the section describes {count}"
         return f"packet block of {blen} bytes says it holds {cap} captured bytes"
 
+    def _oversized(self, pos: int, iface: int, cap: int, snap: int) -> None:
+        """A packet longer than its interface's snap length: the block framing says it is whole,
+        so it is read (tshark reads it too), and the user is told once per interface."""
+        name = self.interfaces[iface].name
+        where = f"interface {iface}" + (f" ({escape(name)})" if name else "")
+        self.notes.append(f"{escape(self.name)}: packet at byte {self._chunks.base + pos} has "
+                          f"{cap} bytes, more than the snap length {snap} of {where}; read "
+                          "whole, as tshark reads it")
 
     def _bad(self, pos: int, packets: int, detail: str) -> None:
         self._damaged(self._chunks.base + pos, packets, "damaged", detail)

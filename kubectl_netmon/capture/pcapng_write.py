@@ -3,16 +3,17 @@ descriptions, packets with comments (EPB opt_comment), and Name Resolution Block
 with comments saying more about the names). The section header names the writing application
 (shb_userappl), so a reader can tell whose conventions the names and comments follow.
 
-One little-endian section. Packet blocks are gathered into writes of WRITE_SIZE (one call per
-packet costs more than the packet), the other blocks go straight to the file object; a reader
-of a pipe sees each packet as soon as `flush()` is called.
+One little-endian section. The packet blocks of a batch go to the file object in one write (one
+call per packet costs more than the packet), the other blocks each in one; a reader of a pipe
+sees each packet as soon as `flush()` is called.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import struct
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
 from kubectl_netmon.capture.source import Record
@@ -28,7 +29,6 @@ _HEAD = struct.Struct("<II")
 _U32 = struct.Struct("<I")
 _OPT = struct.Struct("<HH")
 _EPB = struct.Struct("<IIIIIII")  # block type and length, then the EPB's own fields
-WRITE_SIZE = 1 << 20  # packet blocks are gathered and handed to the file in writes this large
 _PADS = (b"", b"\0\0\0", b"\0\0", b"\0")  # after data of length 4n, 4n+1, 4n+2, 4n+3
 _END_OF_OPTIONS = _OPT.pack(OPT_END, 0)
 # A record's original length: the 4 bytes before its data, in its file's byte order
@@ -60,7 +60,6 @@ class PcapngWriter:
         self._file = fileobj
         # per interface: ns per timestamp unit (1 or 1000), wirelen of its records, byte order
         self._ifaces: list[tuple] = []
-        self._pending = bytearray()  # packet blocks not handed to the file yet
         opts = [(OPT_SHB_USERAPPL, userappl.encode())] if userappl else []
         self._block(SHB, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1) + _options(opts))
 
@@ -68,7 +67,7 @@ class PcapngWriter:
                       snaplen: int = 262144, tsresol_ns: bool = True, byteorder: str = "<"
                       ) -> int:
         """Describe an interface; returns the id `write_packet` takes. `byteorder`: that of
-        the records write_records gets on it."""
+        the records write_batch gets on it."""
         opts = []
         if name:
             opts.append((OPT_IF_NAME, name.encode()))
@@ -90,8 +89,7 @@ class PcapngWriter:
         # as a record: the original length in the interface's byte order before the data
         record = (ts_ns, iface, _PACK_U32[self._ifaces[iface][2]](wirelen or 0) + data, 4,
                   4 + len(data))
-        for _ in self.write_records((record,), lambda *_: opts, _not_added):
-            pass
+        self.write_batch([record], [opts])
 
     def add_names(self, names: Iterable[tuple[str, str]], comments: Iterable[str] = ()) -> None:
         """A Name Resolution Block of (ip, name) pairs and comments; before or between
@@ -105,50 +103,40 @@ class PcapngWriter:
         if records or opts:
             self._block(NRB, b"".join(records) + _END_OF_OPTIONS + opts)
 
-    def write_records(self, records: Iterable[Record],
-                      options_of: Callable[[int, int, bytes, int, int], bytes],
-                      add_interfaces: Callable[[int], None]) -> Iterator[Record]:
-        """Write each record (capture.source.Record) as it passes; the hot path of a recording.
-        Its block gets options_of(ts, iface, buf, start, end) (packet_options) and the original
-        length from the record's header; add_interfaces(iface) is called for an interface
-        not added yet (it must add_interface up to it, with the source's byteorder)."""
+    def write_batch(self, batch: list[Record], options: list[bytes] | None = None) -> None:
+        """Write each record (capture.source.Record) of a batch, the hot path of a recording,
+        with the original length from its header and options[i] (packet_options) on the
+        i-th. Its interfaces must have been added, each with the byteorder of its records."""
         head, tail, pads = _EPB.pack, _U32.pack, _PADS
-        ifaces, out = self._ifaces, self._pending
-        for rec in records:
-            ts, iface, buf, start, end = rec
-            if iface >= len(ifaces):
-                add_interfaces(iface)
+        ifaces = self._ifaces
+        if max(rec[1] for rec in batch) >= len(ifaces):
+            _not_added(max(rec[1] for rec in batch))
+        parts: list[bytes] = []
+        add = parts.append
+        for (ts, iface, buf, start, end), opts in zip(batch, options or _no_options(batch)):
             div, wirelen, _ = ifaces[iface]
-            opts = options_of(ts, iface, buf, start, end)
-            units = ts // div
+            if div != 1:
+                ts //= div
             cap = end - start
             length = 32 + cap + (-cap & 3) + len(opts)
             wire = wirelen(buf, start - 4)[0]
-            out += head(EPB, length, iface, units >> 32, units & 0xFFFFFFFF, cap,
-                        wire if wire > cap else cap)
-            out += buf[start:end]
-            out += pads[cap & 3] + opts + tail(length)
-            if len(out) >= WRITE_SIZE:
-                self._file.write(out)  # the file may keep it: gather into a new one
-                self._pending = out = bytearray()
-            yield rec
-        self._drain()
+            add(head(EPB, length, iface, ts >> 32, ts & 0xFFFFFFFF, cap,
+                     wire if wire > cap else cap))
+            add(buf[start:end])
+            add(pads[cap & 3] + opts + tail(length) if opts else pads[cap & 3] + tail(length))
+        self._file.write(b"".join(parts))
 
     def flush(self) -> None:
         """Push written blocks to the file (for a reader at the other end of a pipe)."""
-        self._drain()
         self._file.flush()
 
-    def _drain(self) -> None:
-        """Packets gathered so far to the file (emptied in place: write_records holds it)."""
-        if self._pending:
-            self._file.write(bytes(self._pending))
-            self._pending.clear()
-
     def _block(self, btype: int, body: bytes) -> None:
-        self._drain()
         length = len(body) + 12
         self._file.write(_HEAD.pack(btype, length) + body + _U32.pack(length))
+
+
+def _no_options(batch: list[Record]) -> Iterator[bytes]:
+    return itertools.repeat(b"", len(batch))
 
 
 def _not_added(iface: int) -> None:

@@ -6,7 +6,7 @@ Readers parse records straight out of large chunks (`unpack_from` on the buffer)
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import BinaryIO, NamedTuple
 
 from kubectl_netmon.output.escape import escape
@@ -89,8 +89,9 @@ class CaptureReader:
 
     Iterating yields `(ts_ns, iface, data)`; `records()` yields the same without copying the
     data out of the read buffer, for the decoder. After iteration, `damage` says why reading
-    stopped early, or is None. `name_records` maps IP text to a name from pcapng Name
-    Resolution Blocks (untrusted text, escape before output).
+    stopped early, or is None; `notes` are what the reader read on but the user should know
+    (one line each). `name_records` maps IP text to a name from pcapng Name Resolution Blocks
+    (untrusted text, escape before output).
     """
 
     def __init__(self, name: str, fileobj: BinaryIO, head: bytes, owns_file: bool = True) -> None:
@@ -98,6 +99,7 @@ class CaptureReader:
         self.interfaces: list[Interface] = []
         self.name_records: dict[str, str] = {}
         self.damage: Damage | None = None
+        self.notes: list[str] = []
         self._file = fileobj
         self._chunks = Chunks(fileobj)
         self._head = head
@@ -105,6 +107,23 @@ class CaptureReader:
 
     def records(self) -> Iterator[Record]:
         """Yield (ts_ns, iface, buf, start, end) per packet; the packet is buf[start:end]."""
+        for batch in self.batches():
+            yield from batch
+
+    def batches(self) -> Iterator[list[Record]]:
+        """The records in lists: all that one read of the input held, handed on before the
+        next read (which may wait). The hot path loops over lists instead of resuming a
+        generator per record."""
+        batch: list[Record] = []
+        for _ in self._parse(batch.append):
+            if batch:
+                yield batch[:]
+                batch.clear()
+        if batch:
+            yield batch
+
+    def _parse(self, append: Callable[[Record], None]) -> Iterator[None]:
+        """Parse the input, passing each record to `append`; yield before each read of more."""
         raise NotImplementedError
 
     def __iter__(self) -> Iterator[tuple[int, int, bytes]]:

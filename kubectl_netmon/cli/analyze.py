@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import click
 
 from kubectl_netmon.cli.main import cli
+from kubectl_netmon.cli.zeekdir import ready_zeek_dir
 from kubectl_netmon.errors import CaptureError, UsageError
 from kubectl_netmon.output.escape import escape
 
@@ -83,6 +84,7 @@ def run_analyze(opts: AnalyzeOptions) -> None:
     from kubectl_netmon.output.writers import JsonLinesWriter, ZeekDirWriter
 
     pods = load_pods_json(opts.pods_json) if opts.pods_json else None
+    ready_zeek_dir(opts.zeek_dir)
     # Few cyclic collections: the per-packet and per-flow objects have no cycles (about 15%).
     with pipeline.few_collections(), open_capture(opts.capture) as reader:
         stats = DecodeStats()
@@ -93,12 +95,12 @@ def run_analyze(opts: AnalyzeOptions) -> None:
         table = TableCollector(pods, opts.top) if opts.output == "table" else None
         outputs.append(table or JsonLinesWriter(sys.stdout, pods))
         result = pipeline.run(decoded, outputs, _detectors(opts), _flow_config(opts))
-        damage = reader.damage
+        damage, notes = reader.damage, reader.notes
     if damage is not None and stats.packets == 0:
         raise CaptureError(str(damage))
     if table is not None:
         click.echo(table.render())
-    for line in ([str(damage)] if damage else []) + stats.summary() + result.warnings:
+    for line in notes + ([str(damage)] if damage else []) + stats.summary() + result.warnings:
         click.echo(f"warning: {line}", err=True)
     click.echo(f"{stats.packets} packets, {result.flows} flows, {result.notices} alerts", err=True)
 

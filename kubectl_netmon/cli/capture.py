@@ -10,6 +10,8 @@ logs with --zeek-dir; otherwise packets are only decoded (counted) on their way 
 from __future__ import annotations
 
 import contextlib
+import os
+import stat
 import sys
 
 import click
@@ -17,6 +19,7 @@ import click
 from kubectl_netmon.cli.kubeflags import KubeFlags, kube_flags
 from kubectl_netmon.cli.liveflags import LiveOptions, live_flags
 from kubectl_netmon.cli.main import cli
+from kubectl_netmon.cli.zeekdir import ready_zeek_dir
 from kubectl_netmon.errors import UsageError
 from kubectl_netmon.output.escape import escape
 
@@ -36,7 +39,35 @@ def capture(pods: tuple[str, ...], whole_ns: str | None, selector: str, path: st
     opts.words, opts.selector, opts.whole_namespace = pods, selector, whole_ns
     if path == "-" and opts.output == "json":
         raise UsageError("-o json writes to stdout, and so does -w -; write the pcapng to a file")
+    check_writable(path)
+    ready_zeek_dir(opts.zeek_dir)
     run_capture(kube, opts, path, sys.stderr.isatty())
+
+
+def check_writable(path: str) -> None:
+    """Refuse a -w FILE that cannot be written before anything is created in the cluster (an
+    ephemeral container can never be removed). The file itself is made once the capture runs;
+    a FIFO or device is left to that open (opening it now would wake its reader)."""
+    if path == "-":
+        return
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as e:
+        raise _cannot_write(path, e) from None
+    if mode is not None and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        return
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o666))
+    except OSError as e:
+        raise _cannot_write(path, e) from None
+    if mode is None:
+        os.unlink(path)
+
+
+def _cannot_write(path: str, e: OSError) -> UsageError:
+    return UsageError(f"-w {escape(path)}: cannot write it ({escape(e.strerror or str(e))})")
 
 
 def run_capture(kube: KubeFlags, opts: LiveOptions, path: str, tty: bool) -> None:
@@ -87,8 +118,7 @@ def _open_output(path: str):
         # a large buffer: one write() per MiB, not per 8 KiB (flushed on every tick anyway)
         f = open(path, "wb", buffering=1 << 20)  # noqa: SIM115 - closed below
     except OSError as e:
-        raise UsageError(f"-w {escape(path)}: cannot write it ({escape(e.strerror or str(e))})"
-                         ) from None
+        raise _cannot_write(path, e) from None
     with f, _threaded(f) as out:
         yield out
 

@@ -11,6 +11,7 @@ import click
 
 from kubectl_netmon.cli.kubeflags import parse_duration
 from kubectl_netmon.cluster.specs import DEFAULT_IMAGE
+from kubectl_netmon.errors import UsageError
 
 
 @dataclass
@@ -49,7 +50,8 @@ def live_flags(command: Callable) -> Callable:
         click.option("--image", metavar="IMAGE", default="",
                      help=f"Capture image with dumpcap (default: {DEFAULT_IMAGE})."),
         click.option("--image-pull-secret", metavar="NAME", default="",
-                     help="Pull secret for the image (node mode)."),
+                     help="Pull secret for --image. Only node-mode pods take one (an ephemeral "
+                     "container pulls with its pod's secrets), so auto then picks node mode."),
         click.option("--mode", type=click.Choice(["auto", "ephemeral", "node"]), default="auto",
                      show_default=True, help="Capture in an ephemeral container next to each "
                      "pod, or on the node (hostNetwork pod); auto picks what the cluster allows."),
@@ -70,11 +72,24 @@ def live_flags(command: Callable) -> Callable:
         opts = LiveOptions(bpf_filter=bpf, snaplen=snaplen,
                            duration_s=parse_duration(duration, "--duration") if duration else None,
                            count=count, image=image, image_pull_secret=image_pull_secret,
-                           mode=mode, node_namespace=node_namespace, output=output,
-                           zeek_dir=zeek_dir, quiet=quiet,
-                           detect=not no_detect)
+                           mode=_mode_for(mode, image_pull_secret),
+                           node_namespace=node_namespace, output=output, zeek_dir=zeek_dir,
+                           quiet=quiet, detect=not no_detect)
         return command(*args, opts=opts, **kwargs)
 
     for option in reversed(options):
         wrapper = option(wrapper)
     return wrapper
+
+
+def _mode_for(mode: str, pull_secret: str) -> str:
+    """The mode a pull secret allows: ephemeral containers pull with their pod's own
+    imagePullSecrets, which a running pod cannot change; only node-mode pods take one."""
+    if not pull_secret:
+        return mode
+    if mode == "ephemeral":
+        raise UsageError("--image-pull-secret needs node mode: an ephemeral container pulls with "
+                         "its pod's own imagePullSecrets (fixed once the pod runs); use --mode "
+                         "node, or leave the flag out if the pod's secrets cover the image")
+    return "node"
+

@@ -20,11 +20,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from kubectl_netmon.capture.decode import DecodeStats, packets
-from kubectl_netmon.capture.merge import MergedStreams, Source
+from kubectl_netmon.capture.merge import TICK_S, MergedStreams, Source
 from kubectl_netmon.cli.kubeflags import KubeFlags
 from kubectl_netmon.cli.liveflags import LiveOptions
 from kubectl_netmon.enrich.podmap import PodMap
 from kubectl_netmon.errors import ClusterError
+from kubectl_netmon.heap import keep_freed_memory
 from kubectl_netmon.output.live import Status
 from kubectl_netmon.pipeline import Pipeline, RunResult, few_collections
 
@@ -83,6 +84,7 @@ class LiveRun:
         from kubectl_netmon.cluster.session import CaptureSession
 
         self._check_targets("")  # grammar first: a usage error needs no cluster
+        keep_freed_memory()
         cluster = self.kube.connect()
         targets = self._check_targets(cluster.namespace, cluster.client)
         self.podsource = source = PodSource(cluster.client)
@@ -134,6 +136,8 @@ class LiveRun:
                  ) -> tuple[RunResult, DecodeStats]:
         """Merge the points' streams through the tap and the pipeline until the end."""
         self._started = time.monotonic()
+        for point in points:  # a quiet stream still lets the clocks run (capture.merge)
+            point.stream.idle_every(TICK_S)
         self.merged = merged = MergedStreams(
             [Source(p.name, p.output, p.description) for p in points],
             self.opts.duration_s, self.opts.count, ask_finish=ask_finish)

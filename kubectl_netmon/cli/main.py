@@ -11,7 +11,23 @@ from kubectl_netmon import __version__
 from kubectl_netmon.errors import NetmonError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _StdoutClosed(Exception):
+    """The reader of our stdout went away (`| head`): a normal end, not a failure."""
+
+
+class _Group(click.Group):
+    """Click exits 1 on a broken pipe before main() can see it: turn it into _StdoutClosed.
+    (The product's own sockets and files turn their errors into NetmonErrors, so a broken pipe
+    that reaches here is stdout's.)"""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            raise _StdoutClosed from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
     """Network forensics for Kubernetes pods: flows with pod names, pcapng, Log4Shell alerts."""
 
@@ -42,14 +58,21 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)
+    except click.exceptions.NoArgsIsHelpError as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except click.UsageError as e:
+        click.echo(_usage_line(e), err=True)
+        sys.exit(e.exit_code)
     except click.ClickException as e:
         e.show()
         sys.exit(e.exit_code)
     except NetmonError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(e.exit_code)
-    except BrokenPipeError:
-        sys.stderr.close()
+    except _StdoutClosed:
+        # what is still buffered for stdout goes nowhere, so the exit stays quiet and 0
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(0)
     except KeyboardInterrupt:
         sys.exit(130)
@@ -60,3 +83,13 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"internal error: {type(e).__name__}: {escape(str(e))}; please report it "
                    "(run with NETMON_DEBUG=1 for the traceback)", err=True)
         sys.exit(70)
+
+
+def _usage_line(e: click.UsageError) -> str:
+    """Bad flags as one line, like every other error, with where to look (kubectl says
+    "error: unknown flag: --x" and points at --help too)."""
+    from kubectl_netmon.output.escape import escape
+
+    what = " ".join(e.format_message().split()).rstrip(".")
+    where = e.ctx.command_path if e.ctx is not None else "kubectl-netmon"
+    return f"error: {escape(what)}; see '{where} --help'"

@@ -14,6 +14,7 @@ import click
 from kubectl_netmon.cli.kubeflags import KubeFlags, kube_flags
 from kubectl_netmon.cli.liveflags import LiveOptions, live_flags
 from kubectl_netmon.cli.main import cli
+from kubectl_netmon.cli.zeekdir import ready_zeek_dir
 
 
 @cli.command()
@@ -28,6 +29,7 @@ def watch(target: tuple[str, ...], selector: str, container: str, opts: LiveOpti
           kube: KubeFlags) -> None:
     """Live flows and alerts: pod NAME, node NAME, deploy/NAME, sts/NAME, ds/NAME or -l."""
     opts.words, opts.selector, opts.container = target, selector, container
+    ready_zeek_dir(opts.zeek_dir)
     run_watch(kube, opts, sys.stdout.isatty())
 
 

@@ -29,6 +29,7 @@ PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
 # connection what has arrived; either way every frame in it is parsed at once.
 RECV = 256 * 1024
 COALESCE = 1 << 20  # stdout bytes gathered into one chunk at most
+_IDLE = object()  # what _read returns for a quiet interval
 
 
 @dataclass
@@ -154,10 +155,17 @@ class ExecStream:
         self.protocol = ws.subprotocol or "v4.channel.k8s.io"
         self._ws = ws
 
+    def idle_every(self, seconds: float) -> None:
+        """From now on chunks() yields b"" whenever nothing arrived for `seconds`, so that a
+        consumer reading in its own thread keeps its clocks (redraws, deadlines) going."""
+        if self._ws is not None and self._ws.sock is not None:
+            self._ws.sock.settimeout(seconds)
+
     def chunks(self) -> Iterator[bytes]:
         """Stdout, in order, until the server closes the stream. A chunk is the stdout of every
         read the socket could serve at once (up to COALESCE bytes): large when the stream is
-        fast, so few chunks go downstream, yet nothing waits for more than one read."""
+        fast, so few chunks go downstream, yet nothing waits for more than one read. After
+        idle_every(), b"" marks a quiet interval."""
         ws = self._ws
         if ws is None:
             raise ClusterError(f"{self.what}: not connected")
@@ -169,7 +177,7 @@ class ExecStream:
             size = 0
             while True:
                 data = self._read(ws, recv, reader)
-                if data is None:  # closed here, from another thread
+                if data is None or data is _IDLE:  # closed here, or quiet
                     break
                 parts.append(data)
                 size += len(data)
@@ -180,6 +188,8 @@ class ExecStream:
             if size:
                 self.bytes_received += size
                 yield parts[0] if len(parts) == 1 else b"".join(parts)
+            elif data is _IDLE:
+                yield b""
             parts.clear()
             if data is None:
                 return
@@ -188,11 +198,14 @@ class ExecStream:
         ws.shutdown()
 
     def _read(self, ws: websocket.WebSocket, recv: Callable[[int], bytes],
-              reader: ChannelReader) -> bytes | None:
+              reader: ChannelReader) -> bytes | object | None:
         """One read of the socket through the reader: the stdout it completed (maybe b""), or
-        None when the stream was closed here. A drop or broken framing is a ClusterError."""
+        None when the stream was closed here, _IDLE when nothing came within the idle interval.
+        A drop or broken framing is a ClusterError."""
         try:
             data = recv(RECV)
+        except TimeoutError:  # only after idle_every()
+            return _IDLE
         except OSError as e:
             if ws.sock is None or self._ws is None:
                 return None

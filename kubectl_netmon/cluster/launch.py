@@ -21,12 +21,14 @@ def _running(pod: dict) -> set[str]:
             if "running" in (cs.get("state") or {})}
 
 
-def reusable_container(pod: dict) -> str | None:
-    """The name of a netmon ephemeral container that still runs in this pod, if any."""
+def reusable_container(pod: dict, target: str = "") -> str | None:
+    """The name of a netmon ephemeral container that still runs in this pod (and targets the
+    container asked for with -c), if any."""
     running = _running(pod)
     for c in pod.get("spec", {}).get("ephemeralContainers") or []:
         name = c.get("name", "")
-        if name.startswith(specs.CONTAINER_PREFIX) and name in running:
+        if (name.startswith(specs.CONTAINER_PREFIX) and name in running
+                and (not target or c.get("targetContainerName") == target)):
             return name
     return None
 
@@ -38,11 +40,12 @@ def add_ephemeral(api_client: client.ApiClient, target: PodRef, image: str,
     core = client.CoreV1Api(api_client)
     where = f'pod "{escape(target.key)}"'
     if reuse:
-        name = reusable_container(_read(core, target))
+        name = reusable_container(_read(core, target), target.container)
         if name:
             return name, False
     name = specs.new_name(specs.CONTAINER_PREFIX.rstrip("-"))
-    body = {"spec": {"ephemeralContainers": [specs.ephemeral_container(name, image, linger_s)]}}
+    body = {"spec": {"ephemeralContainers": [
+        specs.ephemeral_container(name, image, linger_s, target.container)]}}
     try:
         rest.call(f"adding a capture container to {where}",
                   core.patch_namespaced_pod_ephemeralcontainers,

@@ -99,15 +99,19 @@ def hosts_filter(ips: list[str], bpf_filter: str = "") -> str:
     return f"{hosts} and ({bpf_filter})" if hosts else bpf_filter
 
 
-def ephemeral_container(name: str, image: str, linger_s: int) -> dict:
-    """The ephemeral container: NET_RAW/NET_ADMIN only (not privileged), self-terminating."""
-    return {
+def ephemeral_container(name: str, image: str, linger_s: int, target: str = "") -> dict:
+    """The ephemeral container: NET_RAW/NET_ADMIN only (not privileged), self-terminating;
+    with `target` (-c) it joins that container's namespaces, as `kubectl debug --target` does."""
+    container = {
         "name": name,
         "image": image,
         "command": linger_command(name, linger_s),
         "terminationMessagePolicy": "File",
         "securityContext": {"capabilities": {"add": list(CAPABILITIES)}},
     }
+    if target:
+        container["targetContainerName"] = target
+    return container
 
 
 def node_pod(name: str, node: str, image: str, linger_s: int, deadline_s: int,

@@ -17,7 +17,7 @@ import socket
 from collections.abc import Iterator
 from typing import BinaryIO, Protocol
 
-from kubectl_netmon.capture.linktypes import DECODERS
+from kubectl_netmon.capture.linktypes import DECODERS, FIXED_HEADERS
 from kubectl_netmon.capture.pcapng_write import PcapngWriter, packet_options
 from kubectl_netmon.capture.source import Interface, Record
 from kubectl_netmon.enrich.capture_names import USERAPPL, holder_comment, nrb_name
@@ -26,12 +26,14 @@ from kubectl_netmon.enrich.podmap import PodInfo, PodMap, Span
 NAMES_TTL_NS = 1_000_000_000  # names of an address pair are looked up again after this
 HOLDINGS_PER_BLOCK = 512  # Name Resolution Blocks stay small (readers cap block sizes)
 _UNWRITTEN = object()
+_IPV4_ETHERTYPE = b"\x08\x00"
+_NO_FIXED_HEADER = (0, -1)  # (link header length, ethertype offset) of other link types
 
 
 class RecordSource(Protocol):
     interfaces: list[Interface]
 
-    def records(self) -> Iterator[Record]: ...
+    def batches(self) -> Iterator[list[Record]]: ...
 
 
 class Recording:
@@ -44,6 +46,7 @@ class Recording:
         self._writer = PcapngWriter(fileobj, USERAPPL)
         self._pods = pods
         self._links: list = []  # per interface: its IP offset finder (None: not IP)
+        self._fixed: list[tuple[int, int]] = []  # per interface: FIXED_HEADERS or _NO_FIXED_HEADER
         self._comments: dict[bytes, bytes] = {}  # source+destination address -> options
         self._comments_until = 0
         self._named: dict[str, str] = {}  # address -> name written into the file
@@ -51,9 +54,18 @@ class Recording:
         self._seen: set[str] = set()  # addresses looked up for packets
 
     def records(self) -> Iterator[Record]:
-        options_of = self._options if self._pods is not None else _no_options
-        yield from self._writer.write_records(self._source.records(), options_of,
-                                              self._add_interfaces)
+        for batch in self.batches():
+            yield from batch
+
+    def batches(self) -> Iterator[list[Record]]:
+        """The source's batches, each written before it is passed on; at the end, what the
+        pod map learnt meanwhile about the captured addresses."""
+        write, links = self._writer.write_batch, self._links
+        for batch in self._source.batches():
+            if len(links) < len(self.interfaces):
+                self._add_interfaces()
+            write(batch, self._options(batch) if self._pods is not None else None)
+            yield batch
         if self._pods is not None:
             self._write_changed_holdings()
         self._writer.flush()
@@ -79,35 +91,52 @@ class Recording:
                    if self._written.get((ip, s.since_ns, s.info), _UNWRITTEN) != s.until_ns]
         self._write_holdings(changed)
 
-    def _add_interfaces(self, upto: int) -> None:
-        links = self._links
-        while len(links) <= upto:
-            iface = self.interfaces[len(links)]
+    def _add_interfaces(self) -> None:
+        """The source's interfaces not in the file yet."""
+        for iface in self.interfaces[len(self._links):]:
             self._writer.add_interface(iface.linktype, iface.name, iface.description,
                                        iface.snaplen or 262144, byteorder=iface.byteorder)
-            links.append(DECODERS.get(iface.linktype))
+            self._links.append(DECODERS.get(iface.linktype))
+            self._fixed.append(FIXED_HEADERS.get(iface.linktype, _NO_FIXED_HEADER))
 
-    def _options(self, ts: int, iface: int, buf: bytes, start: int, end: int) -> bytes:
-        """The encoded "src pod -> dst pod" comment of an IP packet (b"" if none), cached per
-        address pair for a second."""
+    def _options(self, batch: list[Record]) -> list[bytes]:
+        """Per record, the encoded "src pod -> dst pod" comment of an IP packet (b"" if none),
+        cached per address pair for a second. IPv4 behind a fixed-size link header is found
+        at once."""
+        fixed, comments, found = self._fixed, self._comments, []
+        for ts, iface, buf, start, end in batch:
+            link_len, etype_at = fixed[iface]
+            ip = start + link_len
+            if (etype_at >= 0 and end - ip >= 20 and buf[ip] >> 4 == 4
+                    and buf[start + etype_at:start + etype_at + 2] == _IPV4_ETHERTYPE):
+                pair = buf[ip + 12:ip + 20]
+            else:
+                pair = self._pair(iface, buf, start, end)
+            if ts >= self._comments_until:
+                comments.clear()
+                self._comments_until = ts + NAMES_TTL_NS
+            opts = comments.get(pair)
+            if opts is None:
+                opts = comments[pair] = self._comment(pair, ts)
+            found.append(opts)
+        return found
+
+    def _comment(self, pair: bytes, ts: int) -> bytes:
+        if not pair:
+            return b""
+        half = len(pair) // 2
+        return packet_options(self._describe(pair[:half], pair[half:], ts))
+
+    def _pair(self, iface: int, buf: bytes, start: int, end: int) -> bytes:
+        """Source and destination address of an IP packet, b"" if it is none."""
         link = self._links[iface]
         ip = link(buf, start, end) if link is not None else -1
         version = buf[ip] >> 4 if 0 <= ip < end else 0
         if version == 4 and end - ip >= 20:
-            pair = buf[ip + 12:ip + 20]
-        elif version == 6 and end - ip >= 40:
-            pair = buf[ip + 8:ip + 40]
-        else:
-            return b""
-        if ts >= self._comments_until:
-            self._comments.clear()
-            self._comments_until = ts + NAMES_TTL_NS
-        opts = self._comments.get(pair)
-        if opts is None:
-            half = len(pair) // 2
-            opts = self._comments[pair] = packet_options(
-                self._describe(pair[:half], pair[half:], ts))
-        return opts
+            return buf[ip + 12:ip + 20]
+        if version == 6 and end - ip >= 40:
+            return buf[ip + 8:ip + 40]
+        return b""
 
     def _describe(self, src: bytes, dst: bytes, ts: int) -> str | None:
         labels = [self._label(packed, ts) for packed in (src, dst)]
@@ -125,10 +154,6 @@ class Recording:
         if (ip, span.since_ns, span.info) not in self._written:
             self._write_holdings([(ip, span)])
         return span.info.label
-
-
-def _no_options(ts: int, iface: int, buf: bytes, start: int, end: int) -> bytes:
-    return b""
 
 
 def _text(packed: bytes) -> str:

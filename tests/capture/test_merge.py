@@ -7,8 +7,10 @@ over in uneven chunks, as an exec stream delivers them.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 
+import pytest
 from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.l2 import Ether
 
@@ -154,7 +156,9 @@ def test_finishing_asks_the_sources_to_end_and_keeps_their_last_packets():
 
     def capture() -> Iterator[bytes]:
         yield stream([(T0, eth(udp(1)))])
-        asked.wait(30)  # a remote capture sends its last packets only once asked to end
+        # a remote capture sends its last packets only once asked to end; b"": still quiet
+        while not asked.wait(0.05):
+            yield b""
         yield epb(0, T0 + MS, eth(udp(2)))
 
     m = MergedStreams([Source("demo/web", capture())], ask_finish=asked.set)
@@ -169,7 +173,9 @@ def test_a_duration_without_anyone_to_ask_ends_the_merge_at_once():
 
     def quiet_for_long() -> Iterator[bytes]:
         yield stream([(T0, eth(udp(1)))])
-        threading.Event().wait(30)
+        for _ in range(600):
+            time.sleep(0.05)
+            yield b""  # quiet, as an exec stream says every TICK_S
         ended.set()
 
     m = MergedStreams([Source("a", quiet_for_long())], duration_s=0.3)
@@ -209,4 +215,39 @@ def test_chunkfile_reads_across_chunks_and_announces_each_wait():
     assert f.read1(10) == b"e"
     assert f.read() == b"f"
     assert f.read1(1) == b""
-    assert len(waits) == 4  # before "ab", before "cde" (the empty chunk skipped), "f", the end
+    # before "ab", for the empty chunk (the source is quiet), before "cde", "f", the end
+    assert len(waits) == 5
+
+
+def test_a_single_quiet_stream_keeps_the_clock_ticking():
+    """One stream is read in the consumer's thread: its ticks run while the stream is quiet."""
+    ticks = []
+
+    def quiet() -> Iterator[bytes]:
+        yield stream([(T0, eth(udp(1)))])
+        while len(ticks) < 3:
+            time.sleep(0.05)
+            yield b""
+
+    m = MergedStreams([Source("a", quiet())])
+    m.on_tick = lambda: ticks.append(1)
+
+    assert len(list(m.records())) == 1 and len(ticks) == 3
+
+
+def test_a_failing_tick_is_raised_as_itself_not_as_the_stream_dropping():
+    def quiet() -> Iterator[bytes]:
+        yield stream([(T0, eth(udp(1)))])
+        while True:
+            time.sleep(0.05)
+            yield b""
+
+    def broken_output() -> None:
+        raise BrokenPipeError("stdout closed")
+
+    m = MergedStreams([Source("a", quiet())])
+    m.on_tick = broken_output
+
+    with pytest.raises(BrokenPipeError):
+        list(m.records())
+    assert m.streams[0].error == ""

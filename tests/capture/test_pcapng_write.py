@@ -150,13 +150,12 @@ def records_of(frames: list[bytes], order: str = "<") -> list[tuple]:
             for i, f in enumerate(frames)]
 
 
-def test_records_pass_through_unchanged_and_are_written(tmp_path):
-    records = records_of(FRAMES, ">")
+def test_a_batch_of_records_is_written_in_order(tmp_path):
+    """Records as a big-endian reader yields them (the original length before the data)."""
     with open(tmp_path / "rec.pcapng", "wb") as f:
         w = PcapngWriter(f)
-        passed = list(w.write_records(records, lambda *_: b"", lambda _i: w.add_interface(
-            LINKTYPE_ETHERNET, byteorder=">")))
-    assert passed == records
+        w.add_interface(LINKTYPE_ETHERNET, byteorder=">")
+        w.write_batch(records_of(FRAMES, ">"))
     assert read_back(tmp_path / "rec.pcapng")[0] == [(0, f) for f in FRAMES]
 
 
@@ -165,21 +164,17 @@ def test_records_carry_the_options_given_per_packet(tmp_path, tshark):
     with open(path, "wb") as f:
         w = PcapngWriter(f)
         w.add_interface(LINKTYPE_ETHERNET)
-        for _ in w.write_records(records_of(FRAMES[:3]), lambda ts, *_: packet_options(
-                "second" if ts == T0_NS + 1 else None), lambda _i: None):
-            pass
+        w.write_batch(records_of(FRAMES[:3]), [b"", packet_options("second"), b""])
     assert [row[0] for row in fields(tshark, path, "frame.comment")] == ["", "second", ""]
 
 
-def test_flush_writes_the_packets_so_far_while_records_still_pass(tmp_path):
+def test_a_batch_is_in_the_file_once_written_and_flushed(tmp_path):
     path = tmp_path / "mid.pcapng"
     with open(path, "wb") as f:
         w = PcapngWriter(f)
         w.add_interface(LINKTYPE_ETHERNET)
-        passing = w.write_records(records_of(FRAMES), lambda *_: b"", lambda _i: None)
-        for _ in range(3):
-            next(passing)
+        w.write_batch(records_of(FRAMES[:3]))
         w.flush()
         assert len(read_back(path)[0]) == 3
-        list(passing)
+        w.write_batch(records_of(FRAMES[3:]))
     assert len(read_back(path)[0]) == len(FRAMES)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 PCAP_HEADER = 24
 RECORD_HEADER = struct.Struct("<IIII")  # the shared captures are little-endian
+BLOCK_HEADER = struct.Struct("<II")  # pcapng block type and length (editcap writes little-endian)
+IDB, EPB = 1, 6
 
 
 def record_offsets(data: bytes) -> list[int]:
@@ -43,6 +45,21 @@ def with_oversized_record(src: Path, dst: Path, index: int) -> int:
     struct.pack_into("<I", data, at + 8, snaplen + 1)
     dst.write_bytes(bytes(data))
     return at
+
+
+def pcapng_blocks(data: bytes) -> list[tuple[int, int]]:
+    """(offset, block type) of every block of a little-endian pcapng."""
+    found, pos = [], 0
+    while pos + BLOCK_HEADER.size <= len(data):
+        btype, blen = BLOCK_HEADER.unpack_from(data, pos)
+        found.append((pos, btype))
+        pos += blen
+    return found
+
+
+def packet_blocks(data: bytes) -> list[int]:
+    """Offsets of the Enhanced Packet Blocks of a little-endian pcapng."""
+    return [at for at, btype in pcapng_blocks(data) if btype == EPB]
 
 
 def http_exchange(path: Path, request: bytes, response: bytes) -> Path:

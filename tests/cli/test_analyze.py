@@ -6,6 +6,7 @@ import json
 import os
 import re
 import select
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,10 @@ from pathlib import Path
 import pytest
 
 from tests.cli.captures import (
+    IDB,
     http_exchange,
+    packet_blocks,
+    pcapng_blocks,
     record_offsets,
     truncated,
     udp_datagrams,
@@ -129,15 +133,21 @@ def test_a_pcapng_copy_gives_the_same_records_as_the_pcap(attack, tshark, tmp_pa
             == records(analyze(attack, "-o", "json").stdout))
 
 
-def test_pods_json_names_both_ends_of_each_flow(attack, tmp_path):
-    pods = tmp_path / "pods.json"
-    pods.write_text(json.dumps({"kind": "List", "items": [
+@pytest.fixture
+def pods(tmp_path) -> Path:
+    """`kubectl get pods -A -o json` naming both ends of the attack capture."""
+    path = tmp_path / "pods.json"
+    path.write_text(json.dumps({"kind": "List", "items": [
         {"kind": "Pod", "metadata": {"namespace": "shop", "name": "web-7d4b9c-x2x9z"},
          "spec": {"nodeName": "node1"},
          "status": {"phase": "Running", "podIP": "198.51.100.10", "hostIP": "172.31.0.5"}},
         {"kind": "Pod", "metadata": {"namespace": "default", "name": "ldap-5f8d7-q7w2e"},
          "spec": {"nodeName": "node2"},
          "status": {"phase": "Running", "podIP": "203.0.113.217", "hostIP": "172.31.0.6"}}]}))
+    return path
+
+
+def test_pods_json_names_both_ends_of_each_flow(attack, pods):
     conns = [r for r in records(analyze(attack, "-o", "json", "--pods-json", pods).stdout)
              if r["_path"] == "conn"]
     names = {(c["orig_pod.name"], c["resp_pod.name"]) for c in conns}
@@ -146,6 +156,17 @@ def test_pods_json_names_both_ends_of_each_flow(attack, tmp_path):
     assert all(c["orig_pod.node_ip"] in ("172.31.0.5", "172.31.0.6") for c in conns)
     table = analyze(attack, "--pods-json", pods).stdout.decode()
     assert "shop/web-7d4b9c-x2x9z" in table
+
+
+def test_pods_json_names_both_ends_of_each_alert(attack, pods):
+    notices = [r for r in records(analyze(attack, "-o", "json", "--pods-json", pods).stdout)
+               if r["_path"] == "notice"]
+    ends = {(n["note"].split("::")[1], n["orig_pod.name"], n["resp_pod.name"]) for n in notices}
+    assert ends == {("LOG4J_ATTEMPT_BODY", "ldap-5f8d7-q7w2e", "web-7d4b9c-x2x9z"),
+                    ("LOG4J_CALLBACK", "web-7d4b9c-x2x9z", "ldap-5f8d7-q7w2e"),
+                    ("LOG4J_LDAP_JAVA", "web-7d4b9c-x2x9z", "ldap-5f8d7-q7w2e"),
+                    ("LOG4J_JAVA_CLASS_DOWNLOAD", "web-7d4b9c-x2x9z", "ldap-5f8d7-q7w2e")}
+    assert {n["resp_pod.ns"] for n in notices} == {"shop", "default"}
 
 
 def test_stdin_is_read_when_the_file_is_a_dash(attack):
@@ -254,6 +275,58 @@ def test_a_record_longer_than_the_snap_length_is_reported_at_its_offset(attack, 
     assert stderr_lines(proc)[-1].startswith("40 packets")
 
 
+@pytest.fixture
+def attack_ng(attack, tshark, tmp_path) -> Path:
+    """The attack capture as pcapng (one section, one interface), as Wireshark saves it."""
+    out = tmp_path / "attack.pcapng"
+    subprocess.run([str(Path(tshark).with_name("editcap")), "-F", "pcapng", str(attack),
+                    str(out)], check=True)
+    return out
+
+
+def test_a_pcapng_packet_longer_than_its_snap_length_is_read_whole_and_said_once(
+        attack, attack_ng, tmp_path):
+    """tshark reads such a packet whole (its block says where it ends), so analyze does too."""
+    data = bytearray(attack_ng.read_bytes())
+    (idb,) = [at for at, btype in pcapng_blocks(bytes(data)) if btype == IDB]
+    struct.pack_into("<I", data, idb + 12, 100)  # the interface's snap length
+    (tmp_path / "snapped.pcapng").write_bytes(bytes(data))
+    first_long = next(at for at in packet_blocks(bytes(data))
+                      if struct.unpack_from("<I", data, at + 20)[0] > 100)
+
+    proc = analyze(tmp_path / "snapped.pcapng", "-o", "json")
+
+    assert proc.returncode == 0
+    line = damage_line(proc, "snapped.pcapng")
+    assert f"byte {first_long}" in line and "snap length 100" in line
+    assert records(proc.stdout) == records(analyze(attack, "-o", "json").stdout)
+
+
+def test_a_pcapng_block_with_a_bad_length_mid_file_keeps_the_packets_before(attack_ng, tmp_path):
+    data = bytearray(attack_ng.read_bytes())
+    at = packet_blocks(bytes(data))[30]
+    struct.pack_into("<I", data, at + 4, 7)  # not a multiple of 4: no block is that long
+    (tmp_path / "bad.pcapng").write_bytes(bytes(data))
+
+    proc = analyze(tmp_path / "bad.pcapng")
+
+    assert proc.returncode == 0
+    assert f"byte {at}" in damage_line(proc, "bad.pcapng")
+    assert stderr_lines(proc)[-1].startswith("30 packets")
+
+
+def test_a_pcapng_cut_inside_its_last_block_keeps_every_packet_before_it(attack_ng, tmp_path):
+    data = attack_ng.read_bytes()
+    at = packet_blocks(data)[-1]
+    (tmp_path / "cut.pcapng").write_bytes(data[:at + 40])
+
+    proc = analyze(tmp_path / "cut.pcapng")
+
+    assert proc.returncode == 0
+    assert f"byte {at}" in damage_line(proc, "cut.pcapng")
+    assert stderr_lines(proc)[-1].startswith("71 packets")
+
+
 def test_a_capture_cut_inside_its_first_record_fails_naming_the_file(attack, tmp_path):
     data = attack.read_bytes()
     (tmp_path / "first.pcap").write_bytes(data[:record_offsets(data)[0] + 30])
@@ -272,13 +345,23 @@ def test_a_missing_file_is_one_error_line_and_exit_1(tmp_path):
 def test_a_file_that_is_not_a_capture_is_one_error_line_and_exit_1(tmp_path):
     (tmp_path / "notes.txt").write_text("not a capture\n")
     proc = analyze(tmp_path / "notes.txt")
-    assert proc.returncode == 1 and len(stderr_lines(proc)) == 1
+    assert proc.returncode == 1
+    (line,) = stderr_lines(proc)
+    assert line.startswith("error: ") and "notes.txt" in line
 
 
 def test_a_bad_pods_json_is_a_usage_error(attack, tmp_path):
     (tmp_path / "pods.json").write_text("{oops")
     proc = analyze(attack, "--pods-json", tmp_path / "pods.json")
     assert proc.returncode == 2 and "--pods-json" in stderr_lines(proc)[0]
+
+
+def test_a_zeek_dir_that_is_a_file_is_a_usage_error_naming_it(attack, tmp_path):
+    (tmp_path / "logs").write_text("notes\n")
+    proc = analyze(attack, "--zeek-dir", tmp_path / "logs")
+    assert (proc.returncode, stderr_lines(proc)) == (2, [
+        f"error: --zeek-dir {tmp_path / 'logs'}: a file, not a directory; name a directory for "
+        "the logs"])
 
 
 # -- inspect ----------------------------------------------------------------------------------

@@ -88,6 +88,19 @@ def test_closing_the_stream_from_another_thread_ends_chunks_quietly(lab_cfg):
     assert list(chunks) == []
 
 
+def test_a_quiet_stream_says_so_every_idle_interval_once_asked(lab_cfg):
+    """idle_every: b"" while nothing arrives (a reader in the main thread keeps its clocks),
+    the output itself unchanged."""
+    stream = ExecStream(lab_cfg, "exec-stream", "web", ["sh", "-c", "echo up; sleep 1; echo on"])
+    stream.connect()
+    chunks = stream.chunks()
+    assert next(chunks) == b"up\n"
+    stream.idle_every(0.1)
+    rest = list(chunks)
+    stream.close()
+    assert b"".join(rest) == b"on\n" and rest.count(b"") >= 5
+
+
 class _V4Exec(socketserver.StreamRequestHandler):
     """One exec over plain WebSocket, answering only v4, run by the lab's own exec session."""
 

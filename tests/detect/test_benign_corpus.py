@@ -7,8 +7,6 @@ import pytest
 from tests.detect.corpus_benign import write_corpus
 from tests.detect.replay import replay
 
-pytest.importorskip("kubectl_netmon.capture.engine")
-
 MIN_PACKETS = 100_000
 
 

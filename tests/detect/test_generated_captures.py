@@ -13,8 +13,6 @@ from tests.detect.cases import OBFUSCATED, SCHEMES
 from tests.detect.pcapgen import Capture
 from tests.detect.replay import replay
 
-pytest.importorskip("kubectl_netmon.capture.engine")
-
 ATTACKER, VICTIM, MAVEN = "203.0.113.7", "10.0.0.5", "151.101.0.209"
 OK = wire.http_ok(b"<html>ok</html>", "text/html")
 

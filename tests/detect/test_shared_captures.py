@@ -8,8 +8,6 @@ import pytest
 from kubectl_netmon.detect.log4shell import chains
 from tests.detect.replay import replay
 
-pytest.importorskip("kubectl_netmon.capture.engine")
-
 # capture -> the Zeek package's notices: (note, orig_h, orig_p, resp_h, resp_p)
 ZEEK_BASELINE = {
     "log4j-attack.pcap": [

@@ -60,6 +60,18 @@ def pod_fields(conn: dict, side: str) -> tuple:
     return tuple(conn.get(f"{side}_pod.{k}") for k in ("ns", "name", "node", "node_ip"))
 
 
+class OnePerBatch:
+    """A reader's records one at a time, as a slow live stream hands them on."""
+
+    def __init__(self, reader) -> None:
+        self.interfaces = reader.interfaces
+        self._reader = reader
+
+    def batches(self):
+        for rec in self._reader.records():
+            yield [rec]
+
+
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory):
     """The capture recorded with the live map, which the watch changes after the first packet:
@@ -68,8 +80,8 @@ def recorded(tmp_path_factory):
     pods = live_map()
     out = tmp / "rec.pcapng"
     with open_capture(str(capture(tmp / "in.pcap"))) as reader, open(out, "wb") as f:
-        recording = Recording(reader, f, pods)
-        for i, _ in enumerate(recording.records()):
+        recording = Recording(OnePerBatch(reader), f, pods)
+        for i, _ in enumerate(recording.batches()):
             if i == 0:
                 pods.end(REUSED, T0_NS + CART_ENDS_S * S)
                 pods.add(REUSED, JOB, T0_NS + JOB_STARTS_S * S)

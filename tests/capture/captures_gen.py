@@ -200,10 +200,13 @@ def write(path: Path, data: bytes) -> Path:
     return path
 
 
-def synthetic_pcap(path: Path, count: int, flows: int = 1000, payload: int = 64) -> Path:
+def synthetic_pcap(path: Path, count: int, flows: int = 1000, payload: int = 64,
+                   client: str = CLIENT4, server: str = SERVER4, start_s: int = 1_700_000_000
+                   ) -> Path:
     """A large Ethernet/IPv4/TCP pcap for benchmarks: `count` packets spread over `flows`
-    client ports, written in streaming fashion (memory independent of count)."""
-    template = bytearray(bytes(Ether(src=MAC_A, dst=MAC_B) / IP(src=CLIENT4, dst=SERVER4)
+    client ports, one every microsecond from `start_s`, written in streaming fashion (memory
+    independent of count)."""
+    template = bytearray(bytes(Ether(src=MAC_A, dst=MAC_B) / IP(src=client, dst=server)
                                / TCP(sport=1, dport=80, flags="PA") / Raw(b"x" * payload)))
     rec = struct.Struct("<IIII")
     with open(path, "wb") as f:
@@ -212,7 +215,7 @@ def synthetic_pcap(path: Path, count: int, flows: int = 1000, payload: int = 64)
             # client port, then seq advancing by the payload within each flow
             struct.pack_into("!H", template, 34, 1024 + i % flows)
             struct.pack_into("!I", template, 38, 1 + i // flows * payload)
-            f.write(rec.pack(1_700_000_000 + i // 1_000_000, i % 1_000_000, len(template),
+            f.write(rec.pack(start_s + i // 1_000_000, i % 1_000_000, len(template),
                              len(template)))
             f.write(template)
     return path

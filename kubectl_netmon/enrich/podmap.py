@@ -52,22 +52,26 @@ class PodMap:
 
     When intervals overlap (a snapshot knows no exact history, a watch may miss a delete), the
     one that started last wins: it is the latest assignment of that address at that time.
+    `generation` changes with every change, so that a cache of answers knows when to forget.
     """
 
     def __init__(self) -> None:
         self._pods: dict[str, list[list]] = {}  # ip -> [[since_ns, until_ns|None, PodInfo], ...]
         self._nodes: dict[str, PodInfo] = {}
+        self.generation = 0
 
     def add(self, ip: str, info: PodInfo, since_ns: int = 0, until_ns: int | None = None) -> None:
         """Record that info held ip from since_ns (0: as far back as we know) until until_ns
         (None: still holds it)."""
         self._pods.setdefault(canonical_ip(ip), []).append([since_ns, until_ns, info])
+        self.generation += 1
 
     def end(self, ip: str, until_ns: int) -> None:
         """The current holder of ip gave it up at until_ns (a live watch saw the pod go)."""
         still_open = [e for e in self._pods.get(canonical_ip(ip), ()) if e[1] is None]
         if still_open:
             max(still_open, key=lambda e: e[0])[1] = until_ns
+            self.generation += 1
 
     def close(self, ip: str, since_ns: int, info: PodInfo, until_ns: int | None) -> None:
         """Set the end of the holding of ip by info that began at since_ns (a recording read
@@ -75,12 +79,14 @@ class PodMap:
         for entry in self._pods.get(canonical_ip(ip), ()):
             if entry[0] == since_ns and entry[2] == info:
                 entry[1] = until_ns
+                self.generation += 1
 
     def add_node(self, ip: str, node: str) -> None:
         """A node's own address. hostNetwork pods send from it too and a packet cannot tell which
         of them did, so the address names the node (ns "", name = node)."""
         ip = canonical_ip(ip)
         self._nodes[ip] = PodInfo(ns="", name=node, node=node, node_ip=ip, kind="node")
+        self.generation += 1
 
     def lookup(self, ip: str, ts_ns: int) -> PodInfo | None:
         """The pod that held ip (canonical text) at ts_ns, else the node with that address."""

@@ -23,7 +23,8 @@ from kubectl_netmon.capture.source import Interface, Record
 from kubectl_netmon.enrich.capture_names import USERAPPL, holder_comment, nrb_name
 from kubectl_netmon.enrich.podmap import PodInfo, PodMap, Span
 
-NAMES_TTL_NS = 1_000_000_000  # names of an address pair are looked up again after this
+# names of an address pair are looked up again after this, and whenever the pod map changed
+NAMES_TTL_NS = 1_000_000_000
 HOLDINGS_PER_BLOCK = 512  # Name Resolution Blocks stay small (readers cap block sizes)
 _UNWRITTEN = object()
 _IPV4_ETHERTYPE = b"\x08\x00"
@@ -49,6 +50,7 @@ class Recording:
         self._fixed: list[tuple[int, int]] = []  # per interface: FIXED_HEADERS or _NO_FIXED_HEADER
         self._comments: dict[bytes, bytes] = {}  # source+destination address -> options
         self._comments_until = 0
+        self._generation = 0  # of the pod map when the cached comments were made
         self._named: dict[str, str] = {}  # address -> name written into the file
         self._written: dict[tuple[str, int, PodInfo], int | None] = {}  # holding -> its until
         self._seen: set[str] = set()  # addresses looked up for packets
@@ -101,9 +103,12 @@ class Recording:
 
     def _options(self, batch: list[Record]) -> list[bytes]:
         """Per record, the encoded "src pod -> dst pod" comment of an IP packet (b"" if none),
-        cached per address pair for a second. IPv4 behind a fixed-size link header is found
-        at once."""
+        cached per address pair for a second or until the pod map changes. IPv4 behind a
+        fixed-size link header is found at once."""
         fixed, comments, found = self._fixed, self._comments, []
+        if self._pods.generation != self._generation:  # the map changed: answers may too
+            comments.clear()
+            self._generation = self._pods.generation
         for ts, iface, buf, start, end in batch:
             link_len, etype_at = fixed[iface]
             ip = start + link_len

@@ -133,3 +133,21 @@ def test_a_file_netmon_did_not_write_names_no_pods(tmp_path):
 
     assert conns and not any(key.endswith(("_pod.ns", "_pod.name")) for c in conns.values()
                              for key in c)
+
+
+def test_a_pod_the_watch_reports_mid_second_is_named_from_the_next_packet_on(tmp_path, tshark):
+    """Comments are cached per address pair, but not past a change of the pod map."""
+    newcomer = "10.244.1.99"
+    frames = [bytes(Ether() / IP(src=newcomer, dst=DB) / UDP(sport=1000 + i, dport=53) / b"q")
+              for i in range(2)]
+    path = write(tmp_path / "in.pcap", pcap_header(LINKTYPE_ETHERNET) + b"".join(
+        pcap_record(T0_NS + i * 1_000_000, frame) for i, frame in enumerate(frames)))
+    pods, out = live_map(), tmp_path / "rec.pcapng"
+    with open_capture(str(path)) as reader, open(out, "wb") as f:
+        for i, _ in enumerate(Recording(OnePerBatch(reader), f, pods).batches()):
+            if i == 0:  # the watch saw the new pod start before the first packet
+                pods.add(newcomer, JOB, T0_NS - S)
+
+    comments = subprocess.run([tshark, "-r", str(out), "-T", "fields", "-e", "frame.comment"],
+                              capture_output=True, text=True, check=True).stdout.splitlines()
+    assert comments == ["10.244.1.99 -> shop/db-0", "batch/job-1 -> shop/db-0"]

@@ -28,11 +28,13 @@ import pytest
 import websocket
 
 from tests.lab import kubectl
+from tests.lab.node import state
 
 REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 60.0  # seconds for the lab to come up (namespaces, certificates)
 PR_SET_PDEATHSIG = 1  # prctl option: the signal a child gets when its parent dies
 WAIT_TIMEOUT = 60.0  # seconds a test waits for a pod condition before failing
+STOP_TIMEOUT = 60.0  # seconds the lab may take to stop its pods and remove its namespaces
 
 
 class Lab:
@@ -184,14 +186,19 @@ def _term_with_parent() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def stop_lab(proc: subprocess.Popen) -> None:
-    """SIGTERM the lab (it stops every pod) and wait for it."""
+def stop_lab(proc: subprocess.Popen, state_dir: Path | None = None) -> None:
+    """SIGTERM the lab (it stops every pod) and wait for it; one that does not stop in time is
+    killed, and what it recorded in state_dir (network namespaces, processes) removed."""
     proc.send_signal(signal.SIGTERM)
     try:
-        proc.wait(timeout=60)
+        proc.wait(timeout=STOP_TIMEOUT)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+        if state_dir is not None:
+            removed = state.remove_all(state_dir)
+            with open(state_dir / "lab.log", "a") as log:
+                print(f"fixtures: killed after {STOP_TIMEOUT:.0f} s; removed {removed}", file=log)
 
 
 _SHARED: dict[str, Any] = {}  # one lab per session even when several modules import `lab`
@@ -207,7 +214,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         _SHARED.update(proc=proc, lab=running)
     yield _SHARED["lab"]
     if "proc" in _SHARED:
-        stop_lab(_SHARED.pop("proc"))
+        stop_lab(_SHARED.pop("proc"), _SHARED["lab"].state_dir)
         _SHARED.clear()
 
 
@@ -241,6 +248,26 @@ def pod(
         "metadata": {"name": name},
         "spec": {"containers": [container], **spec},
     }
+
+
+def workload(
+    kind: str,
+    name: str,
+    replicas: int | None = 2,
+    labels: dict | None = None,
+    selector: dict | None = None,
+    **spec: Any,
+) -> dict:
+    """An apps/v1 workload manifest whose pods sleep (replicas None: a DaemonSet's spec)."""
+    labels = labels or {"app": name}
+    body: dict = {
+        "selector": {"matchLabels": selector if selector is not None else labels},
+        "template": {"metadata": {"labels": labels}, "spec": pod(name)["spec"]},
+        **spec,
+    }
+    if replicas is not None:
+        body["replicas"] = replicas
+    return {"apiVersion": "apps/v1", "kind": kind, "metadata": {"name": name}, "spec": body}
 
 
 class ExecResult:

@@ -7,23 +7,7 @@ import time
 from tests.lab import fixtures
 
 lab, lab_ns, kubectl_bin = fixtures.lab, fixtures.lab_ns, fixtures.kubectl_bin
-
-
-def workload(kind: str, name: str, replicas: int | None = 2, labels: dict | None = None,
-             selector: dict | None = None) -> dict:
-    """An apps/v1 workload manifest whose pods sleep."""
-    labels = labels or {"app": name}
-    spec: dict = {
-        "selector": {"matchLabels": selector if selector is not None else labels},
-        "template": {
-            "metadata": {"labels": labels},
-            "spec": {"containers": [{"name": "app", "image": "busybox:1.36",
-                                     "command": ["sleep", "3600"]}]},
-        },
-    }
-    if replicas is not None:
-        spec["replicas"] = replicas
-    return {"apiVersion": "apps/v1", "kind": kind, "metadata": {"name": name}, "spec": spec}
+workload = fixtures.workload
 
 
 def _path(ns: str, resource: str, name: str = "") -> str:
@@ -126,11 +110,13 @@ def test_selector_not_matching_template_is_invalid(lab, lab_ns):
 
 def test_kubectl_get_deploy(lab, lab_ns, kubectl_bin):
     lab.request("POST", _path(lab_ns, "deployments"), workload("Deployment", "shown", 1))
+    rolled = lab.kubectl(kubectl_bin, "rollout", "status", "deploy/shown", "-n", lab_ns)
+    assert rolled.stdout == b'deployment "shown" successfully rolled out\n', rolled.stderr
     result = lab.kubectl(kubectl_bin, "get", "deploy", "-n", lab_ns)
     assert result.returncode == 0, result.stderr.decode()
     header, row = result.stdout.decode().splitlines()
     assert header.split() == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
-    assert row.split()[:2] == ["shown", "0/1"]
+    assert row.split()[:4] == ["shown", "1/1", "1", "1"]
 
 
 DEPLOYMENT_YAML = """\
@@ -253,3 +239,24 @@ def test_a_deleted_statefulset_pod_comes_back_under_its_name(lab, lab_ns):
     lab.request("DELETE", f"/api/v1/namespaces/{lab_ns}/pods/db-1", {"gracePeriodSeconds": 0})
     lab.wait_for_pod(lab_ns, "db-1", lambda p: p["metadata"]["uid"] != old["db-1"]
                      and p["status"].get("phase") == "Running")
+
+
+def test_the_update_strategies_default_as_upstream(lab, lab_ns):
+    _, sts = lab.request("POST", _path(lab_ns, "statefulsets"), workload("StatefulSet", "db", 1))
+    _, ds = lab.request("POST", _path(lab_ns, "daemonsets"), workload("DaemonSet", "agent", None))
+    _, dep = lab.request("POST", _path(lab_ns, "deployments"), workload("Deployment", "web", 1))
+    assert (sts["spec"]["podManagementPolicy"], sts["spec"]["updateStrategy"]) == (
+        "OrderedReady", {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}})
+    assert ds["spec"]["updateStrategy"] == {
+        "type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}}
+    assert dep["spec"]["strategy"] == {
+        "type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}}
+
+
+def test_an_unknown_pod_management_policy_is_invalid(lab, lab_ns):
+    manifest = workload("StatefulSet", "db", 1)
+    manifest["spec"]["podManagementPolicy"] = "Sometimes"
+    code, status = lab.request("POST", _path(lab_ns, "statefulsets"), manifest)
+    assert (code, status["message"]) == (
+        422, 'StatefulSet.apps "db" is invalid: spec.podManagementPolicy: Invalid value: '
+        "\"Sometimes\": must be 'OrderedReady' or 'Parallel'")

@@ -1,14 +1,18 @@
-"""The apps/v1 group: Deployments, StatefulSets, DaemonSets, ReplicaSets.
+"""The apps/v1 group: Deployments, StatefulSets, DaemonSets, ReplicaSets (and the
+ControllerRevisions their controllers keep).
 
 Discovery documents (with the scale subresource of the scalable kinds) and the registry's
 defaulting and validation (a selector that does not match the template's labels is Invalid, and
-an update may not change it, as upstream). The controller is in workloads.py.
+an update may not change it, as upstream); helpers the controllers share (owner references,
+template hashes, int-or-percent values). The controllers are in workloads.py.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
+import math
 import secrets
 from typing import Any
 
@@ -25,6 +29,18 @@ KINDS = {
 SHORT = {"deployments": "deploy", "statefulsets": "sts", "daemonsets": "ds", "replicasets": "rs"}
 _RW = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 _SAFE = "bcdfghjklmnpqrstvwxz2456789"  # rand.SafeEncodeString's alphabet
+# A DaemonSet's spec.templateGeneration (internal API) as apps/v1 carries it; +1 per new template.
+TEMPLATE_GENERATION = "deprecated.daemonset.template.generation"
+# A new workload's status before its controller saw it (the fields Go serialises when zero).
+_EMPTY_STATUS = {
+    "statefulsets": {"replicas": 0, "availableReplicas": 0},
+    "daemonsets": {
+        "currentNumberScheduled": 0,
+        "numberMisscheduled": 0,
+        "desiredNumberScheduled": 0,
+        "numberReady": 0,
+    },
+}
 
 
 def _resource(name: str) -> dict[str, Any]:
@@ -64,14 +80,25 @@ def _scale(name: str) -> dict[str, Any]:
     }
 
 
+_REVISIONS = {  # the history StatefulSets and DaemonSets keep (revisions.py); no short name
+    "name": "controllerrevisions",
+    "singularName": "controllerrevision",
+    "namespaced": True,
+    "kind": "ControllerRevision",
+    "verbs": _RW,
+    "storageVersionHash": hashlib.sha256(b"apps/ControllerRevision").hexdigest()[:12],
+}
 RESOURCES_DOC = {
     "kind": "APIResourceList",
     "apiVersion": "v1",
     "groupVersion": API_VERSION,
     "resources": [
-        doc
-        for r in sorted(KINDS)
-        for doc in ([_resource(r), _scale(r)] if r in SCALABLE else [_resource(r)])
+        _REVISIONS,
+        *(
+            doc
+            for r in sorted(KINDS)
+            for doc in ([_resource(r), _scale(r)] if r in SCALABLE else [_resource(r)])
+        ),
     ],
 }
 
@@ -139,7 +166,9 @@ def default_and_validate(resource: str, obj: dict) -> None:
     _default(resource, obj.setdefault("spec", {}))
     _validate(resource, obj, [])
     obj["metadata"]["generation"] = 1
-    obj["status"] = {"observedGeneration": 1}
+    if resource == "daemonsets":
+        obj["metadata"].setdefault("annotations", {})[TEMPLATE_GENERATION] = "1"
+    obj["status"] = copy.deepcopy(_EMPTY_STATUS.get(resource, {}))
 
 
 def validate_update(resource: str, old: dict, new: dict) -> None:
@@ -159,31 +188,48 @@ def validate_update(resource: str, old: dict, new: dict) -> None:
     _validate(resource, new, errs)
     generation = old["metadata"].get("generation", 1)
     new["metadata"]["generation"] = generation + (new["spec"] != old["spec"])
+    if resource == "daemonsets":
+        template_generation = int(old["metadata"]["annotations"][TEMPLATE_GENERATION])
+        changed = new["spec"]["template"] != old["spec"]["template"]
+        new["metadata"].setdefault("annotations", {})[TEMPLATE_GENERATION] = str(
+            template_generation + changed
+        )
 
 
 def _default(resource: str, spec: dict) -> None:
+    """SetDefaults_* of apps/v1 (an explicit RollingUpdate sts strategy keeps rollingUpdate nil)."""
     if resource != "daemonsets":
         spec.setdefault("replicas", 1)
     spec.setdefault("revisionHistoryLimit", 10)
     if resource == "deployments":
-        spec.setdefault(
-            "strategy",
-            {
-                "type": "RollingUpdate",
-                "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"},
-            },
-        )
+        strategy = spec.setdefault("strategy", {})
+        strategy["type"] = strategy.get("type") or "RollingUpdate"
+        if strategy["type"] == "RollingUpdate":
+            rolling = strategy.get("rollingUpdate") or {}
+            rolling.setdefault("maxUnavailable", "25%")
+            rolling.setdefault("maxSurge", "25%")
+            strategy["rollingUpdate"] = rolling
         spec.setdefault("progressDeadlineSeconds", 600)
     elif resource == "statefulsets":
         spec.setdefault("podManagementPolicy", "OrderedReady")
+        strategy = spec.setdefault("updateStrategy", {})
+        if not strategy.get("type"):
+            strategy["type"] = "RollingUpdate"
+            strategy.setdefault("rollingUpdate", {})
+        if strategy["type"] == "RollingUpdate" and strategy.get("rollingUpdate") is not None:
+            strategy["rollingUpdate"].setdefault("partition", 0)
         spec.setdefault(
-            "updateStrategy", {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}
+            "persistentVolumeClaimRetentionPolicy",
+            {"whenDeleted": "Retain", "whenScaled": "Retain"},
         )
     elif resource == "daemonsets":
-        spec.setdefault(
-            "updateStrategy",
-            {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}},
-        )
+        strategy = spec.setdefault("updateStrategy", {})
+        strategy["type"] = strategy.get("type") or "RollingUpdate"
+        if strategy["type"] == "RollingUpdate":
+            rolling = strategy.get("rollingUpdate") or {}
+            rolling.setdefault("maxUnavailable", 1)
+            rolling.setdefault("maxSurge", 0)
+            strategy["rollingUpdate"] = rolling
 
 
 def _validate(resource: str, obj: dict, errs: list[FieldError]) -> None:
@@ -220,8 +266,46 @@ def _validate(resource: str, obj: dict, errs: list[FieldError]) -> None:
         )
     if not (template.get("spec") or {}).get("containers"):
         errs.append(FieldError("spec.template.spec.containers", "Required value"))
+    if resource == "statefulsets":
+        errs += _statefulset_errors(spec)
     if errs:
         raise invalid(KINDS[resource], obj["metadata"]["name"], errs, GROUP)
+
+
+def _statefulset_errors(spec: dict) -> list[FieldError]:
+    """ValidateStatefulSetSpec's checks of the fields the controller acts on."""
+    errs = []
+    policy = spec["podManagementPolicy"]
+    if policy not in ("OrderedReady", "Parallel"):
+        detail = "must be 'OrderedReady' or 'Parallel'"
+        errs.append(FieldError("spec.podManagementPolicy", "Invalid value", detail, policy))
+    partition = (spec["updateStrategy"].get("rollingUpdate") or {}).get("partition", 0)
+    if not isinstance(partition, int) or partition < 0:
+        detail = "must be greater than or equal to 0"
+        field = "spec.updateStrategy.rollingUpdate.partition"
+        errs.append(FieldError(field, "Invalid value", detail, partition))
+    return errs
+
+
+def controller_ref(owner: dict) -> dict:
+    """The ownerReference a controller puts on what it creates (metav1.NewControllerRef)."""
+    meta = owner["metadata"]
+    return {
+        "apiVersion": API_VERSION,
+        "kind": owner["kind"],
+        "name": meta["name"],
+        "uid": meta["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def scaled(value: int | str, total: int, round_up: bool) -> int:
+    """intstr.GetScaledValueFromIntOrPercent: an int as is, "N%" of total rounded."""
+    if isinstance(value, str) and value.endswith("%"):
+        share = int(value[:-1]) * total / 100
+        return math.ceil(share) if round_up else math.floor(share)
+    return int(value)
 
 
 def template_hash(template: dict) -> str:

@@ -1,4 +1,5 @@
-"""Pod status as a kubelet writes it: conditions, container states, phase."""
+"""Pod status as a kubelet writes it (conditions, container states, phase) and as controllers
+read it (ready, terminating)."""
 
 from __future__ import annotations
 
@@ -55,6 +56,27 @@ def terminated(code: int, started: str, cid: str, message: str = "") -> dict:
     if message:
         state["message"] = message
     return state
+
+
+def is_ready(pod: dict) -> bool:
+    """podutil.IsPodReady: the Ready condition is True."""
+    conds = pod.get("status", {}).get("conditions") or []
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conds)
+
+
+def is_terminating(pod: dict) -> bool:
+    """Deletion has begun (metadata.deletionTimestamp is set)."""
+    return bool(pod["metadata"].get("deletionTimestamp"))
+
+
+def has_ended(pod: dict) -> bool:
+    """The phase is terminal: Succeeded or Failed."""
+    return pod.get("status", {}).get("phase") in ("Succeeded", "Failed")
+
+
+def is_active(pod: dict) -> bool:
+    """controller.IsPodActive: neither ended nor being deleted."""
+    return not (has_ended(pod) or is_terminating(pod))
 
 
 def refresh_phase(pod: dict) -> None:

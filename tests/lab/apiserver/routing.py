@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from .status import ApiError
 
 CORE_NAMESPACED = {"pods", "services", "events"}
-APPS = {"deployments", "statefulsets", "daemonsets", "replicasets"}
+APPS = {"deployments", "statefulsets", "daemonsets", "replicasets", "controllerrevisions"}
 NAMESPACED = CORE_NAMESPACED | APPS
 CLUSTER = {"namespaces", "nodes"}
 SUBRESOURCES = {

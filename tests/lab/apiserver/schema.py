@@ -207,6 +207,7 @@ DAEMONSET = {
     "status": A,
 }
 REPLICASET = {**TOP, "spec": _WORKLOAD_SPEC, "status": A}
+CONTROLLER_REVISION = {**TOP, "data": A, "revision": N}
 SCALE = {**TOP, "spec": {"replicas": N}, "status": A}  # autoscaling/v1, the scale subresource
 EPHEMERAL_UPDATE = POD  # the ephemeralcontainers subresource takes a whole Pod
 
@@ -220,8 +221,12 @@ KINDS: dict[str, tuple[str, dict]] = {
     "statefulsets": ("StatefulSet", STATEFULSET),
     "daemonsets": ("DaemonSet", DAEMONSET),
     "replicasets": ("ReplicaSet", REPLICASET),
+    "controllerrevisions": ("ControllerRevision", CONTROLLER_REVISION),
 }
-GROUPS = {r: "apps" for r in ("deployments", "statefulsets", "daemonsets", "replicasets")}
+GROUPS = {
+    r: "apps"
+    for r in ("deployments", "statefulsets", "daemonsets", "replicasets", "controllerrevisions")
+}
 
 
 def api_version(resource: str) -> str:

@@ -66,6 +66,7 @@ _COLUMNS = {
         ("Container-Runtime", 1),
     ],
     "namespaces": [("Name", 0), ("Status", 0), ("Age", 0)],
+    "controllerrevisions": [("Name", 0), ("Controller", 0), ("Revision", 0), ("Age", 0)],
     "events": [
         ("Last Seen", 0),
         ("Type", 0),
@@ -333,11 +334,27 @@ def _replicaset(r: dict) -> list[Any]:
     ]
 
 
+def _controllerrevision(r: dict) -> list[Any]:
+    refs = r["metadata"].get("ownerReferences") or []
+    ref = next((o for o in refs if o.get("controller")), None)
+    controller = "<none>"
+    if ref is not None:
+        group = ref["apiVersion"].rpartition("/")[0]
+        controller = f"{ref['kind']}.{group}".lower().rstrip(".") + f"/{ref['name']}"
+    return [
+        r["metadata"]["name"],
+        controller,
+        r.get("revision", 0),
+        age(r["metadata"].get("creationTimestamp")),
+    ]
+
+
 _CELLS = {
     "deployments": _deployment,
     "statefulsets": _statefulset,
     "daemonsets": _daemonset,
     "replicasets": _replicaset,
+    "controllerrevisions": _controllerrevision,
     "pods": _pod,
     "nodes": _node,
     "namespaces": _namespace,

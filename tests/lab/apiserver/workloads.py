@@ -1,15 +1,17 @@
-"""A minimal apps/v1 controller: brings a workload's dependents to what its spec asks for.
+"""The lab's apps/v1 controller manager: brings each workload's dependents to its spec.
 
 The API server calls `reconcile` after a workload is created or updated (also through its scale
-subresource) and `deleted` after it is deleted; a watch on pods reconciles the owner of a pod
-that is being deleted or is gone, so that it is replaced. One lock serialises all of it.
-- Deployment: a ReplicaSet `NAME-HASH` per pod template; the current one gets spec.replicas and
-  the older ones 0 (the pods are swapped at once, not rolled one by one).
-- ReplicaSet: creates or deletes pods (the newest first) until it owns spec.replicas.
-- StatefulSet: pods `NAME-0..N-1` (all at once), scaled down from the highest ordinal.
-- DaemonSet: one pod per node (spec.nodeName set).
+subresource) and `deleted` after it is deleted; a watch on pods reconciles the workload that
+controls a pod whenever the pod changes (so it is replaced, or a rollout proceeds once it is
+Ready), and a ReplicaSet's Deployment after it, as the real controllers' informers do. One lock
+serialises all of it.
+- Deployment: deployments.py (a ReplicaSet per template, rolled by maxSurge/maxUnavailable).
+- ReplicaSet: creates or deletes pods (not-ready and newest first) until spec.replicas are
+  active; a Ready pod counts as available (no minReadySeconds).
+- StatefulSet: statefulsets.py (ordered start, rolling update by revision).
+- DaemonSet: daemonsets.py (one pod per node, rolling update per node).
 Deleting a workload deletes its dependents (background propagation, as the garbage collector
-does). Not done: rolling a StatefulSet's or DaemonSet's pods to a new template.
+does).
 """
 
 from __future__ import annotations
@@ -21,14 +23,19 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from . import events, objects, pods, podsecurity
-from .apps import API_VERSION, random_suffix, template_hash
-from .podstatus import now
+from . import daemonsets, deployments, events, objects, pods, podsecurity, statefulsets
+from .apps import controller_ref, random_suffix
+from .podstatus import is_active, is_ready, now
 from .status import ApiError
 from .store import Store
 
-REVISION = "deployment.kubernetes.io/revision"
-POD_OWNERS = {"ReplicaSet": "replicasets", "StatefulSet": "statefulsets", "DaemonSet": "daemonsets"}
+OWNERS = {
+    "Deployment": "deployments",
+    "ReplicaSet": "replicasets",
+    "StatefulSet": "statefulsets",
+    "DaemonSet": "daemonsets",
+}
+_PHASE_RANK = {"Pending": 0, "Unknown": 1, "Running": 2}  # which pods a ReplicaSet deletes first
 
 
 class Controller:
@@ -37,7 +44,7 @@ class Controller:
     def __init__(
         self, store: Store, nodes: Callable[[], list[str]], delete_pod: Callable[[dict], Any]
     ) -> None:
-        self.store, self._nodes, self._delete_pod = store, nodes, delete_pod
+        self.store, self.nodes, self._delete_pod = store, nodes, delete_pod
         self._lock = threading.Lock()
 
     def start(self) -> None:
@@ -48,156 +55,51 @@ class Controller:
 
     def _watch_pods(self, since: int) -> None:
         for event in self.store.watch("pods", since, lambda: True):
-            gone = event is not None and (
-                event.type == "DELETED" or event.obj["metadata"].get("deletionTimestamp")
-            )
-            if not gone:
+            if event is None:
                 continue
             try:
-                self._pod_gone(event.obj)
+                self._pod_changed(event.obj)
             except Exception as e:  # a controller logs and keeps going, as a real one does
                 print(f"workloads: pod {event.obj['metadata']['name']}: {e!r}", flush=True)
 
-    def _pod_gone(self, pod: dict) -> None:
-        """Reconcile the workload controlling a pod that is going or gone (it may replace it)."""
-        for ref in pod["metadata"].get("ownerReferences") or []:
-            resource = POD_OWNERS.get(ref.get("kind", ""))
-            if not (ref.get("controller") and resource):
-                continue
-            owner = self.store.find(resource, pod["metadata"]["namespace"], ref["name"])
-            if owner and owner["metadata"]["uid"] == ref["uid"]:
-                self.reconcile(resource, owner)
+    def _pod_changed(self, pod: dict) -> None:
+        """Reconcile the workload controlling a pod that was added, changed or deleted, then
+        the one controlling that workload (a ReplicaSet's Deployment)."""
+        obj = pod
+        while (ref := _controller(obj)) and ref["kind"] in OWNERS:
+            obj = self._reconcile(OWNERS[ref["kind"]], pod["metadata"]["namespace"], ref)
+            if obj is None:
+                return
 
     def reconcile(self, resource: str, obj: dict) -> None:
-        """Create or delete dependents so that they match obj's spec; then report status."""
+        """Create or delete obj's dependents so that they match its spec; then report status."""
+        self._reconcile(resource, obj["metadata"]["namespace"], obj["metadata"])
+
+    def _reconcile(self, resource: str, ns: str, ref: dict) -> dict | None:
+        """Sync the workload as stored now, if it is still the object ref names (name, uid);
+        the object synced, or None."""
         with self._lock:
+            obj = self.store.find(resource, ns, ref["name"])
+            if obj is None or obj["metadata"]["uid"] != ref["uid"]:
+                return None
             {
-                "deployments": self._deployment,
-                "replicasets": self._replicaset,
-                "statefulsets": self._statefulset,
-                "daemonsets": self._daemonset,
-            }[resource](obj)
+                "deployments": deployments.sync,
+                "replicasets": _replicaset,
+                "statefulsets": statefulsets.sync,
+                "daemonsets": daemonsets.sync,
+            }[resource](self, obj)
+            return obj
 
     def deleted(self, obj: dict) -> None:
-        """Delete what the object owns, recursively (ReplicaSets, then their pods)."""
+        """Delete what the object owns, recursively (ReplicaSets and ControllerRevisions, then
+        pods)."""
         with self._lock:
             self._delete_dependents(obj)
 
-    # one function per kind -----------------------------------------------------------------------
+    # shared by the controllers of each kind -------------------------------------------------------
 
-    def _deployment(self, dep: dict) -> None:
-        spec = dep["spec"]
-        name = f"{dep['metadata']['name']}-{template_hash(spec['template'])}"
-        owned = self._owned("replicasets", dep)
-        for rs in owned:
-            if rs["metadata"]["name"] != name and rs["spec"]["replicas"]:
-                self._scale_replicaset(rs, 0)
-        current = next((rs for rs in owned if rs["metadata"]["name"] == name), None)
-        if current is None:
-            revision = 1 + max((_revision(rs) for rs in owned), default=0)
-            current = self._new_replicaset(dep, name, revision)
-            with contextlib.suppress(ApiError):
-                self.store.create("replicasets", current)
-            self._replicaset(current)
-        elif current["spec"]["replicas"] != spec["replicas"]:
-            self._scale_replicaset(current, spec["replicas"])
-        self._status("deployments", dep, spec["replicas"])
-
-    def _new_replicaset(self, dep: dict, name: str, revision: int) -> dict:
-        spec, meta = dep["spec"], dep["metadata"]
-        pod_hash = name.rsplit("-", 1)[1]
-        rs_spec = copy.deepcopy(spec)
-        rs_spec["selector"].setdefault("matchLabels", {})["pod-template-hash"] = pod_hash
-        template_meta = rs_spec["template"].setdefault("metadata", {})
-        template_meta.setdefault("labels", {})["pod-template-hash"] = pod_hash
-        for key in ("strategy", "revisionHistoryLimit", "progressDeadlineSeconds", "paused"):
-            rs_spec.pop(key, None)
-        return {
-            "kind": "ReplicaSet",
-            "apiVersion": API_VERSION,
-            "metadata": {
-                "name": name,
-                "namespace": meta["namespace"],
-                "uid": str(uuid.uuid4()),
-                "creationTimestamp": now(),
-                "generation": 1,
-                "labels": dict(template_meta["labels"]),
-                "annotations": {
-                    "deployment.kubernetes.io/desired-replicas": str(spec["replicas"]),
-                    "deployment.kubernetes.io/max-replicas": str(spec["replicas"] + 1),
-                    REVISION: str(revision),
-                },
-                "ownerReferences": [_owner(dep, "Deployment")],
-            },
-            "spec": rs_spec,
-            "status": {"replicas": 0, "observedGeneration": 1},
-        }
-
-    def _scale_replicaset(self, rs: dict, replicas: int) -> None:
-        def change(o: dict) -> None:
-            o["spec"]["replicas"] = replicas
-            o["metadata"]["generation"] = o["metadata"].get("generation", 1) + 1
-            o["metadata"]["annotations"]["deployment.kubernetes.io/desired-replicas"] = str(
-                replicas
-            )
-
-        meta = rs["metadata"]
-        scaled = self.store.mutate("replicasets", meta["namespace"], meta["name"], change)
-        if scaled is not None:  # else deleted meanwhile
-            self._replicaset(scaled)
-
-    def _replicaset(self, rs: dict) -> None:
-        live = self._live_pods(rs)
-        want = rs["spec"]["replicas"]
-        for _ in range(want - len(live)):
-            self._pod(rs, "ReplicaSet", f"{rs['metadata']['name']}-{random_suffix()}", {})
-        newest_first = sorted(live, key=lambda p: p["metadata"]["creationTimestamp"], reverse=True)
-        for pod in newest_first[: max(0, len(live) - want)]:
-            self._delete(pod)
-        self._status("replicasets", rs, want)
-
-    def _statefulset(self, sts: dict) -> None:
-        name, spec = sts["metadata"]["name"], sts["spec"]
-        existing = {p["metadata"]["name"] for p in self._owned("pods", sts)}
-        live = {p["metadata"]["name"]: p for p in self._live_pods(sts)}
-        revision = f"{name}-{template_hash(spec['template'])}"
-        for i in range(spec["replicas"]):
-            if f"{name}-{i}" in existing:  # a terminating one is replaced once it is gone
-                continue
-            labels = {
-                "controller-revision-hash": revision,
-                "apps.kubernetes.io/pod-index": str(i),
-                "statefulset.kubernetes.io/pod-name": f"{name}-{i}",
-            }
-            hostname = {"hostname": f"{name}-{i}"}
-            if spec.get("serviceName"):
-                hostname["subdomain"] = spec["serviceName"]
-            self._pod(sts, "StatefulSet", f"{name}-{i}", labels, hostname)
-        for pod_name in sorted(live, key=_ordinal, reverse=True):
-            if _ordinal(pod_name) >= spec["replicas"]:
-                self._delete(live[pod_name])
-        self._status("statefulsets", sts, spec["replicas"])
-
-    def _daemonset(self, ds: dict) -> None:
-        nodes = self._nodes()
-        live = self._live_pods(ds)
-        placed = {p["spec"].get("nodeName") for p in live}
-        labels = {
-            "controller-revision-hash": template_hash(ds["spec"]["template"]),
-            "pod-template-generation": str(ds["metadata"].get("generation", 1)),
-        }
-        for node in nodes:
-            if node not in placed:
-                name = f"{ds['metadata']['name']}-{random_suffix()}"
-                self._pod(ds, "DaemonSet", name, labels, {"nodeName": node})
-        for pod in live:
-            if pod["spec"].get("nodeName") not in nodes:
-                self._delete(pod)
-        self._status("daemonsets", ds, len(nodes))
-
-    # shared --------------------------------------------------------------------------------------
-
-    def _owned(self, resource: str, owner: dict) -> list[dict]:
+    def owned(self, resource: str, owner: dict) -> list[dict]:
+        """The objects of a resource in owner's namespace that name it as an owner."""
         uid = owner["metadata"]["uid"]
         return [
             o
@@ -205,18 +107,22 @@ class Controller:
             if any(r.get("uid") == uid for r in o["metadata"].get("ownerReferences") or [])
         ]
 
-    def _live_pods(self, owner: dict) -> list[dict]:
-        """The owner's pods that are not being deleted."""
-        return [p for p in self._owned("pods", owner) if not p["metadata"].get("deletionTimestamp")]
-
-    def _delete(self, pod: dict) -> None:
+    def delete(self, pod: dict) -> None:
+        """Delete a pod gracefully (a no-op if it is gone already)."""
         with contextlib.suppress(ApiError):  # gone meanwhile
             self._delete_pod(pod)
 
-    def _pod(
-        self, owner: dict, kind: str, pod_name: str, labels: dict, spec_extra: dict | None = None
+    def create_pod(
+        self,
+        owner: dict,
+        pod_name: str,
+        template: dict,
+        labels: dict,
+        spec_extra: dict | None = None,
     ) -> None:
-        template = copy.deepcopy(owner["spec"]["template"])
+        """Create a pod from a template, controlled by owner; FailedCreate event if refused."""
+        kind = owner["kind"]
+        template = copy.deepcopy(template)
         tmeta = template.get("metadata") or {}
         ns = owner["metadata"]["namespace"]
         pod = {
@@ -228,7 +134,7 @@ class Controller:
                 "uid": str(uuid.uuid4()),
                 "creationTimestamp": now(),
                 "labels": {**(tmeta.get("labels") or {}), **labels},
-                "ownerReferences": [_owner(owner, kind)],
+                "ownerReferences": [controller_ref(owner)],
             },
             "spec": {**template.get("spec", {}), **(spec_extra or {})},
             "status": {"phase": "Pending", "qosClass": "BestEffort"},
@@ -256,32 +162,34 @@ class Controller:
                 component=f"{kind.lower()}-controller",
             )
 
-    def _status(self, resource: str, obj: dict, replicas: int) -> None:
+    def set_status(self, resource: str, obj: dict, status: dict) -> None:
+        """Replace obj's status (no write, no watch event, when it is unchanged)."""
         meta = obj["metadata"]
 
         def change(o: dict) -> None:
-            status = o.setdefault("status", {})
-            status["observedGeneration"] = o["metadata"].get("generation", 1)
-            if resource == "daemonsets":
-                status.update(
-                    currentNumberScheduled=replicas,
-                    desiredNumberScheduled=replicas,
-                    numberMisscheduled=0,
-                    numberReady=0,
-                    updatedNumberScheduled=replicas,
-                )
-            else:
-                status.update(replicas=replicas)
-                if resource != "replicasets":
-                    status["updatedReplicas"] = replicas
+            o["status"] = status
 
         self.store.mutate(resource, meta["namespace"], meta["name"], change)
 
+    def update_replicaset(self, rs: dict, change: Callable[[dict], Any]) -> dict | None:
+        """Change a ReplicaSet (a new spec is a new generation) and sync it; None if gone."""
+
+        def apply(o: dict) -> None:
+            spec = copy.deepcopy(o["spec"])
+            change(o)
+            o["metadata"]["generation"] += o["spec"] != spec
+
+        meta = rs["metadata"]
+        updated = self.store.mutate("replicasets", meta["namespace"], meta["name"], apply)
+        if updated is not None:
+            _replicaset(self, updated)
+        return updated
+
     def _delete_dependents(self, obj: dict) -> None:
-        for resource in ("replicasets", "pods"):
-            for dep in self._owned(resource, obj):
+        for resource in ("replicasets", "controllerrevisions", "pods"):
+            for dep in self.owned(resource, obj):
                 if resource == "pods":
-                    self._delete(dep)
+                    self.delete(dep)
                     continue
                 with contextlib.suppress(ApiError):  # gone meanwhile
                     meta = dep["metadata"]
@@ -289,21 +197,41 @@ class Controller:
                     self._delete_dependents(dep)
 
 
-def _owner(obj: dict, kind: str) -> dict:
-    meta = obj["metadata"]
-    return {
-        "apiVersion": API_VERSION,
-        "kind": kind,
-        "name": meta["name"],
-        "uid": meta["uid"],
-        "controller": True,
-        "blockOwnerDeletion": True,
+def _replicaset(ctl: Controller, rs: dict) -> None:
+    """syncReplicaSet: create or delete pods until spec.replicas are active; then the status."""
+    active = [p for p in ctl.owned("pods", rs) if is_active(p)]
+    want = rs["spec"]["replicas"]
+    for _ in range(want - len(active)):
+        name = f"{rs['metadata']['name']}-{random_suffix()}"
+        ctl.create_pod(rs, name, rs["spec"]["template"], {})
+    for pod in _deletion_order(active)[: max(0, len(active) - want)]:
+        ctl.delete(pod)
+    active = [p for p in ctl.owned("pods", rs) if is_active(p)]
+    ready = sum(is_ready(p) for p in active)
+    status = {
+        "replicas": len(active),
+        "fullyLabeledReplicas": len(active),
+        "readyReplicas": ready,
+        "availableReplicas": ready,
+        "observedGeneration": rs["metadata"]["generation"],
     }
+    ctl.set_status("replicasets", rs, {k: v for k, v in status.items() if v or k == "replicas"})
 
 
-def _revision(rs: dict) -> int:
-    return int((rs["metadata"].get("annotations") or {}).get(REVISION, "0"))
+def _deletion_order(active: list[dict]) -> list[dict]:
+    """getPodsToDelete's ranking: unscheduled, then pending, not ready, and newest first."""
+    newest_first = sorted(active, key=lambda p: p["metadata"]["creationTimestamp"], reverse=True)
+    return sorted(
+        newest_first,
+        key=lambda p: (
+            bool(p["spec"].get("nodeName")),
+            _PHASE_RANK.get(p["status"].get("phase", ""), 0),
+            is_ready(p),
+        ),
+    )
 
 
-def _ordinal(pod_name: str) -> int:
-    return int(pod_name.rsplit("-", 1)[1])
+def _controller(obj: dict) -> dict | None:
+    """The ownerReference marked controller, if any."""
+    refs = obj["metadata"].get("ownerReferences") or []
+    return next((r for r in refs if r.get("controller")), None)

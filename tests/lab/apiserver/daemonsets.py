@@ -1,0 +1,129 @@
+"""The DaemonSet controller's sync, after pkg/controller/daemon (daemon_controller.go, update.go).
+
+One pod per node (spec.nodeName set; every lab node runs it): a node without one gets a new
+pod once its old one has stopped or is gone; a failed or extra pod is deleted. Each template is
+a revision (revisions.py); a pod is up to date when its controller-revision-hash label is the
+revision's hash or its pod-template-generation label is the DaemonSet's template generation.
+RollingUpdate (maxSurge 0): out-of-date pods are deleted so that at most maxUnavailable nodes
+are without an available pod (an unavailable old pod is replaced at once); OnDelete: only when
+deleted. Not done: maxSurge > 0 (rolled as if 0), minReadySeconds, nodeSelector, affinity and
+taints (every node runs the pod).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from . import revisions
+from .apps import TEMPLATE_GENERATION, random_suffix, scaled
+from .podstatus import has_ended, is_active, is_ready, is_terminating
+
+if TYPE_CHECKING:
+    from .workloads import Controller
+
+HASH_LABEL, GENERATION_LABEL = revisions.HASH_LABEL, "pod-template-generation"
+
+
+class _Revision:
+    """The template's hash and generation, which mark a pod as up to date."""
+
+    def __init__(self, ds: dict, revision: dict) -> None:
+        self.hash = revision["metadata"]["labels"][HASH_LABEL]
+        self.generation = ds["metadata"]["annotations"][TEMPLATE_GENERATION]
+
+    def has(self, pod: dict) -> bool:
+        """util.IsPodUpdated."""
+        labels = pod["metadata"].get("labels") or {}
+        return (
+            labels.get(HASH_LABEL) == self.hash or labels.get(GENERATION_LABEL) == self.generation
+        )
+
+
+def sync(ctl: Controller, ds: dict) -> None:
+    """manage, rollingUpdate, cleanupHistory, then the status (updateDaemonSetStatus)."""
+    nodes, (current, history) = ctl.nodes(), revisions.current(ctl, ds)
+    revision = _Revision(ds, current)
+    _manage(ctl, ds, nodes, revision)
+    if ds["spec"]["updateStrategy"]["type"] == "RollingUpdate":
+        _roll(ctl, ds, len(nodes), revision)
+    hashes = {(p["metadata"].get("labels") or {}).get(HASH_LABEL) for p in ctl.owned("pods", ds)}
+    live = {r["metadata"]["name"] for r in history if r["metadata"]["labels"][HASH_LABEL] in hashes}
+    revisions.prune(ctl, ds, history, live | {current["metadata"]["name"]})
+    _report(ctl, ds, nodes, revision)
+
+
+def _by_node(ctl: Controller, ds: dict) -> dict[str, list[dict]]:
+    """getNodesToDaemonPods: the pods by node, oldest first; deleted ended pods left out."""
+    groups: dict[str, list[dict]] = {}
+    pods = sorted(
+        ctl.owned("pods", ds),
+        key=lambda p: (p["metadata"]["creationTimestamp"], p["metadata"]["name"]),
+    )
+    for pod in pods:
+        if not (is_terminating(pod) and has_ended(pod)):
+            groups.setdefault(pod["spec"].get("nodeName", ""), []).append(pod)
+    return groups
+
+
+def _manage(ctl: Controller, ds: dict, nodes: list[str], revision: _Revision) -> None:
+    """podsShouldBeOnNode (no surge): create where a node has no pod at all, not even a
+    terminating one; delete ended pods and all but the oldest running one."""
+    groups = _by_node(ctl, ds)
+    for node in nodes:
+        if node not in groups:
+            labels = {HASH_LABEL: revision.hash, GENERATION_LABEL: revision.generation}
+            name = f"{ds['metadata']['name']}-{random_suffix()}"
+            ctl.create_pod(ds, name, ds["spec"]["template"], labels, {"nodeName": node})
+            continue
+        for pod in groups[node]:
+            if has_ended(pod) and not is_terminating(pod):
+                ctl.delete(pod)
+        for pod in [p for p in groups[node] if is_active(p)][1:]:
+            ctl.delete(pod)
+
+
+def _roll(ctl: Controller, ds: dict, desired: int, revision: _Revision) -> None:
+    """rollingUpdate without surge: an unavailable old pod is replaced at once; available old
+    pods only while fewer than maxUnavailable nodes lack an available pod."""
+    rolling = ds["spec"]["updateStrategy"]["rollingUpdate"]
+    max_unavailable = scaled(rolling["maxUnavailable"], desired, round_up=True)
+    if max_unavailable == 0 and scaled(rolling["maxSurge"], desired, round_up=True) == 0:
+        max_unavailable = 1
+    unavailable, replace, candidates = 0, [], []
+    for _, pods in sorted(_by_node(ctl, ds).items()):
+        live = [p for p in pods if not is_terminating(p)]
+        new = [p for p in live if revision.has(p)]
+        old = [p for p in live if not revision.has(p)]
+        if len(new) > 1 or len(old) > 1 or len(new) == len(old):
+            unavailable += 1  # manage() is still creating or pruning here
+        elif new:
+            unavailable += not is_ready(new[0])
+        elif not is_ready(old[0]):
+            replace.append(old[0])
+            unavailable += 1
+        elif unavailable < max_unavailable:
+            candidates.append(old[0])
+    room = max(0, max_unavailable - unavailable)
+    for pod in replace + candidates[:room]:
+        ctl.delete(pod)
+
+
+def _report(ctl: Controller, ds: dict, nodes: list[str], revision: _Revision) -> None:
+    """updateDaemonSetStatus: each node's oldest pod counts."""
+    groups = _by_node(ctl, ds)
+    oldest = [groups[node][0] for node in nodes if node in groups]
+    ready = sum(is_ready(p) for p in oldest)
+    status = {
+        "currentNumberScheduled": len(oldest),
+        "numberMisscheduled": 0,
+        "desiredNumberScheduled": len(nodes),
+        "numberReady": ready,
+        "observedGeneration": ds["metadata"]["generation"],
+        "updatedNumberScheduled": sum(revision.has(p) for p in oldest),
+        "numberAvailable": ready,
+        "numberUnavailable": len(nodes) - ready,
+    }
+    for key in ("updatedNumberScheduled", "numberAvailable", "numberUnavailable"):
+        if not status[key]:  # omitempty
+            del status[key]
+    ctl.set_status("daemonsets", ds, status)

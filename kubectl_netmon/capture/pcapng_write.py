@@ -111,8 +111,9 @@ class PcapngWriter:
         ifaces = self._ifaces
         if max(rec[1] for rec in batch) >= len(ifaces):
             _not_added(max(rec[1] for rec in batch))
-        parts: list[bytes] = []
+        parts: list = []
         add = parts.append
+        view, viewed = None, None  # the data goes into the write once, not via a slice first
         for (ts, iface, buf, start, end), opts in zip(batch, options or _no_options(batch)):
             div, wirelen, _ = ifaces[iface]
             if div != 1:
@@ -120,9 +121,11 @@ class PcapngWriter:
             cap = end - start
             length = 32 + cap + (-cap & 3) + len(opts)
             wire = wirelen(buf, start - 4)[0]
+            if buf is not viewed:
+                view, viewed = memoryview(buf), buf
             add(head(EPB, length, iface, ts >> 32, ts & 0xFFFFFFFF, cap,
                      wire if wire > cap else cap))
-            add(buf[start:end])
+            add(view[start:end])
             add(pads[cap & 3] + opts + tail(length) if opts else pads[cap & 3] + tail(length))
         self._file.write(b"".join(parts))
 

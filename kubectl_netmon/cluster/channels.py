@@ -4,9 +4,10 @@ WebSocket bytes: the receive hot path of a live capture.
 websocket-client reads each frame with several small socket reads (the 2-byte header, the
 length, the payload in 16 KiB pieces joined), builds an object per frame and copies the payload
 again to strip the channel byte. Here each read from the socket, whatever frames it holds, is
-split in place, and the stdout it carries leaves as one bytes object (one copy). A frame or a
-header may end in a later read. RFC 6455 rules for a client: server frames are unmasked, no
-extension bits, control frames short and whole; a ping is answered, a close ends the stream.
+split in place, and the stdout it carries leaves as views of it (joined once, by the caller).
+A frame or a header may end in a later read. RFC 6455 rules for a client: server frames are
+unmasked, no extension bits, control frames short and whole; a ping is answered, a close ends
+the stream.
 """
 
 from __future__ import annotations
@@ -49,12 +50,13 @@ class ChannelReader:
         self.closed = False
         self.close_payload = b""
 
-    def feed(self, data: bytes) -> bytes:
-        """Parse one read of the socket; the stdout bytes in it, in order (maybe b"")."""
+    def feed(self, data: bytes, out: list) -> int:
+        """Parse one read of the socket: its stdout goes onto `out` in order (as views of
+        `data`: the caller joins them once); how many stdout bytes that was."""
         if self._head:
             data, self._head = self._head + data, b""
         view, pos, size = memoryview(data), 0, len(data)
-        out: list = []
+        had = len(out)
         while not self.closed:
             if self._opcode < 0:
                 start = self._header(data, pos, size)
@@ -76,7 +78,7 @@ class ChannelReader:
             self._end_frame()
             if pos >= size:
                 break
-        return b"".join(out)
+        return sum(map(len, out[had:]))
 
     def _header(self, data: bytes, pos: int, size: int) -> int:
         """Start the frame at pos; the position after its header, or -1 if it is cut off."""

@@ -17,11 +17,12 @@ import socket
 import ssl
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from urllib.parse import unquote, urlencode, urlparse
+from urllib.parse import urlencode, urlparse
 
 import websocket
 
 from kubectl_netmon.cluster.channels import CLOSE, STDIN, ChannelReader, FrameError
+from kubectl_netmon.cluster.proxies import proxy_options
 from kubectl_netmon.errors import ClusterError
 
 PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
@@ -81,20 +82,6 @@ def auth_headers(cfg) -> list[str]:
         if setting.get("in") == "header" and setting.get("value"):
             headers.append(f"{setting['key']}: {setting['value']}")
     return headers
-
-
-def proxy_options(cfg) -> dict:
-    """websocket-client proxy options from the configuration's proxy and no_proxy."""
-    opts: dict = {}
-    if cfg.proxy:
-        proxy = urlparse(cfg.proxy)
-        opts.update(http_proxy_host=proxy.hostname, http_proxy_port=proxy.port,
-                    proxy_type="http")
-        if proxy.username:
-            opts["http_proxy_auth"] = (unquote(proxy.username), unquote(proxy.password or ""))
-    if getattr(cfg, "no_proxy", None):
-        opts["http_no_proxy"] = [h.strip() for h in cfg.no_proxy.split(",") if h.strip()]
-    return opts
 
 
 def parse_status(payload: bytes) -> ExitStatus:
@@ -172,36 +159,35 @@ class ExecStream:
         reader = ChannelReader(self._on_stderr, ws.pong)
         recv, ready = ws.sock.recv, select.poll()
         ready.register(ws.sock, select.POLLIN)
-        parts: list[bytes] = []
+        parts: list[memoryview] = []
         while not reader.closed:
             size = 0
             while True:
-                data = self._read(ws, recv, reader)
-                if data is None or data is _IDLE:  # closed here, or quiet
+                got = self._read(ws, recv, reader, parts)
+                if got is None or got is _IDLE:  # closed here, or quiet
                     break
-                parts.append(data)
-                size += len(data)
+                size += got
                 if size >= COALESCE or reader.closed or not ready.poll(0):
                     break
             if reader.status is not None:
                 self.exit, reader.status = parse_status(reader.status), None
             if size:
                 self.bytes_received += size
-                yield parts[0] if len(parts) == 1 else b"".join(parts)
-            elif data is _IDLE:
+                yield b"".join(parts)
+            elif got is _IDLE:
                 yield b""
             parts.clear()
-            if data is None:
+            if got is None:
                 return
         with contextlib.suppress(OSError, websocket.WebSocketException):
             ws.send_close()  # answer the server's close; nothing more will be read
         ws.shutdown()
 
     def _read(self, ws: websocket.WebSocket, recv: Callable[[int], bytes],
-              reader: ChannelReader) -> bytes | object | None:
-        """One read of the socket through the reader: the stdout it completed (maybe b""), or
-        None when the stream was closed here, _IDLE when nothing came within the idle interval.
-        A drop or broken framing is a ClusterError."""
+              reader: ChannelReader, parts: list) -> int | object | None:
+        """One read of the socket through the reader: its stdout onto `parts`, how many bytes
+        (maybe 0); None when the stream was closed here, _IDLE when nothing came within the
+        idle interval. A drop or broken framing is a ClusterError."""
         try:
             data = recv(RECV)
         except TimeoutError:  # only after idle_every()
@@ -216,7 +202,7 @@ class ExecStream:
             raise ClusterError(f"{self.what}: stream dropped: the connection was closed "
                                "without a close frame")
         try:
-            return reader.feed(data)
+            return reader.feed(data, parts)
         except FrameError as e:
             raise ClusterError(f"{self.what}: stream dropped: {e}") from None
 

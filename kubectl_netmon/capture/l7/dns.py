@@ -19,7 +19,10 @@ _U16 = struct.Struct("!H")
 
 MAX_NAME = 255  # RFC 1035 3.1: octets in a name, length bytes included
 TYPE_A, TYPE_NS, TYPE_CNAME, TYPE_PTR, TYPE_MX, TYPE_TXT, TYPE_AAAA = 1, 2, 5, 12, 15, 16, 28
-_NAME_TYPES = frozenset((TYPE_NS, TYPE_CNAME, TYPE_PTR))
+TYPE_SOA, TYPE_SRV, TYPE_SPF = 6, 33, 99
+# types whose data is a name (SOA: its first, the primary server's, as Zeek logs soa$mname)
+_NAME_TYPES = frozenset((TYPE_NS, TYPE_CNAME, TYPE_PTR, TYPE_SOA))
+_STRING_TYPES = {TYPE_TXT: "TXT", TYPE_SPF: "SPF"}  # Zeek: "TXT <length> <string>" for each
 _OPCODES = frozenset((0, 1, 2, 4, 5))  # query, iquery, status, notify, update
 
 
@@ -155,8 +158,11 @@ def _rdata(msg: bytes, rtype: int, start: int, end: int) -> str | None:
         return read_name(msg, start)[0]
     if rtype == TYPE_MX and len(rdata) > 2:
         return read_name(msg, start + 2)[0]
-    if rtype == TYPE_TXT:
-        return " ".join(s.decode("latin-1") for s in _character_strings(rdata))
+    if rtype == TYPE_SRV and len(rdata) > 6:  # priority, weight, port, then the target
+        return read_name(msg, start + 6)[0]
+    if rtype in _STRING_TYPES:
+        kind = _STRING_TYPES[rtype]
+        return " ".join(f"{kind} {len(s)} {s.decode('latin-1')}" for s in _character_strings(rdata))
     return None
 
 

@@ -25,7 +25,7 @@ CASES = {
                         DNSRR(rrname="c.example", type="TXT", ttl=7, rdata=["v=1", "k=x"])),
         DnsMessage(ts_ns=1, trans_id=9, is_response=True, query="q.example", qtype=255,
                    answers=("c.example", "192.0.2.7", "2001:db8::7", "ns.example", "p.example",
-                            "mx.example", "v=1 k=x"),
+                            "mx.example", "TXT 3 v=1 TXT 3 k=x"),
                    ttls=(1, 2, 3, 4, 5, 6, 7))),
     "compressed names": (
         bytes(DNS(id=9, qr=1, qd=DNSQR(qname="q.example"),
@@ -40,7 +40,7 @@ CASES = {
         DnsMessage(ts_ns=1, trans_id=1, is_response=False, query="s3cr\x1bt\x00.attacker.example",
                    qtype=1)),
     "unsummarised record types left out": (
-        answers_message(DNSRR(rrname="q.example", type="SRV", ttl=9, rdata=b"\x00" * 6 + b"\x00"),
+        answers_message(DNSRR(rrname="q.example", type="NULL", ttl=9, rdata=b"\x00" * 7),
                         DNSRR(rrname="q.example", type="A", ttl=8, rdata="192.0.2.8")),
         DnsMessage(ts_ns=1, trans_id=9, is_response=True, query="q.example", qtype=255,
                    answers=("192.0.2.8",), ttls=(8,))),

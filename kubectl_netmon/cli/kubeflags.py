@@ -83,7 +83,8 @@ def kube_flags(command: Callable | None = None, *, namespace_help: str = NAMESPA
     if command is None:
         return functools.partial(kube_flags, namespace_help=namespace_help)
     @click.option("--request-timeout", metavar="DURATION",
-                  help="How long one API request may take (e.g. 30s; 0 means no limit).")
+                  help="How long one API request, and a capture's start, may take (e.g. 30s; "
+                  "default: API requests no limit, a capture's start 60s; 0 means no limit).")
     @click.option("-n", "--namespace", metavar="NS", help=namespace_help)
     @click.option("--context", metavar="NAME", help="The kubeconfig context to use.")
     @click.option("--kubeconfig", metavar="FILE", help="The kubeconfig file (default: "

@@ -2,7 +2,8 @@
 
 The source is any iterable of capture.model.Packet: a file reader or the merged live streams;
 nothing here knows which. Each connection reaches the outputs when the engine finishes
-it and each notice when a detector raises it, so memory does not grow with the capture.
+it, each http/dns/ssl record when its transaction completes and each notice when a detector
+raises it, so memory does not grow with the capture.
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ import gc
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from kubectl_netmon.capture.conn import Conn
 from kubectl_netmon.capture.engine import Engine
 from kubectl_netmon.capture.flows import FlowConfig
 from kubectl_netmon.capture.model import Packet
 from kubectl_netmon.detect.base import Detector, Notice
+from kubectl_netmon.output.zeek_l7 import L7Logs
 
 # The cyclic GC's first-generation threshold during a run. Per-packet and per-flow objects have
 # no reference cycles (the engine breaks Conn <-> Flow when a record is final), so the default
@@ -49,6 +51,13 @@ class Output(Protocol):
     def close(self) -> None: ...
 
 
+@runtime_checkable
+class L7Output(Protocol):
+    """An output that also writes http, dns and ssl records (Zeek's logs besides conn.log)."""
+
+    def l7_log(self, path: str, rec: dict) -> None: ...
+
+
 @dataclass
 class RunResult:
     """What a run saw, for the summary line: counts and the engine's warnings."""
@@ -68,7 +77,11 @@ class Pipeline:
         self._outputs = outputs
         for detector in detectors:
             detector.bind(self._notice)
-        self.engine = Engine(list(detectors), config or FlowConfig())
+        listeners: list = list(detectors)
+        self._l7_outputs = l7 = [out for out in outputs if isinstance(out, L7Output)]
+        if l7:  # one output (the usual case) gets the records first-hand
+            listeners.append(L7Logs(l7[0].l7_log if len(l7) == 1 else self._l7_log))
+        self.engine = Engine(listeners, config or FlowConfig())
 
     def run(self, packets: Iterable[Packet]) -> RunResult:
         """Run the packets through the engine and detectors into the outputs, then close them."""
@@ -94,6 +107,10 @@ class Pipeline:
         self.result.flows += 1
         for out in self._outputs:
             out.conn(conn)
+
+    def _l7_log(self, path: str, rec: dict) -> None:
+        for out in self._l7_outputs:
+            out.l7_log(path, rec)
 
     def _notice(self, notice: Notice) -> None:
         self.result.notices += 1

@@ -15,10 +15,22 @@ from kubectl_netmon.detect.base import Detector, Notice
 S = 1_000_000_000
 
 
-def udp(ts_s: float, sport: int) -> Packet:
-    """One DNS-sized datagram 10.244.1.23:sport -> 10.96.0.10:53."""
-    key = packet_key(socket.inet_aton("10.244.1.23"), socket.inet_aton("10.96.0.10"), sport, 53)
-    return Packet(int(ts_s * S), 0, key, PROTO_UDP, sport, 53, 48, 20, b"\0" * 20)
+def udp(ts_s: float, sport: int, payload: bytes = b"\0" * 20, reply: bool = False) -> Packet:
+    """One DNS-sized datagram 10.244.1.23:sport -> 10.96.0.10:53 (or back, a reply)."""
+    ends = [(socket.inet_aton("10.244.1.23"), sport), (socket.inet_aton("10.96.0.10"), 53)]
+    (src, sp), (dst, dp) = ends[::-1] if reply else ends
+    return Packet(int(ts_s * S), 0, packet_key(src, dst, sp, dp), PROTO_UDP, sp, dp,
+                  28 + len(payload), len(payload), payload)
+
+
+# A query for svc.com (id 0x1234) and its answer; dns_id(n) gives them transaction id n.
+DNS_QUERY = bytes.fromhex("1234010000010000000000000373766303636f6d0000010001")
+DNS_ANSWER = bytes.fromhex("1234818000010001000000000373766303636f6d0000010001"
+                           "c00c000100010000001e00040a000005")
+
+
+def dns_id(message: bytes, n: int) -> bytes:
+    return n.to_bytes(2, "big") + message[2:]
 
 
 class Recorder:
@@ -43,6 +55,21 @@ class Recorder:
         self.closed = True
 
 
+class L7Recorder(Recorder):
+    """An output that also takes http/dns/ssl records; keeps what came in order."""
+
+    def __init__(self, source_progress: list[int]) -> None:
+        super().__init__(source_progress)
+        self.order: list[tuple[str, int]] = []  # (log path, source progress)
+
+    def conn(self, conn) -> None:
+        super().conn(conn)
+        self.order.append(("conn", self._progress[0]))
+
+    def l7_log(self, path: str, rec: dict) -> None:
+        self.order.append((path, self._progress[0]))
+
+
 class EveryConnEnd(Detector):
     """A detector that raises one notice per finished connection."""
 
@@ -62,6 +89,27 @@ def test_each_connection_reaches_the_outputs_as_soon_as_it_is_final():
     pipeline.run(source(), [out])
     assert len(out.conns) == 4
     assert out.seen_at[0] < 4  # the first flow was out before the source was done
+
+
+def test_a_dns_record_reaches_the_outputs_when_its_answer_comes_not_when_its_flow_ends():
+    progress = [0]
+    exchange = [udp(0, 40000, dns_id(DNS_QUERY, 1)), udp(0.1, 40000, dns_id(DNS_ANSWER, 1), True),
+                udp(1, 40000, dns_id(DNS_QUERY, 2)), udp(1.1, 40000, dns_id(DNS_ANSWER, 2), True)]
+
+    def source():
+        for i, packet in enumerate(exchange):
+            progress[0] = i + 1
+            yield packet
+
+    out = L7Recorder(progress)
+    pipeline.run(source(), [out])
+    assert out.order == [("dns", 2), ("dns", 4), ("conn", 4)]
+
+
+def test_an_unanswered_query_reaches_the_outputs_with_its_flow_before_its_conn_record():
+    out = L7Recorder([0])
+    pipeline.run([udp(0, 40000, DNS_QUERY)], [out])
+    assert [path for path, _ in out.order] == ["dns", "conn"]
 
 
 def test_every_output_gets_every_connection_and_is_closed():

@@ -8,18 +8,18 @@ class Conn:
 
     Fields keep Zeek's conn.log names (dots become underscores): ts_ns is the first packet,
     last_ns the latest; orig is the side that started it. service is "" until an L7 parser
-    recognises the protocol ("http", "dns", "ssl", ...). l7 holds the connection's L7 events in
-    order (HttpRequest, HttpResponse, DnsMessage, TlsClientHello): a tuple, replaced as events
-    come (the many open connections share the empty one and hold no list's spare room). ext is
-    free for listeners and enrichment (e.g. notices' chain ids); keys there never clash with
-    Zeek's field names. It is made on first use: most of the many open connections never need
-    one.
+    recognises the protocol ("http", "dns", "ssl", ...); its L7 events go to listeners'
+    on_event, not onto the record (an open connection holds none of them). ext is free for
+    listeners and enrichment (e.g. notices' chain ids); keys there never clash with Zeek's
+    field names. It is made on first use: most of the many open connections never need
+    one. marks holds bits listeners set for themselves (one int for all of them, e.g. "not this
+    detector's protocol"), so the many open connections need no table entry per listener.
     """
 
     __slots__ = (
         "uid", "ts_ns", "last_ns", "orig_h", "orig_p", "resp_h", "resp_p", "proto", "service",
         "orig_bytes", "resp_bytes", "orig_pkts", "resp_pkts", "orig_ip_bytes", "resp_ip_bytes",
-        "conn_state", "history", "missed_bytes", "iface", "l7", "_ext", "state",
+        "conn_state", "history", "missed_bytes", "iface", "_ext", "marks", "state",
     )
 
     def __init__(self, uid: str, ts_ns: int, orig_h: str, orig_p: int, resp_h: str, resp_p: int,
@@ -43,8 +43,8 @@ class Conn:
         self.history = ""
         self.missed_bytes = 0
         self.iface = iface
-        self.l7: tuple = ()
         self._ext: dict | None = None
+        self.marks = 0
         self.state = None  # the flow table's private per-connection tracking state
 
     @property

@@ -13,6 +13,7 @@ from __future__ import annotations
 import struct
 from collections import Counter
 from collections.abc import Callable, Iterator
+from itertools import chain
 
 from kubectl_netmon.capture.linktypes import DECODERS, FIXED_HEADERS, NOT_IP, LinkDecoder
 from kubectl_netmon.capture.model import (
@@ -24,7 +25,7 @@ from kubectl_netmon.capture.model import (
     Packet,
     packet_key,
 )
-from kubectl_netmon.capture.source import CaptureReader
+from kubectl_netmon.capture.source import CaptureReader, Record
 
 # version/ihl, total length, flags/fragment offset, protocol, source, destination
 _IP4 = struct.Struct("!BxHxxHxB2x4s4s").unpack_from
@@ -48,6 +49,9 @@ _FRAG6, _AH = 44, 51
 _EXT = _EXT_8 | {_FRAG6, _AH}
 _ICMPS = frozenset((PROTO_ICMP, PROTO_ICMP6))
 ICMP_HEADER = 8
+# Records decoded at once: amortises a generator switch over many packets while the Packets
+# waiting to go on stay few (a batch of small frames holds thousands).
+DECODE_SLICE = 256
 
 # (buf, start, end, ts_ns, iface) -> Packet, or raises Malformed, NotIP or LaterFragment
 FrameDecoder = Callable[[bytes, int, int, int, int], Packet]
@@ -86,32 +90,41 @@ class DecodeStats:
 
 
 def packets(reader: CaptureReader, stats: DecodeStats) -> Iterator[Packet]:
-    """Decode every record of `reader` into Packets; count non-IP frames and malformed ones."""
+    """Decode every record of `reader` into Packets; count non-IP frames and malformed ones.
+
+    Records are decoded DECODE_SLICE at a time and their Packets handed on by a C iterator, not
+    a generator resumed per packet.
+    """
+    return chain.from_iterable(_decoded_slices(reader, stats))
+
+
+def _decoded_slices(reader: CaptureReader, stats: DecodeStats) -> Iterator[list[Packet]]:
+    """The reader's batches of records as lists of Packets, DECODE_SLICE records each."""
     decoders: list[FrameDecoder] = []
-    bad = stats.malformed
-    n = ip = 0
-    try:
-        for batch in reader.batches():
-            if len(decoders) < len(reader.interfaces):
-                decoders = [decoder_for(i.linktype) for i in reader.interfaces]
-            n += len(batch)
-            for ts, iface, buf, start, end in batch:
-                try:
-                    pkt = decoders[iface](buf, start, end, ts, iface)
-                except Malformed as e:
-                    bad[e.args[0]] += 1
-                    continue
-                except NotIP:
-                    stats.non_ip += 1
-                    continue
-                except LaterFragment:
-                    stats.fragments += 1
-                    continue
-                ip += 1
-                yield pkt
-    finally:
-        stats.packets += n
-        stats.ip += ip
+    for batch in reader.batches():
+        if len(decoders) < len(reader.interfaces):
+            decoders = [decoder_for(i.linktype) for i in reader.interfaces]
+        for i in range(0, len(batch), DECODE_SLICE):
+            yield _decode_batch(batch[i:i + DECODE_SLICE], decoders, stats)
+
+
+def _decode_batch(batch: list[Record], decoders: list[FrameDecoder],
+                  stats: DecodeStats) -> list[Packet]:
+    """The Packets of some records, each by its interface's decoder."""
+    out: list[Packet] = []
+    append = out.append
+    for ts, iface, buf, start, end in batch:
+        try:
+            append(decoders[iface](buf, start, end, ts, iface))
+        except Malformed as e:
+            stats.malformed[e.args[0]] += 1
+        except NotIP:
+            stats.non_ip += 1
+        except LaterFragment:
+            stats.fragments += 1
+    stats.packets += len(batch)
+    stats.ip += len(out)
+    return out
 
 
 def decoder_for(linktype: int) -> FrameDecoder:

@@ -1,8 +1,9 @@
 """The flow engine: packets in, finished Zeek-style connection records out, listeners told.
 
-One pass, streaming. Each packet finds its flow in two dicts per transport (TCP, UDP, ICMP),
-keyed by Packet.key (addresses and ports in one bytes object) as the originator and as the
-responder send it; TCP endpoints follow Zeek's TCP analyzer (states, history letters, sizes from
+One pass, streaming. Each packet finds its flow in a dict per transport (TCP, UDP, ICMP), keyed
+by Packet.key (addresses and ports in one bytes object) as the originator sends it; a responder's
+packet finds it by its key reversed (one key and one entry per flow: the table of a busy node
+holds many); TCP endpoints follow Zeek's TCP analyzer (states, history letters, sizes from
 sequence numbers); in-order payload goes straight to listeners and L7 parsers, and through
 reassembly only once something arrives out of order. A record is final when its TCP close delay
 passes, it idles past its protocol's inactivity timeout (for UDP DNS: Zeek's DNS session
@@ -32,6 +33,9 @@ from kubectl_netmon.capture.conn_state import (
 from kubectl_netmon.capture.flows import (
     ICMP4_COUNTERPART,
     ICMP6_COUNTERPART,
+    ONE_FIN,
+    ONE_RETRANSMIT,
+    ONE_ZERO_WINDOW,
     SECOND,
     Flow,
     FlowConfig,
@@ -39,6 +43,7 @@ from kubectl_netmon.capture.flows import (
     TcpEndpoint,
     dns_expiry,
     make_uid,
+    odd_count,
     originator_first,
     uid_hasher,
 )
@@ -78,7 +83,6 @@ _PORTS = struct.Struct("!HH").unpack_from
 _H_SYN, _H_FIN, _H_RST, _H_DATA, _H_ACK, _H_FINRST, _H_MULTI = (1 << i for i in range(7))
 _RESP = 8  # shift of the responder's bits
 _POW10 = frozenset(10 ** i for i in range(19))  # 't' and 'g' are logged at 1, 10, 100, ...
-_ONE_ZERO_WINDOW = 1 << 32  # TcpEndpoint.odd counts zero windows above its low 32 bits
 _NO_SPLIT = (0, 0, 0)  # Flow.split of a connection the active timeout never split
 # Address texts kept for sharing: the hosts a node talks to at once fit; with more distinct hosts
 # than this it is cleared, so the cache never costs the table more than it saves.
@@ -89,7 +93,7 @@ _CONTROL = SYN | FIN | RST
 _HISTORIES: dict[str, str] = {}
 _HISTORIES_MAX = 4096
 _HIST_BITS: dict[int, int] = {}  # at most 2**14 combinations of the history letter bits
-_WITH_BODY = (HttpRequest, HttpResponse)  # events whose body listeners see, conn.l7 does not
+_WITH_BODY = (HttpRequest, HttpResponse)  # events whose body only on_event sees
 
 
 def _history(text: str) -> str:
@@ -115,9 +119,8 @@ class Engine:
         self._on_event = _hooks(listeners, "on_event")
         self._on_conn_end = _hooks(listeners, "on_conn_end")
         self._on_finish = _hooks(listeners, "on_finish")
-        # Per kind (TCP, UDP, ICMP): key as the originator sends -> flow, as the responder does.
-        self._fwd: tuple[dict[bytes, Flow], ...] = ({}, {}, {})
-        self._rev: tuple[dict[bytes, Flow], ...] = ({}, {}, {})
+        # Per kind (TCP, UDP, ICMP): key as the originator sends -> flow.
+        self._tables: tuple[dict[bytes, Flow], ...] = ({}, {}, {})
         self._closing: deque[Flow] = deque()  # closed TCP flows waiting out the close delay
         # UDP DNS flows, each with the expiry it had when queued (a later packet moves it on)
         self._dns: deque[tuple[int, Flow]] = deque()
@@ -125,6 +128,9 @@ class Engine:
         self._out: list[Conn] = []  # finished, not yet yielded
         self._idle = config.timeouts_ns()
         self._active = int(config.active_timeout * SECOND)
+        # No record reaches the active timeout before this: the earliest start of a record (a
+        # split starts later than this) plus the timeout. Spares run a subtraction per packet.
+        self._split_from: float = float("inf")
         self._close_delay = int(config.tcp_close_delay * SECOND)
         self._limits = config.limits()
         self._uids = uid_hasher(config.uid_seed)
@@ -137,9 +143,8 @@ class Engine:
     def run(self, packets: Iterable[Packet]) -> Iterator[Conn]:
         """Yield each connection once, when final; at the end flush all and call on_finish."""
         out = self._out
-        fwd_get = tuple(table.get for table in self._fwd)
-        rev_get = tuple(table.get for table in self._rev)
-        idle = self._idle
+        tcp_get, udp_get, other_get = (table.get for table in self._tables)
+        tcp_idle, udp_idle, other_idle = self._idle
         active = self._active
         on_packet = self._on_packet
         stats = self.stats
@@ -156,37 +161,34 @@ class Engine:
                     next_sweep = self._next_sweep
                 proto = p.proto
                 if proto == 6:  # PROTO_TCP
-                    kind, key = 0, p.key
+                    kind, key, get, idle, handle = 0, p.key, tcp_get, tcp_idle, tcp
                 elif proto == 17:  # PROTO_UDP
-                    kind, key = 1, p.key
+                    kind, key, get, idle, handle = 1, p.key, udp_get, udp_idle, datagram
                 elif proto in PROTO_NAMES:
-                    kind, key = 2, _icmp_key(p)
+                    kind, key, get, idle, handle = 2, _icmp_key(p), other_get, other_idle, datagram
                 else:
                     stats.other_proto += 1
                     continue
-                f = fwd_get[kind](key)
+                f = get(key)
                 is_orig = True
                 if f is None:
-                    f = rev_get[kind](key)
+                    f = get(reverse_key(key))
                     if f is None:
                         f = self._new(p, key, kind)
                         is_orig = f.key is key
                     else:
                         is_orig = False
                 conn = f.conn
-                if f.close_at and ts >= f.close_at or ts - conn.last_ns >= idle[kind] or (
+                if f.close_at and ts >= f.close_at or ts - conn.last_ns >= idle or (
                         p.tcp_flags & syn_ack == syn and _reused(f, is_orig, p)):
                     self._finish(f)
                     f = self._new(p, key, kind)
                     is_orig = f.key is key
                     conn = f.conn
-                elif ts - conn.ts_ns >= active:
+                elif ts >= self._split_from and ts - conn.ts_ns >= active:
                     self._split(f, ts)
                     conn = f.conn
-                if proto == 6:  # PROTO_TCP
-                    tcp(f, is_orig, p, ts)
-                else:
-                    datagram(f, is_orig, p, ts)
+                handle(f, is_orig, p, ts)
                 if on_packet:
                     for hook in on_packet:
                         hook(p, conn)
@@ -220,20 +222,19 @@ class Engine:
 
     def _flows(self) -> list[Flow]:
         """Every live flow (a copy: the caller may finish them)."""
-        return list(chain.from_iterable(table.values() for table in self._fwd))
+        return list(chain.from_iterable(table.values() for table in self._tables))
 
     def _new(self, p: Packet, key: bytes, kind: int) -> Flow:
         """A flow for a packet no live flow has; decides who the originator is."""
-        fwd = self._fwd
-        if len(fwd[0]) + len(fwd[1]) + len(fwd[2]) >= self.config.max_flows:
+        tables = self._tables
+        if len(tables[0]) + len(tables[1]) + len(tables[2]) >= self.config.max_flows:
             self._evict()
         proto = p.proto
         ports = len(key) - 4
         sport, dport = _PORTS(key, ports)
-        rkey = reverse_key(key)
         first = originator_first(proto, sport, dport, p.tcp_flags)
         if not first:
-            key, rkey = rkey, key
+            key = reverse_key(key)
             sport, dport = dport, sport
         half = ports >> 1
         uid = make_uid(self._uids, p.ts_ns, sport, dport, proto, 0, key[:ports])
@@ -241,13 +242,15 @@ class Engine:
                     dport, PROTO_NAMES[proto], p.iface)
         f = Flow(conn, key)
         conn.state = f
+        split_at = p.ts_ns + self._active
+        if split_at < self._split_from:
+            self._split_from = split_at
         if not first:
             conn.history = "^"
         if kind == _TCP:
             f.orig = TcpEndpoint()
             f.resp = TcpEndpoint()
-        fwd[kind][key] = f
-        self._rev[kind][rkey] = f
+        tables[kind][key] = f
         self.stats.flows += 1
         return f
 
@@ -264,8 +267,7 @@ class Engine:
         """The record is final: drain payload, close the parser, tell listeners, queue it."""
         key = f.key
         kind = _KINDS[f.conn.proto]
-        del self._fwd[kind][key]
-        del self._rev[kind][reverse_key(key)]
+        del self._tables[kind][key]
         f.close_at = 0
         conn = f.conn
         if f.orig is not None:
@@ -345,15 +347,15 @@ class Engine:
         """
         self._next_sweep = now + _SWEEP_NS
         closing = self._closing
-        fwd = self._fwd
+        tables = self._tables
         while closing and closing[0].close_at <= now:
             f = closing.popleft()
-            if f.close_at and fwd[_TCP].get(f.key) is f:
+            if f.close_at and tables[_TCP].get(f.key) is f:
                 self._finish(f)
         dns = self._dns
         while dns and dns[0][0] <= now:
             f = dns.popleft()[1]
-            if fwd[_UDP].get(f.key) is f:
+            if tables[_UDP].get(f.key) is f:
                 if f.close_at <= now:
                     self._finish(f)
                 else:
@@ -438,9 +440,7 @@ class Engine:
         if end > last:
             ep.last = end
         elif ln:
-            ep.odd += 1
-            if ep.odd & _M32 in _POW10:
-                conn.history = _history(conn.history + ("T" if is_orig else "t"))
+            _retransmitted(conn, ep, is_orig)
         if ln and rel >= 0 and p.payload:
             if p.frag:
                 self.stats.fragments += 1  # the rest of the segment is missing: a gap
@@ -472,7 +472,7 @@ class Engine:
         rel = last + ((seq - ep.start - last + _HALF) & _M32) - _HALF
         if ctrl:
             if flags & FIN:
-                ep.fins += 1
+                ep.odd += ONE_FIN
             self._control_history(f, ep, flags, rel, ln, shift)
         if (not p.window and not flags & RST and peer.state != CLOSED
                 and ep.state != RESET):
@@ -506,9 +506,7 @@ class Engine:
         elif delta > 0:
             ep.last = end
         elif ln:
-            ep.odd += 1
-            if ep.odd & _M32 in _POW10:
-                conn.history = _history(conn.history + ("T" if is_orig else "t"))
+            _retransmitted(conn, ep, is_orig)
         if ctrl or ep.state == INACTIVE:
             do_close = _update_state(ep, peer, is_orig, flags, ln)
         else:
@@ -558,8 +556,8 @@ class Engine:
 
     def _zero_window(self, f: Flow, ep: TcpEndpoint, is_orig: bool) -> None:
         """A zero window advertised: Zeek's 'W' letter, logged at 1, 10, 100, ... of them."""
-        ep.odd += _ONE_ZERO_WINDOW
-        if ep.odd >> 32 in _POW10:
+        ep.odd += ONE_ZERO_WINDOW
+        if odd_count(ep.odd, ONE_ZERO_WINDOW) in _POW10:
             conn = f.conn
             conn.history = _history(conn.history + ("W" if is_orig else "w"))
 
@@ -567,7 +565,7 @@ class Engine:
                ts: int) -> None:
         """An acknowledgement: data before it that never passed by is a content gap."""
         stream = sender.stream
-        if sender.fins and upto > sender.fin_at:
+        if odd_count(sender.odd, ONE_FIN) and upto > sender.fin_at:
             upto = sender.fin_at  # the FIN's slot is no payload byte
         if stream is None:
             if upto <= sender.next:
@@ -634,18 +632,24 @@ class Engine:
 
     def _events(self, f: Flow, events: list) -> None:
         """L7 events: the first one confirms the service (as Zeek's DPD does). Once listeners
-        saw an HTTP message its body goes: conn.l7 keeps the events of every open connection
-        and the logs need only the body's length."""
+        saw an HTTP message its body goes: listeners may keep an event for a while (a request
+        until its response) and the logs need only the body's length. The engine keeps none."""
         conn = f.conn
         if not conn.service:
             conn.service = f.parser.service
-        conn.l7 = (*conn.l7, *events)
         for hook in self._on_event:
             for event in events:
                 hook(conn, event)
         for event in events:
             if type(event) in _WITH_BODY and event.body:
                 event.body = b""
+
+
+def _retransmitted(conn: Conn, ep: TcpEndpoint, is_orig: bool) -> None:
+    """A segment with payload sent before: Zeek's 'T' letter, logged at 1, 10, 100, ... of them."""
+    ep.odd += ONE_RETRANSMIT
+    if odd_count(ep.odd, ONE_RETRANSMIT) in _POW10:
+        conn.history = _history(conn.history + ("T" if is_orig else "t"))
 
 
 def _mark(f: Flow, bit: int) -> None:

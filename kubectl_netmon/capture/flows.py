@@ -32,6 +32,12 @@ ICMP4_COUNTERPART = {8: 0, 0: 8, 13: 14, 14: 13, 15: 16, 16: 15, 17: 18, 18: 17,
 ICMP6_COUNTERPART = {128: 129, 129: 128, 130: 131, 131: 130, 133: 134, 134: 133, 135: 136,
                      136: 135, 139: 140, 140: 139}
 
+# TcpEndpoint.odd's units: FINs sent count in its low 32 bits, retransmitted segments in the
+# next 32, zero windows advertised above (a closed endpoint holds 1: a small int all share)
+ONE_FIN = 1
+ONE_RETRANSMIT = 1 << 32
+ONE_ZERO_WINDOW = 1 << 64
+
 _UID_ALPHABET = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 # Each digest byte becomes one base62 character (bytes 248..255 fold onto the first eight).
 _UID_TABLE = bytes(_UID_ALPHABET[i % 62] for i in range(256))
@@ -57,7 +63,7 @@ class FlowConfig:
     reassembly_limit: int = 64 * 1024  # payload bytes per direction given to parsers/listeners
     ooo_limit: int = 64 * 1024  # out-of-order payload bytes held per direction
     ooo_segments: int = 64
-    l7: bool = True  # run L7 parsers (events in conn.l7, conn.service)
+    l7: bool = True  # run L7 parsers (events to listeners' on_event, conn.service)
     uid_seed: int = 0  # uids are a keyed hash of each flow's first packet: same input, same uids
 
     def timeouts_ns(self) -> tuple[int, int, int]:
@@ -108,8 +114,8 @@ class TcpEndpoint:
     something comes out of order or a gap must be counted, and then takes over from next.
     """
 
-    __slots__ = ("state", "prev", "start", "last", "ack", "fins", "did_close", "syn_at",
-                 "fin_at", "rst_at", "odd", "next", "stream")
+    __slots__ = ("state", "prev", "start", "last", "ack", "did_close", "syn_at", "fin_at",
+                 "rst_at", "odd", "next", "stream")
 
     def __init__(self) -> None:
         self.state = INACTIVE
@@ -117,13 +123,12 @@ class TcpEndpoint:
         self.start = 0
         self.last = 0
         self.ack = 0
-        self.fins = 0
         self.did_close = False
         self.syn_at = -1  # position of the last SYN / FIN / RST recorded in the history
         self.fin_at = -1
         self.rst_at = -1
-        # retransmitted segments (the low 32 bits) and zero windows advertised (the bits above),
-        # for the logarithmic 't' and 'w' letters: both rare, so one int of the many open flows
+        # rare counts in one int of the many open flows (see ONE_FIN): FINs sent, and the
+        # retransmitted segments and zero windows of the logarithmic 't' and 'w' letters
         self.odd = 0
         self.next = 1  # next payload position to deliver while stream is None
         self.stream: Stream | None = None
@@ -141,9 +146,14 @@ class TcpEndpoint:
         size = max(self.last, self.ack)
         if size > 0:
             size -= 1  # the SYN's sequence slot
-        if self.fins and size > 0:
+        if odd_count(self.odd, ONE_FIN) and size > 0:
             size -= 1  # the FIN's
         return size
+
+
+def odd_count(odd: int, unit: int) -> int:
+    """The count of one unit (ONE_FIN, ONE_RETRANSMIT, ONE_ZERO_WINDOW) in TcpEndpoint.odd."""
+    return (odd // unit) & 0xFFFFFFFF
 
 
 class Flow:

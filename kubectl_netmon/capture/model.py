@@ -20,6 +20,11 @@ FIN, SYN, RST, PSH, ACK, URG = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
 OPEN_WINDOW = 0xFFFF  # the window of packets that have none (UDP, ICMP), or whose was not captured
 
 _PORTS = struct.Struct("!HH").pack
+# Packet.key of IPv4 and of IPv6, for reverse_key (one unpack and pack: the engine reverses the
+# key of every packet that a responder sends)
+_KEY4, _KEY6 = struct.Struct("!4s4sHH"), struct.Struct("!16s16sHH")
+_UNPACK_KEY4, _PACK_KEY4 = _KEY4.unpack, _KEY4.pack
+_UNPACK_KEY6, _PACK_KEY6 = _KEY6.unpack, _KEY6.pack
 
 
 class Packet:
@@ -80,9 +85,11 @@ def packet_key(src: bytes, dst: bytes, sport: int, dport: int) -> bytes:
 
 def reverse_key(key: bytes) -> bytes:
     """The key of a packet going the other way (addresses and ports swapped)."""
-    n = (len(key) - 4) >> 1
-    ports = n + n
-    return key[n:ports] + key[:n] + key[ports + 2:] + key[ports:ports + 2]
+    if len(key) == 12:
+        src, dst, sport, dport = _UNPACK_KEY4(key)
+        return _PACK_KEY4(dst, src, dport, sport)
+    src, dst, sport, dport = _UNPACK_KEY6(key)
+    return _PACK_KEY6(dst, src, dport, sport)
 
 
 def ip_str(packed: bytes) -> str:

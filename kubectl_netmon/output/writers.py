@@ -1,7 +1,8 @@
 """Streaming writers of Zeek JSON: one stream of every log (with _path), or a Zeek log directory.
 
-Both take each connection as it finishes and each notice as it is raised, write it at once and
-keep nothing, so memory stays bounded however long the capture.
+Both take each connection as it finishes, each http/dns/ssl record as its transaction completes
+(output.zeek_l7, before its conn record as in Zeek) and each notice as it is raised, write it at
+once and keep nothing, so memory stays bounded however long the capture.
 """
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ from kubectl_netmon.detect.base import Notice
 from kubectl_netmon.enrich.podmap import PodMap
 from kubectl_netmon.errors import NetmonError, UsageError
 from kubectl_netmon.output.escape import escape
-from kubectl_netmon.output.zeek import conn_record, notice_record
-from kubectl_netmon.output.zeek_l7 import dns_records, http_records, ssl_records
+from kubectl_netmon.output.zeek import conn_json, notice_record
 
 # One C encoder for every record (json.JSONEncoder.encode would build a new one per call, a fifth
 # of the cost of a small record): compact separators, ASCII output, no circularity check (records
@@ -31,21 +31,12 @@ def _encode(rec: dict) -> str:
     return "".join(_encoder(rec, 0))
 
 
-def conn_logs(conn: Conn, pods: PodMap | None) -> list[tuple[str, dict]]:
-    """(path, record) for a finished connection: its http, dns and ssl records, then its conn
-    record."""
-    logs = [("http", r) for r in http_records(conn)]
-    logs += [("dns", r) for r in dns_records(conn)]
-    logs += [("ssl", r) for r in ssl_records(conn)]
-    logs.append(("conn", conn_record(conn, pods)))
-    return logs
-
-
 class JsonLinesWriter:
     """`-o json`: one Zeek JSON object per line, `_path` first, as a JSON streaming plugin does.
 
     Flushed after each connection and notice, so a reader at the other end of a pipe (jq, a
-    SIEM shipper) sees each record as soon as it is final, even from a live stream.
+    SIEM shipper) sees each record as soon as it is final, even from a live stream; http, dns
+    and ssl records go out with the next flush (one per connection, not one per transaction).
     """
 
     def __init__(self, stream: IO[str], pods: PodMap | None = None) -> None:
@@ -53,19 +44,22 @@ class JsonLinesWriter:
         self._pods = pods
 
     def conn(self, conn: Conn) -> None:
-        self._write(conn_logs(conn, self._pods))
+        self._write("conn", conn_json(conn, self._pods))
+        self._stream.flush()
+
+    def l7_log(self, path: str, rec: dict) -> None:
+        self._write(path, _encode(rec))
 
     def notice(self, notice: Notice) -> None:
-        self._write([("notice", notice_record(notice, self._pods))])
+        self._write("notice", _encode(notice_record(notice, self._pods)))
+        self._stream.flush()
 
     def close(self) -> None:
         self._stream.flush()
 
-    def _write(self, logs: list[tuple[str, dict]]) -> None:
-        # {"_path": path, **rec} without copying rec: every record has at least "ts".
-        self._stream.write("".join(f'{{"_path":"{path}",{_encode(rec)[1:]}\n'
-                                   for path, rec in logs))
-        self._stream.flush()
+    def _write(self, path: str, text: str) -> None:
+        # {"_path": path, **rec} as text: every record has at least "ts".
+        self._stream.write(f'{{"_path":"{path}",{text[1:]}\n')
 
 
 class ZeekDirWriter:
@@ -84,22 +78,24 @@ class ZeekDirWriter:
         self._files: dict[str, IO[str]] = {}
 
     def conn(self, conn: Conn) -> None:
-        for path, rec in conn_logs(conn, self._pods):
-            self._write(path, rec)
+        self._write("conn", conn_json(conn, self._pods))
+
+    def l7_log(self, path: str, rec: dict) -> None:
+        self._write(path, _encode(rec))
 
     def notice(self, notice: Notice) -> None:
-        self._write("notice", notice_record(notice, self._pods))
+        self._write("notice", _encode(notice_record(notice, self._pods)))
 
     def close(self) -> None:
         for f in self._files.values():
             f.close()
         self._files.clear()
 
-    def _write(self, path: str, rec: dict) -> None:
+    def _write(self, path: str, text: str) -> None:
         f = self._files.get(path)
         if f is None:
             f = self._files[path] = self._open(path)
-        f.write(_encode(rec) + "\n")
+        f.write(text + "\n")
 
     def _open(self, path: str) -> IO[str]:
         name = os.path.join(self._dir, f"{path}.log")

@@ -8,6 +8,7 @@ outputs are the one place that escapes them. Times are Zeek's ISO 8601 form,
 
 from __future__ import annotations
 
+import json
 import time
 
 from kubectl_netmon.capture.conn import Conn
@@ -16,6 +17,8 @@ from kubectl_netmon.enrich.podmap import PodInfo, PodMap
 from kubectl_netmon.output.escape import escape
 
 NOTICE_ACTIONS = ["Notice::ACTION_LOG"]
+_str = json.encoder.encode_basestring_ascii  # a JSON string literal, as the writers' encoder makes
+_BOOL = ("false", "true")
 _POD_FIELDS = {side: tuple(f"{side}_pod.{k}" for k in ("ns", "name", "node", "node_ip"))
                for side in ("orig", "resp")}
 
@@ -39,37 +42,41 @@ def id_fields(orig_h: str, orig_p: int, resp_h: str, resp_p: int) -> dict:
 
 
 def conn_record(conn: Conn, pods: PodMap | None = None) -> dict:
-    """conn.log: duration and byte counts only when the duration is positive, as Zeek does.
+    """conn.log as a dict in column order: conn_json's record, parsed."""
+    return json.loads(conn_json(conn, pods))
 
-    With a pod map, local_orig/local_resp say whether the address is a known cluster address.
-    Built field by field in column order (one per connection: this is on the output's hot path).
+
+def conn_json(conn: Conn, pods: PodMap | None = None) -> str:
+    """conn.log as compact JSON text: duration and byte counts only when the duration is
+    positive, as Zeek does. With a pod map, local_orig/local_resp say whether the address is a
+    known cluster address.
+
+    One per connection, on the output's hot path: written straight as text (the JSON encoder
+    would encode each constant key again), the same text json writes for the dict.
     """
     ts = conn.ts_ns
-    rec = {"ts": iso_ts(ts), "uid": conn.uid, "id.orig_h": conn.orig_h, "id.orig_p": conn.orig_p,
-           "id.resp_h": conn.resp_h, "id.resp_p": conn.resp_p, "proto": conn.proto}
+    text = (f'{{"ts":"{iso_ts(ts)}","uid":{_str(conn.uid)},"id.orig_h":{_str(conn.orig_h)},'
+            f'"id.orig_p":{conn.orig_p},"id.resp_h":{_str(conn.resp_h)},'
+            f'"id.resp_p":{conn.resp_p},"proto":{_str(conn.proto)}')
     if conn.service:
-        rec["service"] = escape(conn.service)
+        text += f',"service":{_str(escape(conn.service))}'
     duration = conn.last_ns - ts
     if duration > 0:
-        rec["duration"] = duration / 1e9
-        rec["orig_bytes"] = conn.orig_bytes
-        rec["resp_bytes"] = conn.resp_bytes
-    rec["conn_state"] = conn.conn_state
+        text += (f',"duration":{duration / 1e9!r},"orig_bytes":{conn.orig_bytes},'
+                 f'"resp_bytes":{conn.resp_bytes}')
+    text += f',"conn_state":{_str(conn.conn_state)}'
     if pods is not None:
         orig_pod, resp_pod = _pods_of(pods, conn.orig_h, conn.resp_h, ts)
-        rec["local_orig"] = orig_pod is not None
-        rec["local_resp"] = resp_pod is not None
-    rec["missed_bytes"] = conn.missed_bytes
+        text += (f',"local_orig":{_BOOL[orig_pod is not None]},'
+                 f'"local_resp":{_BOOL[resp_pod is not None]}')
+    text += f',"missed_bytes":{conn.missed_bytes}'
     if conn.history:
-        rec["history"] = conn.history
-    rec["orig_pkts"] = conn.orig_pkts
-    rec["orig_ip_bytes"] = conn.orig_ip_bytes
-    rec["resp_pkts"] = conn.resp_pkts
-    rec["resp_ip_bytes"] = conn.resp_ip_bytes
+        text += f',"history":{_str(conn.history)}'
+    text += (f',"orig_pkts":{conn.orig_pkts},"orig_ip_bytes":{conn.orig_ip_bytes},'
+             f'"resp_pkts":{conn.resp_pkts},"resp_ip_bytes":{conn.resp_ip_bytes}')
     if pods is not None:
-        _add_pod_fields(rec, "orig", orig_pod)
-        _add_pod_fields(rec, "resp", resp_pod)
-    return rec
+        text += _pod_json("orig", orig_pod) + _pod_json("resp", resp_pod)
+    return text + "}"
 
 
 def notice_record(notice: Notice, pods: PodMap | None = None) -> dict:
@@ -118,6 +125,15 @@ def _pods_of(pods: PodMap | None, orig_h: str, resp_h: str, ts_ns: int) -> tuple
         return None, None
     return (pods.lookup(orig_h, ts_ns) if orig_h else None,
             pods.lookup(resp_h, ts_ns) if resp_h else None)
+
+
+def _pod_json(side: str, info: PodInfo | None) -> str:
+    """_add_pod_fields as JSON text: ',"<side>_pod.ns":"...",...' (empty without a pod)."""
+    if info is None:
+        return ""
+    return "".join(f',"{key}":{_str(escape(value))}'
+                   for key, value in zip(_POD_FIELDS[side], (info.ns, info.name, info.node,
+                                                             info.node_ip)) if value)
 
 
 def _add_pod_fields(rec: dict, side: str, info: PodInfo | None) -> None:

@@ -56,6 +56,16 @@ def one(packets, config: FlowConfig | None = None):
     return conn
 
 
+class Events(_Listener):
+    """Keeps the L7 events the engine hands on."""
+
+    def __init__(self):
+        self.seen = []
+
+    def on_event(self, conn, event):
+        self.seen.append(event)
+
+
 REQUEST = b"GET /x HTTP/1.1\r\nHost: svc\r\n\r\n"
 RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
 
@@ -96,10 +106,11 @@ def test_duration_leaves_out_the_final_ack():
 
 
 def test_http_events_and_service():
-    conn = one(http_exchange())
+    events = Events()
+    (conn,) = conns(http_exchange(), listeners=[events])
     assert conn.service == "http"
-    assert [type(e).__name__ for e in conn.l7] == ["HttpRequest", "HttpResponse"]
-    assert conn.l7[0].uri == "/x"
+    assert [type(e).__name__ for e in events.seen] == ["HttpRequest", "HttpResponse"]
+    assert events.seen[0].uri == "/x"
 
 
 def test_rejected_attempt_is_rej():
@@ -303,17 +314,6 @@ def test_conn_end_comes_before_the_yield_and_finish_last():
     assert calls == [("end", uid), ("yield", uid), ("finish", "")]
 
 
-def test_events_reach_listeners():
-    seen = []
-
-    class Events(_Listener):
-        def on_event(self, conn, event):
-            seen.append(type(event).__name__)
-
-    conns(http_exchange(), listeners=[Events()])
-    assert seen == ["HttpRequest", "HttpResponse"]
-
-
 def test_uids_are_zeek_shaped_and_reproducible_per_seed():
     a = one(http_exchange(), FlowConfig(uid_seed=7)).uid
     b = one(http_exchange(), FlowConfig(uid_seed=7)).uid
@@ -352,18 +352,21 @@ DNS_ANSWER = bytes.fromhex("1234818000010001000000000373766303636f6d0000010001"
 
 
 def test_dns_exchange_is_service_dns_with_both_messages():
-    conn = one([udp(T0, CLIENT, 50000, SERVER, 53, DNS_QUERY),
-                udp(T0 + MS, SERVER, 53, CLIENT, 50000, DNS_ANSWER)])
+    events = Events()
+    (conn,) = conns([udp(T0, CLIENT, 50000, SERVER, 53, DNS_QUERY),
+                     udp(T0 + MS, SERVER, 53, CLIENT, 50000, DNS_ANSWER)], listeners=[events])
     assert conn.service == "dns"
-    assert [(e.query, e.is_response) for e in conn.l7] == [("svc.com", False), ("svc.com", True)]
+    assert [(e.query, e.is_response) for e in events.seen] == [
+        ("svc.com", False), ("svc.com", True)]
 
 
 def test_first_fragment_counts_in_its_flow_but_is_not_parsed():
     frag = udp(T0, CLIENT, 50000, SERVER, 53, DNS_QUERY[:8])
     frag.frag = True
-    engine = Engine(config=FlowConfig())
+    events = Events()
+    engine = Engine([events], FlowConfig())
     (conn,) = engine.run([frag])
-    assert (conn.orig_pkts, conn.service, conn.l7) == (1, "", ())
+    assert (conn.orig_pkts, conn.service, events.seen) == (1, "", [])
     assert engine.stats.fragments == 1
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.lab.fixtures import pod
-from tests.live.test_acquire_errors import _left as netmon_containers
+from tests.live.acquire_lab import netmon_left as netmon_containers
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -36,7 +36,6 @@ class Hooks:
         self._call("on_data", conn, from_orig, data, self.tick())
 
     def event(self, conn: Conn, event: object) -> None:
-        conn.l7 = (*conn.l7, event)
         self._call("on_event", conn, event)
 
     def end(self, conn: Conn) -> None:

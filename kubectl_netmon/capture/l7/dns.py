@@ -62,7 +62,7 @@ def read_name(msg: bytes, off: int) -> tuple[str, int]:
 
 
 # Names as sent -> their text, shared by the events of every connection (queries and answers
-# repeat; events stay in conn.l7 while their connection is open). Bounded: names come from
+# repeat; listeners keep a query until its response). Bounded: names come from
 # packets.
 _NAMES: dict[bytes, str] = {}
 _NAMES_MAX = 4096

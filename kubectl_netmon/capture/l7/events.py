@@ -22,7 +22,8 @@ class HttpRequest:
     # same header block: never change it in place
     headers: Sequence[tuple[str, str]] = ()
     # the first bytes of the body (up to the parser's limit), for listeners' on_event: the
-    # engine empties it afterwards (conn.l7 holds the events of every open connection)
+    # engine empties it afterwards (listeners may keep an event, e.g. a request until its
+    # response)
     body: bytes = b""
     body_len: int = 0  # the body's full length as seen (or announced)
     content_type: str = ""

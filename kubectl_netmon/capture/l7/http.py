@@ -84,8 +84,12 @@ class HttpParser:
         elif d.state == _DEAD or not data:
             return []
         out: list = []
-        if not d.buf and (d.state == _UNTIL_CLOSE
-                          or d.state == _BODY and len(data) <= d.end - d.seen):
+        if not d.buf and d.state == _HEAD:
+            data = self._whole_head(d, data, ts_ns, out)
+        if not data:
+            pass
+        elif not d.buf and (d.state == _UNTIL_CLOSE
+                            or d.state == _BODY and len(data) <= d.end - d.seen):
             self._take(d, data, len(data), out)  # the middle of a body: nothing to buffer
             if d.state == _BODY and d.seen == d.end:
                 self._finish(d, out)
@@ -149,6 +153,20 @@ class HttpParser:
                 self._take(d, d.buf, len(d.buf), out)
                 d.buf = b""
 
+    def _whole_head(self, d: _Direction, data: bytes, ts_ns: int, out: list) -> bytes:
+        """The common case without buffering: a chunk that starts with a whole header block.
+        Parses it and returns the bytes after it (data itself when the chunk holds no whole
+        block; nothing when the direction stopped)."""
+        if data[0] in b"\r\n":
+            return data  # blank lines before the message: the buffered path skips them
+        end = _header_end(data, 0)
+        if end is None:
+            return data
+        d.ts_ns = d.ts_ns or ts_ns
+        if not self._message(d, data[:end[0]], out):
+            return b""
+        return data[end[1]:]
+
     def _head(self, d: _Direction, out: list) -> bool:
         """Parse a complete header block if there is one; False when more bytes are needed."""
         start = 0
@@ -166,6 +184,11 @@ class HttpParser:
         head = bytes(d.buf[:end[0]])
         del d.buf[:end[1]]
         d.scanned = 0
+        return self._message(d, head, out)
+
+    def _message(self, d: _Direction, head: bytes, out: list) -> bool:
+        """A whole header block (without the empty line): the request or response it starts;
+        False when it is neither (the direction stops)."""
         nl = head.find(b"\n")
         if nl < 0:
             line, block = head, b""
@@ -337,8 +360,9 @@ def _request_line(line: bytes) -> tuple[str, str, str] | None:
 _NAMES: dict[bytes, str] = {}
 _NAMES_MAX = 1024
 # Whole header lines and short tokens (methods, versions, reasons) -> their parsed form, shared
-# by every message: events stay in conn.l7 while their connection is open, and most of what
-# they hold repeats from connection to connection. Bounded in count and size (attacker-chosen).
+# by every message: listeners keep some events a while (a request until its response), and
+# most of what they hold repeats from connection to connection. Bounded in count and size
+# (attacker-chosen).
 _LINES: dict[bytes, tuple[str, str]] = {}
 _LINES_MAX = 4096
 _LINE_SHARED = 128  # longer lines are parsed every time

@@ -16,7 +16,8 @@ from kubectl_netmon.detect.log4shell.correlate import Target, Tracker, endpoint
 
 
 class CallbackDetector(Detector):
-    """Raises LOG4J_CALLBACK for DNS queries as they happen and for connections when they end."""
+    """Raises LOG4J_CALLBACK for DNS queries as they happen and for connections when they end.
+    Holds the first query name of each open DNS connection, for the notice at its end."""
 
     name = "log4shell.callback"
 
@@ -24,10 +25,12 @@ class CallbackDetector(Detector):
         super().__init__()
         self._tracker = tracker
         self._raised: set[str] = set()  # uids already reported
+        self._queries: dict[Conn, str] = {}  # each open DNS connection's first query name
 
     def on_event(self, conn: Conn, event: object) -> None:
         if not isinstance(event, DnsMessage) or not event.query:
             return
+        self._queries.setdefault(conn, event.query)
         targets = self._tracker.targets(conn.orig_h, event.ts_ns)
         for target in targets:
             if not target.matches_host(event.query):
@@ -41,10 +44,11 @@ class CallbackDetector(Detector):
             self._check_conn(conn, event.ts_ns, event.query)
 
     def on_conn_end(self, conn: Conn) -> None:
+        query = self._queries.pop(conn, "")
         if conn.uid in self._raised:
             self._raised.discard(conn.uid)
         else:
-            self._check_conn(conn, conn.ts_ns, "")
+            self._check_conn(conn, conn.ts_ns, query)
 
     def _check_conn(self, conn: Conn, ts_ns: int, query: str) -> None:
         """Raise if conn goes from a victim to the host and port of a lookup it received."""
@@ -52,8 +56,7 @@ class CallbackDetector(Detector):
             if target.uid != conn.uid and target.lookup.port == conn.resp_p and \
                     target.matches_host(conn.resp_h):
                 self._raised.add(conn.uid)
-                self._raise(conn, ts_ns, target, endpoint(conn.resp_h, conn.resp_p),
-                            query or _first_query(conn))
+                self._raise(conn, ts_ns, target, endpoint(conn.resp_h, conn.resp_p), query)
                 return
 
     def _raise(self, conn: Conn, ts_ns: int, target: Target, what: str, query: str) -> None:
@@ -68,10 +71,6 @@ class CallbackDetector(Detector):
         notice = Notice.for_conn(conn, ts_ns, notes.CALLBACK, notes.MSG[notes.CALLBACK], sub=sub,
                                  identifier=f"{conn.orig_h}->{what}", extra=extra)
         self._tracker.report(self, notice, conn.orig_h, callback=lookup.target)
-
-
-def _first_query(conn: Conn) -> str:
-    return next((e.query for e in conn.l7 if isinstance(e, DnsMessage) and e.query), "")
 
 
 def _is_address(text: str) -> bool:

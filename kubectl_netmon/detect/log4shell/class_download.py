@@ -23,20 +23,26 @@ _JAVA_TYPE = re.compile(r"java-vm|java-serialized-object|java-applet", re.IGNORE
 
 class ClassDownloadDetector(Detector):
     """Pairs each HTTP response with its connection's latest request (pipelined requests come
-    from one client, so one user agent) and raises on a Java class download."""
+    from one client, so one user agent) and raises on a Java class download. Holds that one
+    request per open HTTP connection, dropped when the connection ends."""
 
     name = "log4shell.class_download"
 
     def __init__(self, tracker: Tracker) -> None:
         super().__init__()
         self._tracker = tracker
+        self._requests: dict[Conn, HttpRequest] = {}  # each open connection's latest request
 
     def on_event(self, conn: Conn, event: object) -> None:
-        if isinstance(event, HttpResponse) and event.status >= 200:
-            # the connection's latest request, from its events (no table of every open one)
-            request = next((e for e in reversed(conn.l7) if isinstance(e, HttpRequest)), None)
+        if type(event) is HttpRequest:
+            self._requests[conn] = event
+        elif type(event) is HttpResponse and event.status >= 200:
+            request = self._requests.get(conn)
             if self._is_java_payload(conn, request, event):
                 self._raise(conn, request, event)
+
+    def on_conn_end(self, conn: Conn) -> None:
+        self._requests.pop(conn, None)
 
     def _is_java_payload(self, conn: Conn, request: HttpRequest | None,
                          response: HttpResponse) -> bool:

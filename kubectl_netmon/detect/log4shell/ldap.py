@@ -109,14 +109,13 @@ class LdapJavaDetector(Detector):
         super().__init__()
         self._tracker = tracker
         self._conns: Openings[_Replies] = Openings(
-            bytes((SEQUENCE,)), OPENING_BYTES, lambda opening: True,
+            "ldap", bytes((SEQUENCE,)), OPENING_BYTES, lambda opening: True,
             lambda opening: _Replies() if is_ldap_request(opening) else None)
 
     def on_data(self, conn: Conn, from_orig: bool, data: bytes, ts_ns: int) -> None:
         if conn.service:  # an L7 parser recognised another protocol
             return
-        uid = conn.uid
-        replies = self._conns.state(uid, from_orig, data)
+        replies = self._conns.state(conn, from_orig, data)
         if replies is None or from_orig:
             return
         if conn.proto == "udp":
@@ -127,10 +126,10 @@ class LdapJavaDetector(Detector):
                 if found is not None:
                     self._raise(conn, ts_ns, msg, *found)
         except BerError:
-            self._conns.set(uid, None)
+            self._conns.set(conn, None)
 
     def on_conn_end(self, conn: Conn) -> None:
-        self._conns.end(conn.uid)
+        self._conns.end(conn)
 
     def _raise(self, conn: Conn, ts_ns: int, msg: bytes, dn: bytes,
                attributes: dict[bytes, list[bytes]]) -> None:

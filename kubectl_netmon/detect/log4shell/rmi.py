@@ -31,22 +31,21 @@ class RmiJavaDetector(Detector):
         super().__init__()
         self._tracker = tracker
         # uid -> the server's last bytes (a ReturnData may straddle two chunks)
-        self._conns: Openings[bytes] = Openings(b"J", len(JRMI_MAGIC), JRMI_MAGIC.startswith,
+        self._conns: Openings[bytes] = Openings("rmi", b"J", len(JRMI_MAGIC), JRMI_MAGIC.startswith,
                                                 _start)
 
     def on_data(self, conn: Conn, from_orig: bool, data: bytes, ts_ns: int) -> None:
         if conn.service:  # an L7 parser recognised another protocol
             return
-        uid = conn.uid
-        tail = self._conns.state(uid, from_orig, data)
+        tail = self._conns.state(conn, from_orig, data)
         if tail is None or from_orig:
             return
         buf = tail + data if tail else data
         m = _RETURN_DATA.search(buf)
         if m is None:
-            self._conns.set(uid, buf[-4:])
+            self._conns.set(conn, buf[-4:])
             return
-        self._conns.set(uid, None)
+        self._conns.set(conn, None)
         reply = buf[m.start():]
         notice = Notice.for_conn(
             conn, ts_ns, notes.RMI_JAVA, notes.MSG[notes.RMI_JAVA],
@@ -57,7 +56,7 @@ class RmiJavaDetector(Detector):
                              callback=endpoint(conn.resp_h, conn.resp_p), delivered=True)
 
     def on_conn_end(self, conn: Conn) -> None:
-        self._conns.end(conn.uid)
+        self._conns.end(conn)
 
 
 def _start(opening: bytes) -> bytes | None:

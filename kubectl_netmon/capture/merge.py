@@ -10,6 +10,10 @@ streams interleave in capture-time order, and drops a packet that another captur
 interface already delivered within a short window: pod-to-pod traffic captured at both pods,
 or seen on a node's veth and again on its bridge.
 
+A merge that may grow (`growing=True`: a watch that follows a workload's new pods) always
+takes the threaded path; `add_source()` starts a reader for a stream that joined mid-run, and
+`expect()` keeps the merge open while a source is on its way and no stream is open.
+
 `records()` yields what a file reader yields, `(ts_ns, iface, buf, start, end)` with `iface`
 indexing `interfaces`, so `capture.decode.packets` decodes the merged stream unchanged.
 """
@@ -152,7 +156,7 @@ class MergedStreams:
     def __init__(self, sources: list[Source], duration_s: float | None = None,
                  count: int | None = None, reorder_ns: int = REORDER_NS,
                  dedupe_ns: int = DEDUPE_NS,
-                 ask_finish: Callable[[], None] | None = None) -> None:
+                 ask_finish: Callable[[], None] | None = None, growing: bool = False) -> None:
         self.interfaces: list[Interface] = []
         self.streams = [StreamState(s.name, s.description) for s in sources]
         self.stats = MergeStats()
@@ -170,14 +174,40 @@ class MergedStreams:
         self._links: list[tuple[Callable[[bytes, int, int], int] | None, int]] = []
         self._cooked = False  # a cooked interface may show a packet twice (see _keep)
         self._threads: list[threading.Thread] = []
+        self._growing = growing
+        self._expected = 0  # sources announced by expect() and not given up yet
+        self._lock = threading.Lock()  # sources, streams and threads grow under it
+        self._started = False
 
     def start(self) -> None:
         """Start one reader thread per source."""
-        for i, src in enumerate(self._sources):
-            t = threading.Thread(target=self._pump, args=(i, src), daemon=True,
-                                 name=f"netmon-read-{i}")
-            self._threads.append(t)
-            t.start()
+        with self._lock:
+            self._started = True
+            for i, src in enumerate(self._sources):
+                self._start_reader(i, src)
+
+    def add_source(self, source: Source) -> None:
+        """A stream that joined mid-run (growing merges only; any thread): read from now on,
+        its interfaces appended to `interfaces` as usual."""
+        if not self._growing:
+            raise ValueError("add_source needs a merge made with growing=True")
+        with self._lock:
+            self._sources.append(source)
+            self.streams.append(StreamState(source.name, source.description))
+            if self._started:  # read it now (else start() will)
+                self._start_reader(len(self._sources) - 1, source)
+
+    def expect(self, change: int = 1) -> None:
+        """`change` more sources are on their way (negative: that many will not come); while
+        any is, a growing merge goes on with no stream open (any thread)."""
+        with self._lock:
+            self._expected += change
+
+    def _start_reader(self, idx: int, src: Source) -> None:
+        t = threading.Thread(target=self._pump, args=(idx, src), daemon=True,
+                             name=f"netmon-read-{idx}")
+        self._threads.append(t)
+        t.start()
 
     def stop(self) -> None:
         """End the merge now (safe from a signal handler); records() flushes and returns."""
@@ -192,11 +222,15 @@ class MergedStreams:
     def open_streams(self) -> int:
         return sum(not s.ended for s in self.streams)
 
+    def _running(self) -> bool:
+        """Streams are open, or (growing) an expected one is still to come."""
+        return bool(self.open_streams or self._growing and self._expected > 0)
+
     def join(self, timeout: float = 2.0) -> None:
         """Wait briefly for the reader threads (their streams are closed by then)."""
         self._stopping.set()
         deadline = time.monotonic() + timeout
-        for t in self._threads:
+        for t in list(self._threads):
             t.join(max(0.0, deadline - time.monotonic()))
 
     # -- consumer (main thread) -----------------------------------------------------------------
@@ -208,16 +242,16 @@ class MergedStreams:
 
     def batches(self) -> Iterator[list[Record]]:
         """The same in lists (capture.source.CaptureReader.batches), none empty."""
-        if len(self._sources) == 1:
+        if len(self._sources) == 1 and not self._growing:
             yield from self._direct(self._sources[0], self.streams[0])
             return
-        if not self._threads:
+        if not self._started:
             self.start()
         reorder = _Reorder(self._reorder)
         get = self._queue.get
         deadline = time.monotonic() + self._duration if self._duration else None
         next_tick = time.monotonic() + TICK_S
-        while not self._stopping.is_set() and self.open_streams:
+        while not self._stopping.is_set() and self._running():
             try:
                 item = get(timeout=TICK_S)
             except queue.Empty:
@@ -295,7 +329,7 @@ class MergedStreams:
             self._give_up = now + FINISH_GRACE_S
             if self._ask_finish is not None:
                 self._ask_finish()
-        if now >= self._give_up or self._ask_finish is None:
+        if now >= self._give_up or self._ask_finish is None or not self.open_streams:
             self._stopping.set()
 
     def _watermark(self) -> int:

@@ -2,9 +2,13 @@
 open the capture session, merge its streams and run them through the same pipeline `analyze`
 uses, into the outputs the command chose; stop on duration, count, the streams' end or SIGINT.
 
-Threads: one reader per capture point (capture.merge), one pod watch, the pcapng's file writer
-(output.filethread); everything else (merge, dedupe, pcapng, engine, outputs, redraws) runs in
-the main thread.
+A workload, -l or --ns is followed (cluster.follow): a pod of it that starts during the capture
+is captured too, by a thread that connects it and adds its stream to the merge; a capture whose
+pod was deleted ends as the pod did, not as a dropped stream.
+
+Threads: one reader per capture point (capture.merge), one pod watch, one per joining pod while
+it connects, the pcapng's file writer (output.filethread); everything else (merge, dedupe,
+pcapng, engine, outputs, redraws) runs in the main thread.
 """
 
 from __future__ import annotations
@@ -67,6 +71,11 @@ class LiveRun:
         self.tap: Callable | None = None
         self.podsource = None  # cluster.podsource.PodSource, once connected
         self.on_tick: Callable[[], None] | None = None
+        self._flushes: list[Callable[[], None]] = []  # the outputs', run every tick
+        self._follow = None  # cluster.follow.Follow of the targets
+        self._session = None  # cluster.session.CaptureSession, once entered
+        self._points: list = []  # every capture point, in the order of merged.streams
+        self._points_lock = threading.Lock()
 
     def status(self) -> Status:
         m, elapsed = self.merged, time.monotonic() - self._started
@@ -80,6 +89,7 @@ class LiveRun:
 
     def run(self, make_outputs: Callable[[PodMap], list]) -> LiveResult:
         """Resolve, follow the pods, capture until the end; what happened, for the summary."""
+        from kubectl_netmon.cluster.follow import Follow
         from kubectl_netmon.cluster.podsource import PodSource
         from kubectl_netmon.cluster.session import CaptureSession
 
@@ -88,24 +98,35 @@ class LiveRun:
         cluster = self.kube.connect()
         targets = self._check_targets(cluster.namespace, cluster.client)
         self.podsource = source = PodSource(cluster.client)
+        self._follow = follow = Follow(targets, self.opts.container)
+        if follow.following:
+            source.on_pod = follow.seen
         pods = source.sync()
         stop_watch = threading.Event()
         threading.Thread(target=self._watch_pods, args=(source, stop_watch), daemon=True,
                          name="netmon-pods").start()
         try:
-            session = CaptureSession(cluster.client, targets, self._acquire_options(),
-                                     self._status)
+            self._session = session = CaptureSession(cluster.client, targets,
+                                                     self._acquire_options(), self._status)
             with session as points:
                 result, decode = self._capture(points, session.stop, make_outputs(pods))
                 status = self.status()
         finally:
             stop_watch.set()
         self.merged.join()
-        streams = self.merged.streams
+        with self._points_lock:
+            pairs = list(zip(self._points, self.merged.streams))
+        gone = [self._pod_ended(p) for p, _ in pairs]
         dropped = [f"the stream from {s.name} dropped after {s.packets} packets ({s.error})"
-                   for s in streams if s.error]
-        ended = [p.ended() for p, s in zip(points, streams) if not s.error]
+                   for (_, s), g in zip(pairs, gone) if s.error and not g]
+        ended = [f"{p.name}: pod ended ({p.stream.bytes_received} bytes received)" if g
+                 else p.ended() for (p, s), g in zip(pairs, gone) if g or not s.error]
         return LiveResult(status, result, decode, ended, dropped)
+
+    def _pod_ended(self, point) -> bool:
+        """An ephemeral capture whose pod the watch saw deleted or finished: it ended with it."""
+        pods = point.pods
+        return len(pods) == 1 and point.pod == pods[0].name and self._follow.ended(pods[0])
 
     def _check_targets(self, namespace: str, api_client=None):
         """The TargetSpec (grammar only without a client), or the resolved Targets."""
@@ -138,10 +159,14 @@ class LiveRun:
         self._started = time.monotonic()
         for point in points:  # a quiet stream still lets the clocks run (capture.merge)
             point.stream.idle_every(TICK_S)
+        following = self._follow is not None and self._follow.following
+        self._points = list(points)
         self.merged = merged = MergedStreams(
             [Source(p.name, p.output, p.description) for p in points],
-            self.opts.duration_s, self.opts.count, ask_finish=ask_finish)
+            self.opts.duration_s, self.opts.count, ask_finish=ask_finish, growing=following)
         merged.on_tick = self._tick
+        if following:
+            self._follow.start(self._join)
         records = self.tap(merged) if self.tap is not None else merged
         decode = DecodeStats()
         with _sigint_stops(merged), few_collections(), _prompt_handover():
@@ -154,11 +179,16 @@ class LiveRun:
                 pass
             return RunResult()
         self.pipeline = Pipeline(outputs, _detectors(self.opts.detect))
+        self._flushes = [out.flush for out in outputs if hasattr(out, "flush")]
         return self.pipeline.run(decoded)
 
     def _tick(self) -> None:
+        """Flows idle past their timeouts end; what the outputs hold goes out (an http record
+        of a connection still open); then the command's own tick (redraws)."""
         if self.pipeline is not None:
             self.pipeline.expire(time.time_ns() - 2 * 1_000_000_000)
+        for flush in self._flushes:
+            flush()
         if self.on_tick is not None:
             self.on_tick()
 
@@ -170,6 +200,24 @@ class LiveRun:
             self._drops += int(dropped.group(1))
         if self.merged is None or self._echo_running:
             self.on_status(line)
+
+    def _join(self, pods: list) -> None:
+        """Pods that joined the targets (from the pod watch): connect them in a thread of their
+        own; the merge waits for them meanwhile."""
+        self.merged.expect()
+        threading.Thread(target=self._connect_joining, args=(pods,), daemon=True,
+                         name="netmon-join").start()
+
+    def _connect_joining(self, pods: list) -> None:
+        try:
+            for point in self._session.add_pods(pods):
+                with self._points_lock:
+                    self.merged.add_source(Source(point.name, point.output, point.description))
+                    self._points.append(point)
+        except ClusterError as e:
+            self._status(f"{', '.join(p.key for p in pods)}: not captured ({e})")
+        finally:
+            self.merged.expect(-1)
 
     def _watch_pods(self, source, stop: threading.Event) -> None:
         """Follow pod and node changes so flows name the pod that held an address then."""

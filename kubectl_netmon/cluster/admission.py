@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from kubernetes import client
 
 from kubectl_netmon.cluster import rest
-from kubectl_netmon.cluster.targets import Targets
+from kubectl_netmon.cluster.targets import Targets, missing_namespace
 from kubectl_netmon.errors import ClusterError, UsageError
 from kubectl_netmon.output.escape import escape
 
@@ -94,7 +94,7 @@ def namespace_labels(api_client: client.ApiClient, namespace: str) -> dict | Non
         ns = rest.call(f'namespace "{escape(namespace)}"', core.read_namespace, namespace)
     except rest.ApiError as e:
         if e.code == 404:
-            raise ClusterError(f'namespace "{escape(namespace)}" not found') from None
+            raise missing_namespace(namespace) from None
         if e.code == 403:
             return None
         raise
@@ -102,24 +102,25 @@ def namespace_labels(api_client: client.ApiClient, namespace: str) -> dict | Non
 
 
 def problems(api_client: client.ApiClient, mode: str, targets: Targets,
-             node_namespace: str) -> list[str]:
-    """Everything that would make this mode fail: missing permissions, then blocking labels."""
+             node_namespace: str) -> tuple[list[Need], list[str]]:
+    """Everything that would make this mode fail: missing permissions, blocking labels."""
     namespaces = targets.namespaces() if mode == "ephemeral" else [node_namespace]
     needs = ephemeral_needs(namespaces) if mode == "ephemeral" else node_needs(node_namespace)
-    found = [f"missing permission: {n}" for n in denied(api_client, needs)]
+    blocking = []
     for ns in namespaces:
         labels = namespace_labels(api_client, ns)
         problem = psa_problem(ns, labels, mode) if labels is not None else None
         if problem:
-            found.append(problem)
-    return found
+            blocking.append(problem)
+    return denied(api_client, needs), blocking
 
 
 def choose_mode(api_client: client.ApiClient, requested: str, targets: Targets,
                 node_namespace: str) -> str:
     """The first admitted mode: node mode first for whole nodes and for several pods sharing a
     node (one capture serves them), else ephemeral first (less privilege, no new pod).
-    ClusterError listing every problem of every candidate when none is admitted."""
+    ClusterError listing every problem of every candidate, and the ways out, when none is
+    admitted."""
     if requested not in (*MODES, "auto"):
         raise UsageError(f"--mode must be ephemeral, node or auto, not {escape(requested)!r}")
     if targets.nodes and requested == "ephemeral":
@@ -127,10 +128,16 @@ def choose_mode(api_client: client.ApiClient, requested: str, targets: Targets,
     shared = any(len(pods) > 1 for pods in targets.by_node().values())
     auto = ["node"] if targets.nodes else ["node", "ephemeral"] if shared else list(MODES)
     candidates = auto if requested == "auto" else [requested]
-    report = []
+    report, ways = [], []
     for mode in candidates:
-        found = problems(api_client, mode, targets, node_namespace)
-        if not found:
+        missing, blocking = problems(api_client, mode, targets, node_namespace)
+        if not (missing or blocking):
             return mode
+        found = [f"missing permission: {n}" for n in missing] + blocking
         report.append(f"{mode} mode: {'; '.join(found)}")
-    raise ClusterError("cannot capture, nothing was created. " + " | ".join(report))
+        if missing:
+            ways.append(rest.GRANT)
+        if blocking:
+            ways.append(rest.ELSEWHERE)
+    raise ClusterError("cannot capture, nothing was created. " + " | ".join(report)
+                       + ". To capture: " + ", or ".join(dict.fromkeys(ways)))

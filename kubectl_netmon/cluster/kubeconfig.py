@@ -19,6 +19,7 @@ from kubernetes.config import ConfigException, load_kube_config
 from kubernetes.config.incluster_config import SERVICE_HOST_ENV_NAME, InClusterConfigLoader
 from urllib3 import make_headers
 
+from kubectl_netmon.cluster import proxies
 from kubectl_netmon.errors import ClusterError
 from kubectl_netmon.output.escape import escape
 
@@ -54,10 +55,10 @@ def load_cluster(kubeconfig: str | None = None, context: str | None = None,
         path = os.path.expanduser(kubeconfig)
         if not os.path.isfile(path):
             raise ClusterError(f"--kubeconfig {escape(kubeconfig)}: no such file")
-        return _from_kubeconfig([path], context, namespace)
+        return _from_kubeconfig([path], context, namespace, environ)
     paths = _existing(environ.get("KUBECONFIG") or DEFAULT_KUBECONFIG)
     if paths:
-        return _from_kubeconfig(paths, context, namespace)
+        return _from_kubeconfig(paths, context, namespace, environ)
     if environ.get(SERVICE_HOST_ENV_NAME) and context is None:
         return _in_cluster(namespace, environ, service_account_dir)
     where = f"KUBECONFIG={environ['KUBECONFIG']}" if environ.get("KUBECONFIG") else \
@@ -72,10 +73,10 @@ def _existing(path_list: str) -> list[str]:
     return [p for p in paths if os.path.isfile(p)]
 
 
-def _from_kubeconfig(paths: list[str], context: str | None, namespace: str | None
-                     ) -> ClusterConfig:
+def _from_kubeconfig(paths: list[str], context: str | None, namespace: str | None,
+                     environ: Mapping[str, str]) -> ClusterConfig:
     files = os.pathsep.join(paths)
-    contexts, current = _contexts(paths)
+    contexts, clusters, current = _contexts(paths)
     name = context or current
     where = f"kubeconfig {escape(files)}"
     if not name:
@@ -89,15 +90,18 @@ def _from_kubeconfig(paths: list[str], context: str | None, namespace: str | Non
                          persist_config=False)
     except (ConfigException, yaml.YAMLError, OSError, TypeError, KeyError, ValueError) as e:
         raise ClusterError(f"{where}, context {escape(name)}: {_reason(e)}") from None
-    _proxy_credentials(cfg)
+    cluster = clusters.get(str(contexts[name].get("cluster")), {})
+    _route(cfg, cluster.get("proxy-url"), environ)
     ns = namespace or contexts[name].get("namespace") or "default"
     return ClusterConfig(ApiClient(configuration=cfg), str(ns), name)
 
 
-def _contexts(paths: list[str]) -> tuple[dict[str, dict], str]:
-    """Every context (name -> its cluster/user/namespace) and the current context's name, merged
-    as kubectl merges: the first file to name a context, or to set current-context, wins."""
+def _contexts(paths: list[str]) -> tuple[dict[str, dict], dict[str, dict], str]:
+    """Every context (name -> its cluster/user/namespace), every cluster (name -> server,
+    proxy-url, ...) and the current context's name, merged as kubectl merges: the first file
+    to name a context or cluster, or to set current-context, wins."""
     contexts: dict[str, dict] = {}
+    clusters: dict[str, dict] = {}
     current = ""
     for path in paths:
         try:
@@ -107,12 +111,13 @@ def _contexts(paths: list[str]) -> tuple[dict[str, dict], str]:
             raise ClusterError(f"kubeconfig {escape(path)}: {_reason(e)}") from None
         if not isinstance(doc, dict):
             raise ClusterError(f"kubeconfig {escape(path)}: not a kubeconfig (no contexts)")
-        for entry in doc.get("contexts") or ():
-            if isinstance(entry, dict) and isinstance(entry.get("name"), str):
-                ctx = entry.get("context")
-                contexts.setdefault(entry["name"], ctx if isinstance(ctx, dict) else {})
+        for key, found in (("context", contexts), ("cluster", clusters)):
+            for entry in doc.get(f"{key}s") or ():
+                if isinstance(entry, dict) and isinstance(entry.get("name"), str):
+                    value = entry.get(key)
+                    found.setdefault(entry["name"], value if isinstance(value, dict) else {})
         current = current or str(doc.get("current-context") or "")
-    return contexts, current
+    return contexts, clusters, current
 
 
 def _in_cluster(namespace: str | None, environ: Mapping[str, str], sa_dir: str) -> ClusterConfig:
@@ -124,15 +129,24 @@ def _in_cluster(namespace: str | None, environ: Mapping[str, str], sa_dir: str) 
         loader.load_and_set(cfg)
     except (ConfigException, OSError) as e:
         raise ClusterError(f"in-cluster configuration: {_reason(e)}") from None
-    _proxy_credentials(cfg)
+    _route(cfg, None, environ)
     return ClusterConfig(ApiClient(configuration=cfg), namespace or _sa_namespace(sa_dir), "")
 
 
+def _route(cfg: Configuration, proxy_url: str | None, environ: Mapping[str, str]) -> None:
+    """The proxy to the API server as kubectl picks it (cluster.proxies), applied as is: the
+    kubernetes client would otherwise apply NO_PROXY to a kubeconfig's proxy-url too."""
+    cfg.proxy = proxies.cluster_proxy(cfg.host, proxy_url, environ)
+    cfg.no_proxy = ""
+    _proxy_credentials(cfg)
+
+
 def _proxy_credentials(cfg: Configuration) -> None:
-    """Credentials in the proxy URL (http://user:password@host:port) go with every CONNECT, as
-    kubectl sends them; the kubernetes client only sends proxy_headers it was given."""
+    """Credentials in an HTTP proxy's URL (http://user:password@host:port) go with every
+    CONNECT, as kubectl sends them; the kubernetes client only sends proxy_headers it was
+    given. (A SOCKS proxy's client takes them from the URL itself.)"""
     proxy = urlparse(cfg.proxy or "")
-    if proxy.username and not cfg.proxy_headers:
+    if proxy.username and proxy.scheme.startswith("http") and not cfg.proxy_headers:
         secret = f"{unquote(proxy.username)}:{unquote(proxy.password or '')}"
         cfg.proxy_headers = make_headers(proxy_basic_auth=secret)
 

@@ -50,7 +50,8 @@ class PodSource:
     """Keeps `pods` (a PodMap) and `current()` (who holds each address now) in step with the API.
 
     State is changed only by the caller's thread (sync(), run()); watch threads just read and
-    queue what the server sends.
+    queue what the server sends. `on_pod(pod, deleted)`, when set, sees every pod object
+    applied, in that thread (cluster.follow).
     """
 
     def __init__(self, client: ApiClient, pods: PodMap | None = None,
@@ -62,6 +63,7 @@ class PodSource:
         self._nodes: dict[str, str] = {}  # node address -> node name
         self._rv: dict[str, str] = {}  # resource -> resourceVersion to watch from
         self._past: set[str] = set()  # uids of pods seen only after they finished
+        self.on_pod: Callable[[dict, bool], None] | None = None
 
     def sync(self) -> PodMap:
         """List nodes, pods and services once (enough for enriching logs); returns the map."""
@@ -214,6 +216,8 @@ class PodSource:
         return any(changed)
 
     def _pod(self, pod: dict, now: int, deleted: bool = False) -> bool:
+        if self.on_pod is not None:
+            self.on_pod(pod, deleted)
         uid = _uid(pod)
         meta, spec, status = (_dict(pod, k) for k in ("metadata", "spec", "status"))
         node, host_ip = str(spec.get("nodeName") or ""), _canonical(status.get("hostIP"))

@@ -59,7 +59,9 @@ def progress(pod: dict, container: str, ephemeral: bool) -> tuple[str, str]:
     image = _image(spec, container, ephemeral)
     if reason in PULL_FAILURES:
         why = waiting.get("message") or reason
-        return FAILED, f'{where}: cannot pull image "{escape(image)}": {escape(why)}'
+        login = "" if ephemeral else " (and --image-pull-secret if it needs a login)"
+        return FAILED, (f'{where}: cannot pull image "{escape(image)}": {escape(why)}; check '
+                        f"the image name, or give --image a mirror that has it{login}")
     return WAITING, (f'{where}: starting container {escape(container)} (pulling image '
                      f'"{escape(image)}" on node {escape(spec["nodeName"])})')
 

@@ -11,8 +11,10 @@ packets, the output ends and the exit status arrives.
 
 Entering checks admission first (nothing is created when the cluster would refuse), then adds
 or reuses the capture containers, waits for the new ones (progress through on_status) and
-connects one exec stream per capture point, reading until its capture has started. A reused
-container may exit before the exec reaches it (it lingers only so long): a new one replaces it.
+connects one exec stream per capture point, reading until its capture has started (its first
+output, within the request timeout: a capture that never starts fails with what to check). A
+reused container may exit before the exec reaches it (it lingers only so long): a new one
+replaces it.
 Leaving (normally, on an exception, SIGINT or SIGTERM) closes the streams, which stops the
 remote dumpcap, and deletes the node pods. A SIGKILLed client is covered remotely: the capture
 stops when its stdin reaches EOF or at its hard limit, the containers exit when no capture
@@ -54,7 +56,8 @@ class AcquireOptions:
     count: int | None = None
     node_namespace: str = "default"
     timeout_s: float = 120.0  # waiting for image pull and scheduling
-    request_timeout: float | None = 30.0  # connecting an exec stream (None: no limit)
+    # connecting an exec stream, and then its capture's start (its first output); None: no limit
+    request_timeout: float | None = 60.0
     max_duration_s: int = 4 * 3600  # hard bound of every remote capture
     linger_s: int = 60  # an idle netmon container exits after this; reused until then
     deadline_slack_s: int = 60  # node pod deadline beyond start-up and the capture limit
@@ -98,8 +101,17 @@ class CapturePoint:
             return (f"{self.name}: capture failed: the image has no dumpcap; use an --image "
                     f"that has dumpcap/tshark ({got})")
         if status.code is not None:  # dumpcap's own words came as status lines on stderr
-            return f"{self.name}: capture failed, exit code {status.code} ({got})"
+            return f"{self.name}: capture failed, exit code {status.code}{_killed(status.code)} " \
+                f"({got})"
         return f"{self.name}: capture failed: {escape(status.message)} ({got})"
+
+
+def _killed(code: int) -> str:
+    """What an exit code above 128 says as the shell reports it: killed by signal code-128."""
+    try:
+        return f" (dumpcap killed by {signal.Signals(code - 128).name})" if code > 128 else ""
+    except ValueError:  # not a signal's number
+        return ""
 
 
 _OUTPUT_FILE_LINE = b"File: -"
@@ -147,6 +159,8 @@ class CaptureSession:
         self.points: list[CapturePoint] = []
         self._node_pods: list[tuple[str, str]] = []  # (namespace, name) created by us
         self._old_handlers: dict[int, object] = {}
+        self._lock = threading.Lock()  # points and node pods that add_pods adds
+        self._closed = False  # stop() or cleanup ran: no capture joins any more
 
     def __enter__(self) -> list[CapturePoint]:
         self._install_signals()
@@ -186,31 +200,79 @@ class CaptureSession:
                      reused=not new)
 
     def _node_plans(self) -> list[_Plan]:
-        opts, plans = self.options, []
         groups, whole = self.targets.by_node(), set(self.targets.nodes)
-        for node in [*groups, *sorted(whole - set(groups))]:
-            pods = groups.get(node, [])
-            name = launch.create_node_pod(self.api_client, node, opts.node_namespace, opts.image,
-                                          opts.linger_s, opts.node_deadline_s(),
-                                          opts.image_pull_secret)
-            self._node_pods.append((opts.node_namespace, name))
-            self.on_status(f"node/{node}: created capture pod {opts.node_namespace}/{name}")
-            ips = [] if node in whole else [p.ip for p in pods]  # a whole node: no host filter
-            covered = f" for {len(pods)} pod(s)" if ips else ""
-            plans.append(_Plan(f"node/{node}", node,
-                               f"capture pod {opts.node_namespace}/{name} on node {node}{covered}",
-                               opts.node_namespace, name, name, "any",
-                               specs.hosts_filter(ips, opts.bpf_filter), pods, False))
-        return plans
+        return [self._node_plan(node, groups.get(node, []), node in whole)
+                for node in [*groups, *sorted(whole - set(groups))]]
+
+    def _node_plan(self, node: str, pods: list[PodRef], whole: bool) -> _Plan:
+        """A new capture pod on the node, filtered to the pods (a whole node: unfiltered)."""
+        opts = self.options
+        name = launch.create_node_pod(self.api_client, node, opts.node_namespace, opts.image,
+                                      opts.linger_s, opts.node_deadline_s(),
+                                      opts.image_pull_secret)
+        self._own(opts.node_namespace, name)
+        self.on_status(f"node/{node}: created capture pod {opts.node_namespace}/{name}")
+        ips = [] if whole else [p.ip for p in pods]  # a whole node: no host filter
+        covered = f" for {len(pods)} pod(s)" if ips else ""
+        return _Plan(f"node/{node}", node,
+                     f"capture pod {opts.node_namespace}/{name} on node {node}{covered}",
+                     opts.node_namespace, name, name, "any",
+                     specs.hosts_filter(ips, opts.bpf_filter), pods, False)
+
+    def _own(self, namespace: str, name: str) -> None:
+        """A node pod we created is deleted on cleanup; after it (a late add_pods), now."""
+        with self._lock:
+            if not self._closed:
+                self._node_pods.append((namespace, name))
+                return
+        launch.delete_pod(self.api_client, namespace, name)
+        raise _Closed()
+
+    def add_pods(self, pods: list[PodRef]) -> list[CapturePoint]:
+        """Captures of pods that joined the targets while the session runs (any thread), in its
+        mode: an ephemeral container each; in node mode one more capture in the node's capture
+        pod filtered to the pod's address, or a new capture pod on a node without one. Once the
+        session stops, nothing joins (a capture that connected meanwhile is closed)."""
+        points = []
+        try:
+            for pod in pods:
+                if self._closed:
+                    break
+                plan = self._joining_plan(pod)
+                if not plan.reused:
+                    self._wait(plan)
+                point = self._begin(plan)
+                with self._lock:
+                    if not self._closed:
+                        self.points.append(point)
+                        points.append(point)
+                        continue
+                point.stream.close()
+                break
+        except _Closed:
+            pass
+        return points
+
+    def _joining_plan(self, pod: PodRef) -> _Plan:
+        if self.mode == "ephemeral":
+            return self._ephemeral_plan(pod)
+        with self._lock:
+            home = next((p for p in self.points if p.name == f"node/{pod.node}"), None)
+        if home is None:
+            return self._node_plan(pod.node, [pod], False)
+        return _Plan(pod.key, pod.node, f"capture pod {home.namespace}/{home.pod} on node "
+                     f"{pod.node} for pod {pod.key}", home.namespace, home.pod, home.container,
+                     "any", specs.hosts_filter([pod.ip], self.options.bpf_filter), [pod], False)
 
     def _wait(self, plan: _Plan) -> None:
         podwait.wait_running(self.api_client, plan.namespace, plan.pod, plan.container,
                              plan.ephemeral, self.options.timeout_s, self.on_status)
 
     def _begin(self, plan: _Plan) -> CapturePoint:
-        """The plan's capture, started. When a reused container turns out to have exited (the
-        exec is refused, or the runtime ends it before the capture wrote or exited), a new
-        container takes its place."""
+        """The plan's capture, started. When a reused container turns out to have exited, a new
+        container takes its place. Servers say so two ways: before 1.30 (v4) the kubelet
+        refuses the upgrade; from 1.30 (v5) the API server upgrades first and the kubelet's
+        refusal ends the stream with a Status but no exit code and no output."""
         try:
             point = self._connect(plan)
         except ClusterError:
@@ -230,7 +292,8 @@ class CaptureSession:
 
     def _connect(self, plan: _Plan) -> CapturePoint:
         """Exec the capture and read until it has started: its first output (the pcapng header)
-        or, when it could not run, the end of the stream."""
+        or, when it could not run, the end of the stream. A capture silent for longer than the
+        request timeout is closed (which stops it remotely) and fails."""
         opts = self.options
         dumpcap = specs.dumpcap_argv(plan.interface, plan.bpf_filter, opts.snaplen,
                                      opts.duration_s, opts.count, opts.max_duration_s)
@@ -240,11 +303,16 @@ class CaptureSession:
                             timeout=opts.request_timeout)
         stream.connect()
         chunks = stream.chunks()
+        silent = _Deadline(opts.request_timeout, stream.close)
         try:
             first = next(chunks, b"")
         except BaseException:  # a dropped stream or Ctrl-C: no point will own it to close it
             stream.close()
             raise
+        finally:
+            silent.cancel()
+        if silent.passed:
+            raise ClusterError(_never_started(plan, opts.request_timeout))
         return CapturePoint(plan.name, plan.node, plan.description, stream,
                             itertools.chain((first,), chunks) if first else chunks, plan.pods,
                             plan.interface, plan.namespace, plan.pod, plan.container)
@@ -253,7 +321,10 @@ class CaptureSession:
         """Ask every capture to finish: stdin is half-closed (v5), the remote watchdog stops
         dumpcap, which flushes, and the output ends after the last packets with the exit status.
         Over v4 (no half-close) the stream is closed instead. Callable from any thread."""
-        for point in self.points:
+        with self._lock:
+            self._closed = True
+            points = list(self.points)
+        for point in points:
             try:
                 if point.stream.protocol.startswith("v5"):
                     point.stream.close_stdin()
@@ -300,6 +371,39 @@ class CaptureSession:
             for sig, handler in self._old_handlers.items():
                 signal.signal(sig, handler)  # type: ignore[arg-type]
         self._old_handlers.clear()
+
+
+class _Closed(ClusterError):
+    """The session stopped while a pod was joining it."""
+
+
+class _Deadline:
+    """Calls `expire` (from a timer thread) unless cancelled within `seconds` (None: never)."""
+
+    def __init__(self, seconds: float | None, expire: Callable[[], None]) -> None:
+        self.passed = False
+        self._expire = expire
+        self._timer = threading.Timer(seconds, self._fire) if seconds else None
+        if self._timer is not None:
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _fire(self) -> None:
+        self.passed = True
+        self._expire()
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+
+def _never_started(plan: _Plan, seconds: float | None) -> str:
+    """Why a capture failed that wrote nothing in time, where it ran, and what to check."""
+    where = plan.description + (f" on node {plan.node}" if plan.ephemeral else "")
+    check = f"kubectl exec -n {plan.namespace} {plan.pod} -c {plan.container} -- dumpcap -D"
+    return (f"{plan.name}: the capture did not start within {seconds:g}s: no output from "
+            f"dumpcap in {where}; check the node's load and that dumpcap runs in the image "
+            f"({check}); --request-timeout allows longer")
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:

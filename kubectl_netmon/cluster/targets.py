@@ -7,6 +7,7 @@ Accepted forms, as kubectl spells them: `NAME...` and `pod NAME...` (pods), `pod
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -45,10 +46,14 @@ class PodRef:
 
 @dataclass
 class Targets:
-    """Resolved targets: pods (captured next to them) and whole nodes."""
+    """Resolved targets: pods (captured next to them) and whole nodes; `selectors` are the
+    label selectors (-l syntax, "" for all) of the workloads, -l or --ns in `namespace`, whose
+    pods may change while a capture runs (cluster.follow)."""
 
     pods: list[PodRef] = field(default_factory=list)
     nodes: list[str] = field(default_factory=list)
+    namespace: str = ""
+    selectors: list[str] = field(default_factory=list)
 
     def by_node(self) -> dict[str, list[PodRef]]:
         """Pods grouped by the node they run on (one node capture serves them all)."""
@@ -115,17 +120,20 @@ def resolve(api_client: client.ApiClient, spec: TargetSpec) -> Targets:
     """Look the targets up; ClusterError for a missing pod, node, workload or namespace, or
     when nothing that runs matches."""
     core = client.CoreV1Api(api_client)
-    targets = Targets()
+    targets = Targets(namespace=spec.namespace)
     if spec.selector or spec.whole_namespace:
         targets.pods = _running(core, spec, spec.selector)
+        targets.selectors.append(spec.selector)
     for kind, name in spec.items:
         if kind == "pod":
             targets.pods.append(_pod(core, spec, name))
         elif kind == "node":
-            rest.call(f'node "{escape(name)}"', core.read_node, name)
+            _check_node(core, name)
             targets.nodes.append(name)
         else:
-            targets.pods += _workload(api_client, core, spec, kind, name)
+            selector = _workload_selector(api_client, core, spec, kind, name)
+            targets.pods += _running(core, spec, selector)
+            targets.selectors.append(selector)
     return targets
 
 
@@ -136,7 +144,8 @@ def _pod(core: client.CoreV1Api, spec: TargetSpec, name: str) -> PodRef:
         if e.code == 404:
             _check_namespace(core, spec.namespace)
             raise ClusterError(f'pod "{escape(name)}" not found in namespace '
-                               f'"{escape(spec.namespace)}"') from None
+                               f'"{escape(spec.namespace)}"; check the name with '
+                               f'{_get("pods", spec.namespace)}') from None
         raise
     ref = _ref(pod, spec.container)
     if ref is None:
@@ -159,12 +168,14 @@ def _running(core: client.CoreV1Api, spec: TargetSpec, selector: str) -> list[Po
         _check_namespace(core, spec.namespace)
         matching = f" matching {escape(selector)!r}" if selector else ""
         raise ClusterError(f"no running pods{matching} in namespace "
-                           f'"{escape(spec.namespace)}"')
+                           f'"{escape(spec.namespace)}"; check them with '
+                           f'{_get("pods", spec.namespace, selector)}')
     return refs
 
 
-def _workload(api_client: client.ApiClient, core: client.CoreV1Api, spec: TargetSpec,
-              kind: str, name: str) -> list[PodRef]:
+def _workload_selector(api_client: client.ApiClient, core: client.CoreV1Api, spec: TargetSpec,
+                       kind: str, name: str) -> str:
+    """The workload's pod selector, in -l syntax."""
     apps = client.AppsV1Api(api_client)
     read = {"deployments": apps.read_namespaced_deployment,
             "statefulsets": apps.read_namespaced_stateful_set,
@@ -175,9 +186,10 @@ def _workload(api_client: client.ApiClient, core: client.CoreV1Api, spec: Target
     except rest.ApiError as e:
         if e.code == 404:
             _check_namespace(core, spec.namespace)
-            raise ClusterError(f"{what} not found") from None
+            raise ClusterError(f"{what} not found; check the name with "
+                               f"{_get(kind, spec.namespace)}") from None
         raise
-    return _running(core, spec, label_selector(obj["spec"].get("selector") or {}))
+    return label_selector(obj["spec"].get("selector") or {})
 
 
 def _ref(pod: dict, container: str) -> PodRef | None:
@@ -189,10 +201,33 @@ def _ref(pod: dict, container: str) -> PodRef | None:
     return PodRef(meta["namespace"], meta["name"], spec["nodeName"], status["podIP"], container)
 
 
+def _check_node(core: client.CoreV1Api, name: str) -> None:
+    try:
+        rest.call(f'node "{escape(name)}"', core.read_node, name)
+    except rest.ApiError as e:
+        if e.code == 404:
+            raise ClusterError(f'node "{escape(name)}" not found; check the name with '
+                               f'{_get("nodes")}') from None
+        raise
+
+
 def _check_namespace(core: client.CoreV1Api, namespace: str) -> None:
     """ClusterError when the namespace does not exist (unknown when we may not read it)."""
     try:
         rest.call("namespace", core.read_namespace, namespace)
     except rest.ApiError as e:
         if e.code == 404:
-            raise ClusterError(f'namespace "{escape(namespace)}" not found') from None
+            raise missing_namespace(namespace) from None
+
+
+def missing_namespace(namespace: str) -> ClusterError:
+    """The error for a namespace that does not exist, with how to list the ones that do."""
+    return ClusterError(f'namespace "{escape(namespace)}" not found; check the name with '
+                        f'{_get("namespaces")}')
+
+
+def _get(resource: str, namespace: str = "", selector: str = "") -> str:
+    """The kubectl command that lists what exists, for the user to check a name against."""
+    where = f" -n {escape(namespace)}" if namespace else ""
+    matching = f" -l {escape(shlex.quote(selector))}" if selector else ""
+    return f"kubectl get {resource}{where}{matching}"

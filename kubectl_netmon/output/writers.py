@@ -36,7 +36,8 @@ class JsonLinesWriter:
 
     Flushed after each connection and notice, so a reader at the other end of a pipe (jq, a
     SIEM shipper) sees each record as soon as it is final, even from a live stream; http, dns
-    and ssl records go out with the next flush (one per connection, not one per transaction).
+    and ssl records go out with the next flush (one per connection, not one per transaction;
+    a live capture also flushes every tick, so a quiet connection's requests do not wait).
     """
 
     def __init__(self, stream: IO[str], pods: PodMap | None = None) -> None:
@@ -52,6 +53,9 @@ class JsonLinesWriter:
 
     def notice(self, notice: Notice) -> None:
         self._write("notice", _encode(notice_record(notice, self._pods)))
+        self._stream.flush()
+
+    def flush(self) -> None:
         self._stream.flush()
 
     def close(self) -> None:
@@ -85,6 +89,11 @@ class ZeekDirWriter:
 
     def notice(self, notice: Notice) -> None:
         self._write("notice", _encode(notice_record(notice, self._pods)))
+
+    def flush(self) -> None:
+        """What was written so far into the files (a live capture's tick: `tail -f` sees it)."""
+        for f in self._files.values():
+            f.flush()
 
     def close(self) -> None:
         for f in self._files.values():

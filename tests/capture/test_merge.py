@@ -128,6 +128,19 @@ def test_dedupe_on_a_cooked_interface_takes_any_repeat_as_a_duplicate():
     assert d.duplicate(7, T0 + 1, -1)
 
 
+def test_one_node_capture_on_any_counts_a_packet_seen_on_two_devices_once():
+    """A node capture (`-i any`, one stream read in the consumer's thread) sees a pod's packet
+    on its veth and again on the bridge; counted once, and --count counts after that."""
+    repeated = stream([(T0, sll_frame(udp(1))), (T0 + 1, sll_frame(udp(1))),
+                       (T0 + MS, sll_frame(udp(2))), (T0 + 2 * MS, sll_frame(udp(3)))],
+                      LINKTYPE_SLL2, name="any")
+
+    m, recs = merged(repeated, count=2)
+
+    assert [buf[-1:] for _, _, buf in recs] == [b"1", b"2"]
+    assert (m.stats.packets, m.stats.duplicates) == (2, 1)
+
+
 def test_a_dropped_stream_keeps_its_packets_and_says_why():
     def dropping() -> Iterator[bytes]:
         yield stream([(T0, eth(udp(1))), (T0 + MS, eth(udp(2)))])
@@ -251,3 +264,44 @@ def test_a_failing_tick_is_raised_as_itself_not_as_the_stream_dropping():
     with pytest.raises(BrokenPipeError):
         list(m.records())
     assert m.streams[0].error == ""
+
+
+def test_a_stream_added_mid_run_is_read_and_named_after_its_capture_point():
+    """A watch of a workload gains a capture when a new pod of it starts."""
+    def first() -> Iterator[bytes]:
+        yield stream([(T0, eth(udp(1)))])
+        while len(m.streams) < 2:  # quiet until the second stream joined
+            time.sleep(0.05)
+            yield b""
+
+    m = MergedStreams([Source("demo/web-1", first())], growing=True)
+    threading.Timer(0.3, m.add_source, [Source("demo/web-2", chunked(stream(
+        [(T0 + MS, eth(udp(2, src="10.244.1.3")))])))]).start()
+    recs = list(m.records())
+
+    assert [(iface, ts) for ts, iface, _, _, _ in recs] == [(0, T0), (1, T0 + MS)]
+    assert [i.name for i in m.interfaces] == ["demo/web-1", "demo/web-2"]
+    assert [s.packets for s in m.streams] == [1, 1]
+
+
+def test_a_growing_merge_waits_for_an_expected_stream_while_none_is_open():
+    """A rollout ends the old pod's capture before the new pod's is connected."""
+    m = MergedStreams([Source("demo/web-1", chunked(stream([(T0, eth(udp(1)))])))],
+                      growing=True)
+    m.expect()
+
+    def connected() -> None:
+        m.add_source(Source("demo/web-1", chunked(stream([(T0 + MS, eth(udp(2)))]))))
+        m.expect(-1)
+
+    threading.Timer(0.5, connected).start()
+    recs = list(m.records())
+
+    assert len(recs) == 2 and len(m.streams) == 2
+
+
+def test_a_merge_that_cannot_grow_refuses_a_new_stream():
+    m = MergedStreams([Source("a", chunked(stream([(T0, eth(udp(1)))])))])
+
+    with pytest.raises(ValueError):
+        m.add_source(Source("b", chunked(stream([]))))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 import yaml
 
 from kubectl_netmon.cluster.kubeconfig import load_cluster
+from kubectl_netmon.cluster.proxies import proxy_options
 from kubectl_netmon.errors import ClusterError
 
 
@@ -114,3 +116,62 @@ def test_a_context_whose_user_is_missing_is_a_cluster_error(tmp_path, no_home):
     path.write_text(yaml.safe_dump(doc))
     with pytest.raises(ClusterError, match="context one: "):
         load_cluster(str(path))
+
+
+# -- the proxy, chosen as kubectl chooses it ------------------------------------------------------
+
+def _proxy(tmp_path, server: str = "https://api.example.test:6443", proxy_url: str = "",
+           **environ: str) -> str | None:
+    path = Path(kubeconfig(tmp_path / "kc", server=server))
+    if proxy_url:
+        doc = yaml.safe_load(path.read_text())
+        doc["clusters"][0]["cluster"]["proxy-url"] = proxy_url
+        path.write_text(yaml.safe_dump(doc))
+    return load_cluster(str(path), environ=environ).client.configuration.proxy
+
+
+def test_a_socks5_proxy_url_resolves_the_server_name_at_the_proxy(tmp_path):
+    assert _proxy(tmp_path, proxy_url="socks5://p.example.test:1080") == \
+        "socks5h://p.example.test:1080"
+
+
+def test_a_proxy_url_is_used_whatever_no_proxy_says(tmp_path):
+    assert _proxy(tmp_path, proxy_url="http://p.example.test:3128",
+                  NO_PROXY="api.example.test") == "http://p.example.test:3128"
+
+
+def test_without_proxy_url_https_proxy_serves_an_https_server(tmp_path):
+    assert _proxy(tmp_path, HTTPS_PROXY="p.example.test:3128", HTTP_PROXY="http://other:1",
+                  ALL_PROXY="http://other:2") == "http://p.example.test:3128"
+
+
+@pytest.mark.parametrize("no_proxy", ["api.example.test", "example.test", ".example.test",
+                                      "*.example.test", "api.example.test:6443", "*"])
+def test_no_proxy_naming_the_server_keeps_the_environments_proxy_out(tmp_path, no_proxy):
+    assert _proxy(tmp_path, HTTPS_PROXY="http://p.example.test:3128",
+                  no_proxy=no_proxy) is None
+
+
+@pytest.mark.parametrize("server, no_proxy", [("https://10.1.1.1:6443", "10.0.0.0/8"),
+                                              ("https://10.1.1.1:6443", "10.1.1.1"),
+                                              ("https://127.0.0.1:6443", ""),
+                                              ("https://localhost:6443", "")])
+def test_addresses_no_proxy_covers_and_loopback_go_direct(tmp_path, server, no_proxy):
+    assert _proxy(tmp_path, server, HTTPS_PROXY="http://p.example.test:3128",
+                  NO_PROXY=no_proxy) is None
+
+
+@pytest.mark.parametrize("no_proxy", ["example.test:443", "api.example.testx", "xample.test",
+                                      "10.0.0.0/8"])
+def test_no_proxy_entries_that_name_another_server_leave_the_proxy(tmp_path, no_proxy):
+    assert _proxy(tmp_path, HTTPS_PROXY="http://p.example.test:3128",
+                  NO_PROXY=no_proxy) == "http://p.example.test:3128"
+
+
+def test_the_exec_stream_refuses_an_https_proxy_in_one_line(tmp_path):
+    cfg = load_cluster(kubeconfig(tmp_path / "kc"), environ={
+        "HTTPS_PROXY": "https://user:pw@p.example.test:3128"}).client.configuration
+
+    with pytest.raises(ClusterError, match=r"^proxy https://p\.example\.test:3128: the exec "
+                       r"stream goes through http:// and socks5:// proxies only$"):
+        proxy_options(cfg)

@@ -30,7 +30,9 @@ def test_a_running_container_is_done_waiting(ephemeral):
 def test_an_image_that_cannot_be_pulled_fails_with_the_kubelets_message(reason):
     pod = _pod({"waiting": {"reason": reason, "message": "no such host"}})
     assert progress(pod, "netmon-abcde", False) == (
-        FAILED, 'pod "shop/web": cannot pull image "reg.example/netshoot:1": no such host')
+        FAILED, 'pod "shop/web": cannot pull image "reg.example/netshoot:1": no such host; '
+        "check the image name, or give --image a mirror that has it (and --image-pull-secret "
+        "if it needs a login)")
 
 
 def test_a_terminated_container_fails_with_its_reason():

@@ -47,6 +47,8 @@ def _point(status: ExitStatus | None, received: int = 100) -> CapturePoint:
         (ExitStatus(0), "shop/web: capture finished (100 bytes received)"),
         (ExitStatus(2, "command terminated ..."),
          "shop/web: capture failed, exit code 2 (100 bytes received)"),
+        (ExitStatus(137), "shop/web: capture failed, exit code 137 (dumpcap killed by SIGKILL) "
+                          "(100 bytes received)"),
         (ExitStatus(127), "shop/web: capture failed: the image has no dumpcap; use an --image "
                           "that has dumpcap/tshark (100 bytes received)"),
         (ExitStatus(None, "Internal error occurred: no sh"),

@@ -123,3 +123,15 @@ def ephemeral_state(pod_obj: dict, name: str) -> dict:
         if cs["name"] == name:
             return cs["state"]
     return {}
+
+
+def netmon_left(lab: Lab, ns: str) -> list[str]:
+    """netmon's pods and every ephemeral container in the namespace (as the admin reads them)."""
+    _, pods = lab.request("GET", f"/api/v1/namespaces/{ns}/pods")
+    found = []
+    for p in pods["items"]:
+        labels = p["metadata"].get("labels") or {}
+        if labels.get(specs.MANAGED_BY) == specs.MANAGER:
+            found.append(p["metadata"]["name"])
+        found += [c["name"] for c in p["spec"].get("ephemeralContainers", [])]
+    return found

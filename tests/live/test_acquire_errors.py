@@ -8,9 +8,10 @@ from __future__ import annotations
 import pytest
 
 from kubectl_netmon.cli.main import main
-from kubectl_netmon.cluster import admission, specs
+from kubectl_netmon.cluster import admission
 from tests.lab import fixtures
 from tests.lab.fixtures import pod
+from tests.live.acquire_lab import netmon_left
 
 lab, lab_ns = fixtures.lab, fixtures.lab_ns
 
@@ -26,25 +27,15 @@ def watch(lab, capsys):
     return run
 
 
-def _left(lab, ns: str) -> list[str]:
-    """netmon pods and netmon ephemeral containers in the namespace."""
-    _, pods = lab.request("GET", f"/api/v1/namespaces/{ns}/pods")
-    found = []
-    for p in pods["items"]:
-        labels = p["metadata"].get("labels") or {}
-        if labels.get(specs.MANAGED_BY) == specs.MANAGER:
-            found.append(p["metadata"]["name"])
-        found += [c["name"] for c in p["spec"].get("ephemeralContainers", [])]
-    return found
-
-
 def test_a_missing_pod(lab, lab_ns, watch):
     assert watch("pod", "nope", "-n", lab_ns) == (
-        1, f'error: pod "nope" not found in namespace "{lab_ns}"\n')
+        1, f'error: pod "nope" not found in namespace "{lab_ns}"; check the name with '
+        f"kubectl get pods -n {lab_ns}\n")
 
 
 def test_a_missing_namespace(lab, watch):
-    expected = (1, 'error: namespace "no-such-ns" not found\n')
+    expected = (1, 'error: namespace "no-such-ns" not found; check the name with '
+                'kubectl get namespaces\n')
     assert watch("pod", "web", "-n", "no-such-ns") == expected
 
 
@@ -54,7 +45,7 @@ def test_an_unknown_image(lab, lab_ns, watch):
                       "--image", "registry.invalid/netshoot:v0.13")
     assert code == 1 and err.count("\n") == 1
     assert 'cannot pull image "registry.invalid/netshoot:v0.13"' in err
-    assert _left(lab, "default") == []
+    assert netmon_left(lab, "default") == []
 
 
 def test_an_rbac_denial(lab, lab_ns, watch):
@@ -62,7 +53,7 @@ def test_an_rbac_denial(lab, lab_ns, watch):
     code, err = watch("pod", "web", "-n", lab_ns, context="lab-restricted")
     assert code == 1 and err.count("\n") == 1
     assert f'missing permission: patch pods/ephemeralcontainers in namespace "{lab_ns}"' in err
-    assert _left(lab, lab_ns) == [] and _left(lab, "default") == []
+    assert netmon_left(lab, lab_ns) == [] and netmon_left(lab, "default") == []
 
 
 def test_a_pod_security_rejection(lab, lab_ns, watch):
@@ -73,7 +64,7 @@ def test_a_pod_security_rejection(lab, lab_ns, watch):
     code, err = watch("pod", "web", "-n", lab_ns, "--mode", "ephemeral")
     assert code == 1 and err.count("\n") == 1
     assert f"label {admission.ENFORCE}=baseline" in err
-    assert _left(lab, lab_ns) == []
+    assert netmon_left(lab, lab_ns) == []
 
 
 def test_an_unknown_image_in_ephemeral_mode(lab, lab_ns, watch):

@@ -1,8 +1,9 @@
 """`kubectl netmon capture` against the lab's log4shell scenario: one pcapng of every pod in
 `demo` across three nodes, which tshark reads with pod names, each packet once, and from which
-`analyze` restores, without the cluster, the pod context the live run reported.
+`analyze` restores, without the cluster, each pod's name, namespace, node and node IP.
 
-One capture run is shared by the tests of this module (it takes ten seconds of traffic).
+One capture run, the issue's own command (no -o json: the packets are only recorded), is shared
+by the tests of this module (it takes ten seconds of traffic).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from kubernetes import client, config
 
 from tests.live.fixtures import REPO, RunningLab, log4shell_lab  # noqa: F401 - the fixture
 
@@ -23,14 +25,13 @@ POD_FIELDS = ("ns", "name", "node", "node_ip")
 
 
 @pytest.fixture(scope="module")
-def recorded(log4shell_lab: RunningLab, tmp_path_factory) -> tuple[Path, str, str]:  # noqa: F811
-    """(pcapng path, stderr, stdout) of `capture --ns demo --duration 10s -w out.pcapng -o json`
-    (stdout: the live run's Zeek JSON lines)."""
+def recorded(log4shell_lab: RunningLab, tmp_path_factory) -> tuple[Path, str]:  # noqa: F811
+    """(pcapng path, stderr) of `capture --ns demo --duration 10s -w out.pcapng`."""
     out = tmp_path_factory.mktemp("capture") / "out.pcapng"
-    run = log4shell_lab.netmon("capture", "--ns", "demo", "--duration", "10s", "-w", str(out),
-                               "-o", "json")
+    run = log4shell_lab.netmon("capture", "--ns", "demo", "--duration", "10s", "-w", str(out))
     assert run.returncode == 0, run.stderr.decode()
-    return out, run.stderr.decode(), run.stdout.decode()
+    assert run.stdout == b""
+    return out, run.stderr.decode()
 
 
 def fields(tshark_bin: str, path: Path, *args: str) -> list[str]:
@@ -43,7 +44,7 @@ def fields(tshark_bin: str, path: Path, *args: str) -> list[str]:
 def test_each_capture_point_is_an_interface_named_after_it(recorded, tshark):
     """One per pod (ephemeral mode) or per node (node mode: auto picks it here, since attacker
     and client share node-3)."""
-    path, _, _ = recorded
+    path, _ = recorded
 
     names = fields(tshark, path, "-T", "fields", "-e", "frame.interface_name")
 
@@ -62,7 +63,7 @@ def test_ephemeral_mode_gives_each_pod_its_interface(log4shell_lab, tshark, tmp_
 
 
 def test_tshark_shows_pod_names_in_place_of_pod_ips(recorded, tshark):
-    path, _, _ = recorded
+    path, _ = recorded
 
     hosts = set(fields(tshark, path, "-N", "n", "-T", "fields", "-e", "ip.src_host"))
 
@@ -71,7 +72,7 @@ def test_tshark_shows_pod_names_in_place_of_pod_ips(recorded, tshark):
 
 def test_no_packet_is_counted_twice(recorded, tshark):
     """Pod-to-pod packets were captured at both pods; the file holds each once."""
-    path, stderr, _ = recorded
+    path, stderr = recorded
     identity = ["ip.src", "ip.dst", "ip.id", "tcp.seq_raw", "tcp.ack_raw", "tcp.len",
                 "tcp.flags", "udp.length"]
 
@@ -83,7 +84,7 @@ def test_no_packet_is_counted_twice(recorded, tshark):
 
 
 def test_each_packet_comment_names_the_pods_on_both_sides(recorded, tshark):
-    path, _, _ = recorded
+    path, _ = recorded
 
     rows = fields(tshark, path, "-N", "n", "-Y", "ip", "-T", "fields", "-E", "separator=|",
                   "-e", "ip.src_host", "-e", "ip.dst_host", "-e", "frame.comment")
@@ -110,9 +111,24 @@ def pod_context(json_lines: str) -> dict[str, tuple]:
     return found
 
 
-def test_analyze_restores_the_pod_context_of_the_live_run_offline(recorded, tmp_path):
+def cluster_context(lab: RunningLab) -> dict[str, tuple]:
+    """Pod IP -> (ns, name, node, node_ip) of the demo pods, as the cluster has them."""
+    api = config.new_client_from_config(config_file=str(lab.kubeconfig), context="lab")
+    try:
+        core = client.CoreV1Api(api)
+        node_ips = {n.metadata.name: a.address for n in core.list_node().items
+                    for a in n.status.addresses if a.type == "InternalIP"}
+        return {p.status.pod_ip: ("demo", p.metadata.name, p.spec.node_name,
+                                  node_ips[p.spec.node_name])
+                for p in core.list_namespaced_pod("demo").items}
+    finally:
+        api.close()
+
+
+def test_analyze_restores_each_pods_context_offline(recorded, log4shell_lab,  # noqa: F811
+                                                    tmp_path):
     """Without a cluster (no kubeconfig at all): names, namespaces, nodes and node IPs."""
-    path, _, live = recorded
+    path, _ = recorded
 
     run = subprocess.run([sys.executable, "-m", "kubectl_netmon", "analyze", str(path), "-o",
                           "json"], cwd=REPO, capture_output=True, text=True, timeout=120,
@@ -120,10 +136,10 @@ def test_analyze_restores_the_pod_context_of_the_live_run_offline(recorded, tmp_
                               "KUBECONFIG": str(tmp_path / "none")})
 
     assert run.returncode == 0, run.stderr
-    offline, online = pod_context(run.stdout), pod_context(live)
-    assert offline == online
-    assert {(ns, name) for ns, name, node, node_ip in online.values() if node and node_ip} >= \
-        {("demo", "web"), ("demo", "attacker"), ("demo", "ldap")}
+    pods = cluster_context(log4shell_lab)
+    restored = {ip: pod for ip, pod in pod_context(run.stdout).items() if ip in pods}
+    assert restored == {ip: pods[ip] for ip in restored}
+    assert {name for _, name, _, _ in restored.values()} >= {"web", "attacker", "ldap"}
 
 
 def test_a_snapped_capture_keeps_each_packets_length_on_the_wire(log4shell_lab, tshark,  # noqa: F811

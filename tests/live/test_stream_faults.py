@@ -27,9 +27,6 @@ from tests.live.fixtures import RunningLab, log4shell_lab  # noqa: F401 - the fi
 
 USER, PASSWORD = "netmon", "s3cr@t:x"  # '@' and ':' percent-encoded in the URL, as RFC 3986 says
 USERINFO = "netmon:s3cr%40t%3Ax"
-# A NO_PROXY naming loopback (kubectl ignores it for a kubeconfig's proxy-url; the Python client
-# does not) would send the client around the proxy.
-NO_BYPASS = {"NO_PROXY": "", "no_proxy": ""}
 _DROPPED = re.compile(r"^error: the stream from (\S+) dropped after (\d+) packets", re.M)
 
 
@@ -50,10 +47,10 @@ class Proxied:
         return str(path)
 
     def netmon(self, *args: str, userinfo: str = "") -> subprocess.CompletedProcess:
-        return self.lab.netmon("--kubeconfig", self.kubeconfig(userinfo), *args, **NO_BYPASS)
+        return self.lab.netmon("--kubeconfig", self.kubeconfig(userinfo), *args)
 
     def start(self, *args: str) -> NetmonProcess:
-        return NetmonProcess(self.lab.env(**NO_BYPASS), "--kubeconfig", self.kubeconfig(),
+        return NetmonProcess(self.lab.env(), "--kubeconfig", self.kubeconfig(),
                              *args)
 
 

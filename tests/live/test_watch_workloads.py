@@ -1,6 +1,6 @@
 """`kubectl netmon watch deploy/NAME`, `sts/NAME` and `ds/NAME` against the lab: a capture from
 each pod of the workload; a missing workload is one clear error line and exit 1; pods that a
-`kubectl rollout restart` puts in place of the old ones are captured and named (not yet)."""
+`kubectl rollout restart` puts in place of the old ones are captured and named."""
 
 from __future__ import annotations
 
@@ -89,7 +89,8 @@ def test_watch_of_a_missing_deployment_is_one_error_line(lab, lab_ns):
 
     assert run.returncode == 1
     assert run.stderr.strip().splitlines() == [
-        f'error: deployment "nosuch" in namespace "{lab_ns}" not found'
+        f'error: deployment "nosuch" in namespace "{lab_ns}" not found; check the name with '
+        f"kubectl get deployments -n {lab_ns}"
     ], run.stderr
     assert run.stdout == ""
 
@@ -118,9 +119,6 @@ def _rollout_restart(lab, kubectl_bin, ns: str, target: str) -> None:
         assert run.returncode == 0, run.stderr
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "watch resolves a workload's pods once: the captures end with the old pods (ephemeral "
-    "mode) or keep filtering on their addresses (node mode), so replaced pods go unseen"))
 @pytest.mark.parametrize(("resource", "kind", "name"), [
     ("statefulsets", "StatefulSet", "db"), ("daemonsets", "DaemonSet", "agent")])
 def test_watch_keeps_naming_a_workloads_pods_while_a_rollout_restart_replaces_them(

@@ -46,9 +46,9 @@ def exit_failure(argv: list[str], code: int) -> dict:
     }
 
 
-def internal_failure(err: str) -> dict:
+def internal_failure(err: str, doing: str = "error executing command in container") -> dict:
     """An InternalError status (e.g. the executable was not found), without an exit code."""
-    err = f"error executing command in container: {err}"
+    err = f"{doing}: {err}"
     return {
         "metadata": {},
         "status": "Failure",

@@ -80,8 +80,8 @@ def _exec(api: Api, req: Request, info: RequestInfo) -> Response:
             f"cannot exec into a container in a completed pod; current phase is {phase}"
         )
     status = logs.container_status(pod, req.param("container"))
-    if "running" not in status["state"]:
-        raise bad_request(f'unable to upgrade connection: container not found ("{status["name"]}")')
+    not_found = f'container not found ("{status["name"]}")'  # the kubelet's refusal
+    running = "running" in status["state"]
     upgrade = req.headers.get("Upgrade", "").lower()
     if upgrade != "websocket":
         raise bad_request("Upgrade request required")
@@ -92,6 +92,10 @@ def _exec(api: Api, req: Request, info: RequestInfo) -> Response:
             f"{req.headers.get('Sec-WebSocket-Protocol', '')!r}, server supports "
             f"{list(execstream.PROTOCOLS)}"
         )
+    # v4 is proxied to the kubelet, whose refusal comes back instead of the upgrade; v5 (1.30+)
+    # is upgraded by the API server's stream translator first, and the refusal comes as Status.
+    if not running and not proto.startswith("v5."):
+        raise bad_request(f"unable to upgrade connection: {not_found}")
     key = req.headers.get("Sec-WebSocket-Key", "")
     headers = {
         "Upgrade": "websocket",
@@ -105,15 +109,19 @@ def _exec(api: Api, req: Request, info: RequestInfo) -> Response:
         ws = WebSocket(req.rfile, req.wfile)
         session = execstream.ExecSession(ws, proto, stdout, stderr)
         session.open()
-        try:
-            proc = api.runtime.exec(uid, status["name"], argv, stdin)
-        except Exception as e:  # ExecNotFound or ContainerNotRunning: the CRI's message
-            session.finish(execstream.internal_failure(str(e)))
-            waiter = threading.Thread(target=_drain_close, args=(ws,), daemon=True)
-            waiter.start()
-            waiter.join(execstream.CLOSE_WAIT)
-            return
-        session.run(proc, argv)
+        refusal = execstream.internal_failure(not_found, "unable to upgrade connection")
+        if running:
+            try:
+                proc = api.runtime.exec(uid, status["name"], argv, stdin)
+            except Exception as e:  # ExecNotFound or ContainerNotRunning: the CRI's message
+                refusal = execstream.internal_failure(str(e))
+            else:
+                session.run(proc, argv)
+                return
+        session.finish(refusal)
+        waiter = threading.Thread(target=_drain_close, args=(ws,), daemon=True)
+        waiter.start()
+        waiter.join(execstream.CLOSE_WAIT)
 
     return Response(code=101, headers=headers, upgraded=serve)
 

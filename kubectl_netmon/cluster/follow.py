@@ -1,0 +1,118 @@
+"""A capture of a workload, -l or --ns follows its pods: which pods the pod watch shows starting
+(Running, matching a target selector in the targets' namespace) and which captured pods ended.
+
+The pod watch (cluster.podsource) passes every pod object it sees to `Follow.seen`; the pods
+resolved at start are recognised on first sight and not captured twice. New pods wait until
+`start()` gives them a handler (the capture session is connected by then).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+
+from kubectl_netmon.cluster.targets import PodRef, Targets
+
+_ENDED_PHASES = ("Succeeded", "Failed")
+# A selector's terms are separated by commas outside parentheses ("a in (x,y),b").
+_TERMS = re.compile(r",(?![^()]*\))")
+_TERM = re.compile(r"(?P<absent>!)?\s*(?P<key>[\w./-]+)\s*(?:(?P<op>==|!=|=)\s*"
+                   r"(?P<value>[\w.-]*)|\s(?P<set>in|notin)\s*\((?P<values>[^)]*)\))?")
+
+Requirement = tuple[str, str, frozenset[str]]  # (key, operator, values)
+
+
+def parse_selector(selector: str) -> list[Requirement] | None:
+    """A label selector in -l syntax (=, ==, !=, in, notin, key, !key) as requirements; None
+    for one this cannot read (the API server took it: its new pods are just not followed)."""
+    reqs: list[Requirement] = []
+    for term in filter(None, (t.strip() for t in _TERMS.split(selector))):
+        m = _TERM.fullmatch(term)
+        if m is None:
+            return None
+        if m["op"]:
+            op, values = ("!=" if m["op"] == "!=" else "="), frozenset([m["value"]])
+        elif m["set"]:
+            op, values = m["set"], frozenset(v.strip() for v in m["values"].split(","))
+        else:
+            op, values = ("!" if m["absent"] else "exists"), frozenset()
+        reqs.append((m["key"], op, values))
+    return reqs
+
+
+def matches(reqs: list[Requirement], labels: dict[str, str]) -> bool:
+    """Whether labels satisfy every requirement (as the API server decides it)."""
+    for key, op, values in reqs:
+        value = labels.get(key)
+        ok = {"=": value in values, "in": value in values, "exists": value is not None,
+              "!=": value not in values, "notin": value not in values,
+              "!": value is None}[op]
+        if not ok:
+            return False
+    return True
+
+
+class Follow:
+    """Decides, from the pod watch, which pods a running capture gains and which it lost."""
+
+    def __init__(self, targets: Targets, container: str = "") -> None:
+        self._namespace = targets.namespace
+        self._selectors = [r for r in map(parse_selector, targets.selectors) if r is not None]
+        self._container = container
+        self._initial = set(targets.pods)  # captured from the start: known by uid once seen
+        self._captured: dict[str, PodRef] = {}  # uid -> the pod, as captured
+        self._ended: set[PodRef] = set()
+        self._waiting: list[PodRef] = []
+        self._on_new: Callable[[list[PodRef]], None] | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def following(self) -> bool:
+        """Whether the targets can gain pods at all (a workload, -l or --ns)."""
+        return bool(self._selectors)
+
+    def start(self, on_new: Callable[[list[PodRef]], None]) -> None:
+        """From now on new pods go to on_new (from the watch's thread); those seen so far now."""
+        with self._lock:
+            self._on_new, waiting, self._waiting = on_new, self._waiting, []
+        if waiting:
+            on_new(waiting)
+
+    def seen(self, pod: dict, deleted: bool = False) -> None:
+        """A pod as the watch sent it (DELETED: deleted)."""
+        meta, spec, status = (pod.get(k) or {} for k in ("metadata", "spec", "status"))
+        uid = str(meta.get("uid") or "")
+        ended = deleted or bool(meta.get("deletionTimestamp")) or \
+            status.get("phase") in _ENDED_PHASES
+        with self._lock:
+            if ended:
+                if uid in self._captured:
+                    self._ended.add(self._captured[uid])
+                return
+            if uid in self._captured or not self._wanted(meta, spec, status):
+                return
+            ref = PodRef(meta["namespace"], meta["name"], spec["nodeName"], status["podIP"],
+                         self._container)
+            self._captured[uid] = ref
+            if ref in self._initial:
+                self._initial.discard(ref)
+                return
+            on_new = self._on_new
+            if on_new is None:
+                self._waiting.append(ref)
+                return
+        on_new([ref])
+
+    def ended(self, pod: PodRef) -> bool:
+        """Whether this captured pod was deleted or finished."""
+        with self._lock:
+            return pod in self._ended
+
+    def _wanted(self, meta: dict, spec: dict, status: dict) -> bool:
+        """A Running pod with an address on a node, in the namespace, matching a selector."""
+        if status.get("phase") != "Running" or not status.get("podIP") or \
+                not spec.get("nodeName") or meta.get("namespace") != self._namespace:
+            return False
+        labels = meta.get("labels") or {}
+        return any(matches(reqs, labels) for reqs in self._selectors)

@@ -6,7 +6,7 @@ Readers parse records straight out of large chunks (`unpack_from` on the buffer)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import BinaryIO, NamedTuple
 
 from kubectl_netmon.output.escape import escape
@@ -115,15 +115,15 @@ class CaptureReader:
         next read (which may wait). The hot path loops over lists instead of resuming a
         generator per record."""
         batch: list[Record] = []
-        for _ in self._parse(batch.append):
+        for _ in self._parse(batch):
             if batch:
                 yield batch[:]
                 batch.clear()
         if batch:
             yield batch
 
-    def _parse(self, append: Callable[[Record], None]) -> Iterator[None]:
-        """Parse the input, passing each record to `append`; yield before each read of more."""
+    def _parse(self, out: list[Record]) -> Iterator[None]:
+        """Parse the input, appending each record to `out`; yield before each read of more."""
         raise NotImplementedError
 
     def __iter__(self) -> Iterator[tuple[int, int, bytes]]:

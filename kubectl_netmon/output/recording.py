@@ -17,6 +17,7 @@ import socket
 from collections.abc import Iterator
 from typing import BinaryIO, Protocol
 
+from kubectl_netmon.capture import speedups
 from kubectl_netmon.capture.linktypes import DECODERS, FIXED_HEADERS
 from kubectl_netmon.capture.pcapng_write import PcapngWriter, packet_options
 from kubectl_netmon.capture.source import Interface, Record
@@ -109,6 +110,8 @@ class Recording:
         if self._pods.generation != self._generation:  # the map changed: answers may too
             comments.clear()
             self._generation = self._pods.generation
+        if speedups.fast is not None:
+            return self._options_fast(batch)
         for ts, iface, buf, start, end in batch:
             link_len, etype_at = fixed[iface]
             ip = start + link_len
@@ -124,6 +127,21 @@ class Recording:
             if opts is None:
                 opts = comments[pair] = self._comment(pair, ts)
             found.append(opts)
+        return found
+
+    def _options_fast(self, batch: list[Record]) -> list[bytes]:
+        """_options with the cached comments of IPv4 pairs found by speedups; the rest here."""
+        found, self._comments_until = speedups.fast.packet_comments(
+            batch, self._fixed, self._comments, self._comments_until, NAMES_TTL_NS)
+        if None in found:
+            comments = self._comments
+            for i, (ts, iface, buf, start, end) in enumerate(batch):
+                if found[i] is None:
+                    pair = self._pair(iface, buf, start, end)
+                    opts = comments.get(pair)
+                    if opts is None:
+                        opts = comments[pair] = self._comment(pair, ts)
+                    found[i] = opts
         return found
 
     def _comment(self, pair: bytes, ts: int) -> bytes:

@@ -1,0 +1,505 @@
+/* Compiled fast paths of the per-packet loops (see capture/speedups.py for why and for the rules).
+ *
+ * Each function does exactly what the Python loop it stands in for does, for the common records,
+ * and stops or leaves a None where that loop has more to say (damage, unusual headers): the
+ * Python code stays the reference and handles everything else. Every offset read from the input
+ * is checked against the buffer before use: the input is untrusted capture data.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+#include <stdint.h>
+#include <string.h>
+
+#define EPB 6
+#define MAX_IFACES 4096
+#define N_SLOTS 14
+
+static const char *slot_names[N_SLOTS] = {
+    "ts_ns", "iface", "key", "proto", "sport", "dport", "ip_len", "payload_len", "payload",
+    "tcp_flags", "seq", "ack", "window", "frag"};
+static PyTypeObject *packet_type = NULL;
+static Py_ssize_t slot_at[N_SLOTS];
+
+static inline uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static inline uint32_t be32(const uint8_t *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static inline uint32_t le32(const uint8_t *p) {
+    return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
+}
+static inline uint32_t rd32(const uint8_t *p, int big) { return big ? be32(p) : le32(p); }
+static inline void put32(uint8_t *p, uint32_t v) {
+    p[0] = v & 0xFF; p[1] = v >> 8 & 0xFF; p[2] = v >> 16 & 0xFF; p[3] = v >> 24;
+}
+
+/* A record tuple (ts, iface, buf, start, end), with references of its own to iface and buf. */
+static PyObject *record(unsigned long long ts, PyObject *iface, PyObject *buf, Py_ssize_t start,
+                        Py_ssize_t end) {
+    PyObject *t = PyTuple_New(5);
+    if (t == NULL) return NULL;
+    PyObject *a = PyLong_FromUnsignedLongLong(ts), *s = PyLong_FromSsize_t(start),
+             *e = PyLong_FromSsize_t(end);
+    if (a == NULL || s == NULL || e == NULL) {
+        Py_XDECREF(a); Py_XDECREF(s); Py_XDECREF(e); Py_DECREF(t);
+        return NULL;
+    }
+    Py_INCREF(iface); Py_INCREF(buf);
+    PyTuple_SET_ITEM(t, 0, a); PyTuple_SET_ITEM(t, 1, iface); PyTuple_SET_ITEM(t, 2, buf);
+    PyTuple_SET_ITEM(t, 3, s); PyTuple_SET_ITEM(t, 4, e);
+    return t;
+}
+
+typedef struct { PyObject *g; unsigned long long mul, div, off, snap; } Sect;
+
+/* epbs(buf, pos, size, big, sect, out) -> (pos, count, last_ts)
+ * The inner loop of PcapngReader._parse: every valid EPB wholly in buf[:size] from pos on is
+ * appended to `out` as a record; stops at anything else, or at a timestamp this loop would have
+ * to compute beyond 64 bits (the Python loop goes on from there). */
+static PyObject *epbs(PyObject *self, PyObject *args) {
+    PyObject *buf, *sect, *out;
+    Py_ssize_t pos, size;
+    int big;
+    if (!PyArg_ParseTuple(args, "SnnpO!O!", &buf, &pos, &size, &big, &PyList_Type, &sect,
+                          &PyList_Type, &out))
+        return NULL;
+    Py_ssize_t nsect = PyList_GET_SIZE(sect);
+    if (nsect > MAX_IFACES) nsect = MAX_IFACES;
+    Sect *sects = PyMem_Malloc(sizeof(Sect) * (nsect ? nsect : 1));
+    if (sects == NULL) return PyErr_NoMemory();
+    for (Py_ssize_t i = 0; i < nsect; i++) {
+        PyObject *e = PyList_GET_ITEM(sect, i);
+        if (!PyTuple_Check(e) || PyTuple_GET_SIZE(e) != 5) {
+            PyMem_Free(sects);
+            PyErr_SetString(PyExc_TypeError, "sect entries are (g, mul, div, off, snap)");
+            return NULL;
+        }
+        sects[i].g = PyTuple_GET_ITEM(e, 0);
+        sects[i].mul = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(e, 1));
+        sects[i].div = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(e, 2));
+        sects[i].off = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(e, 3));
+        sects[i].snap = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(e, 4));
+        if (PyErr_Occurred()) {  /* a negative offset, say: the Python loop handles it */
+            PyErr_Clear();
+            nsect = i;
+            break;
+        }
+    }
+    const uint8_t *b = (const uint8_t *)PyBytes_AS_STRING(buf);
+    Py_ssize_t len = PyBytes_GET_SIZE(buf), n = 0;
+    unsigned long long last = 0;
+    if (size > len) size = len;
+    if (pos < 0) pos = size;
+    while (pos + 28 <= size) {
+        const uint8_t *h = b + pos;
+        uint32_t btype = rd32(h, big), blen = rd32(h + 4, big), a = rd32(h + 8, big);
+        uint32_t cap = rd32(h + 20, big);
+        Py_ssize_t end = pos + (Py_ssize_t)blen;
+        if (btype != EPB || end > size || blen & 3 || blen < 32 || rd32(b + end - 4, big) != blen
+            || a >= (uint32_t)nsect || (unsigned long long)cap + 32 > blen
+            || cap > sects[a].snap)
+            break;
+        Sect *s = &sects[a];
+        unsigned long long ts = (unsigned long long)rd32(h + 12, big) << 32 | rd32(h + 16, big);
+        if (s->mul != 1 || s->div != 1 || s->off) {
+            unsigned long long scaled;
+            if (s->div == 0 || __builtin_mul_overflow(ts, s->mul, &scaled)
+                || __builtin_add_overflow(scaled / s->div, s->off, &ts))
+                break;
+        }
+        PyObject *r = record(ts, s->g, buf, pos + 28, pos + 28 + cap);
+        if (r == NULL || PyList_Append(out, r) < 0) {
+            Py_XDECREF(r);
+            PyMem_Free(sects);
+            return NULL;
+        }
+        Py_DECREF(r);
+        last = ts;
+        n++;
+        pos = end;
+    }
+    PyMem_Free(sects);
+    return Py_BuildValue("nnK", pos, n, last);
+}
+
+/* pcap_records(buf, pos, size, big, frac_ns, limit, out) -> (pos, count)
+ * The inner loop of PcapReader._parse: every complete record with at most `limit` bytes. */
+static PyObject *pcap_records(PyObject *self, PyObject *args) {
+    PyObject *buf, *out;
+    Py_ssize_t pos, size;
+    int big;
+    unsigned long long frac_ns, limit;
+    if (!PyArg_ParseTuple(args, "SnnpKKO!", &buf, &pos, &size, &big, &frac_ns, &limit,
+                          &PyList_Type, &out))
+        return NULL;
+    const uint8_t *b = (const uint8_t *)PyBytes_AS_STRING(buf);
+    Py_ssize_t len = PyBytes_GET_SIZE(buf), n = 0;
+    PyObject *zero = PyLong_FromLong(0);
+    if (zero == NULL) return NULL;
+    if (size > len) size = len;
+    if (pos < 0) pos = size;
+    while (pos + 16 <= size) {
+        const uint8_t *h = b + pos;
+        unsigned long long sec = rd32(h, big), frac = rd32(h + 4, big), incl = rd32(h + 8, big);
+        Py_ssize_t end = pos + 16 + (Py_ssize_t)incl;
+        if (end > size || incl > limit) break;
+        PyObject *r = record(sec * 1000000000ULL + frac * frac_ns, zero, buf, pos + 16, end);
+        if (r == NULL || PyList_Append(out, r) < 0) {
+            Py_XDECREF(r);
+            Py_DECREF(zero);
+            return NULL;
+        }
+        Py_DECREF(r);
+        n++;
+        pos = end;
+    }
+    Py_DECREF(zero);
+    return Py_BuildValue("nn", pos, n);
+}
+
+/* The record's fields, checked: 4 <= start <= end <= len(buf) (its original length precedes
+ * its data). Returns 0, or -1 with an exception set. */
+static int unpack_record(PyObject *rec, unsigned long long *ts, Py_ssize_t *iface,
+                         const uint8_t **data, Py_ssize_t *start, Py_ssize_t *end,
+                         Py_ssize_t *buflen) {
+    if (!PyTuple_Check(rec) || PyTuple_GET_SIZE(rec) != 5) {
+        PyErr_SetString(PyExc_TypeError, "records are (ts, iface, buf, start, end)");
+        return -1;
+    }
+    PyObject *buf = PyTuple_GET_ITEM(rec, 2);
+    if (!PyBytes_Check(buf)) {
+        PyErr_SetString(PyExc_TypeError, "a record's buffer must be bytes");
+        return -1;
+    }
+    *ts = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(rec, 0));
+    *iface = PyLong_AsSsize_t(PyTuple_GET_ITEM(rec, 1));
+    *start = PyLong_AsSsize_t(PyTuple_GET_ITEM(rec, 3));
+    *end = PyLong_AsSsize_t(PyTuple_GET_ITEM(rec, 4));
+    if (PyErr_Occurred()) return -1;
+    *data = (const uint8_t *)PyBytes_AS_STRING(buf);
+    *buflen = PyBytes_GET_SIZE(buf);
+    if (*start < 4 || *end < *start || *end > *buflen) {
+        PyErr_SetString(PyExc_ValueError, "record outside its buffer");
+        return -1;
+    }
+    return 0;
+}
+
+/* epb_blocks(records, options, ifaces) -> bytes
+ * PcapngWriter.write_batch's blocks: per record an EPB (little-endian) with options[i] after
+ * its padded data. ifaces[i] = (ts divisor, original length big-endian). */
+static PyObject *epb_blocks(PyObject *self, PyObject *args) {
+    PyObject *records, *options, *ifaces;
+    if (!PyArg_ParseTuple(args, "O!OO!", &PyList_Type, &records, &options, &PyList_Type,
+                          &ifaces))
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(records), nif = PyList_GET_SIZE(ifaces), total = 0;
+    if (options != Py_None && (!PyList_Check(options) || PyList_GET_SIZE(options) != n)) {
+        PyErr_SetString(PyExc_ValueError, "one options entry per record");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned long long ts;
+        Py_ssize_t iface, start, end, buflen;
+        const uint8_t *data;
+        if (unpack_record(PyList_GET_ITEM(records, i), &ts, &iface, &data, &start, &end,
+                          &buflen) < 0)
+            return NULL;
+        if (iface < 0 || iface >= nif) {
+            PyErr_Format(PyExc_ValueError, "interface %zd was not added", iface);
+            return NULL;
+        }
+        PyObject *fi = PyList_GET_ITEM(ifaces, iface);
+        if (!PyTuple_Check(fi) || PyTuple_GET_SIZE(fi) != 2) {
+            PyErr_SetString(PyExc_TypeError, "ifaces entries are (ts divisor, big-endian)");
+            return NULL;
+        }
+        Py_ssize_t cap = end - start, opts = 0;
+        if (options != Py_None) {
+            PyObject *o = PyList_GET_ITEM(options, i);
+            if (!PyBytes_Check(o)) {
+                PyErr_SetString(PyExc_TypeError, "packet options must be bytes");
+                return NULL;
+            }
+            opts = PyBytes_GET_SIZE(o);
+        }
+        total += 32 + cap + (-cap & 3) + opts;
+    }
+    PyObject *result = PyBytes_FromStringAndSize(NULL, total);
+    if (result == NULL) return NULL;
+    uint8_t *w = (uint8_t *)PyBytes_AS_STRING(result);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned long long ts;
+        Py_ssize_t iface, start, end, buflen;
+        const uint8_t *data;
+        unpack_record(PyList_GET_ITEM(records, i), &ts, &iface, &data, &start, &end, &buflen);
+        PyObject *fi = PyList_GET_ITEM(ifaces, iface);
+        unsigned long long div = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(fi, 0));
+        int big = PyObject_IsTrue(PyTuple_GET_ITEM(fi, 1));
+        if (div > 1) ts /= div;
+        Py_ssize_t cap = end - start, pad = -cap & 3, opts = 0;
+        const char *o = NULL;
+        if (options != Py_None) {
+            PyObject *ob = PyList_GET_ITEM(options, i);
+            o = PyBytes_AS_STRING(ob);
+            opts = PyBytes_GET_SIZE(ob);
+        }
+        uint32_t length = (uint32_t)(32 + cap + pad + opts);
+        uint32_t wire = rd32(data + start - 4, big);
+        put32(w, EPB); put32(w + 4, length); put32(w + 8, (uint32_t)iface);
+        put32(w + 12, (uint32_t)(ts >> 32)); put32(w + 16, (uint32_t)ts);
+        put32(w + 20, (uint32_t)cap); put32(w + 24, wire > (uint32_t)cap ? wire : (uint32_t)cap);
+        memcpy(w + 28, data + start, cap);
+        w += 28 + cap;
+        memset(w, 0, pad);
+        w += pad;
+        if (opts) memcpy(w, o, opts);
+        w += opts;
+        put32(w, length);
+        w += 4;
+    }
+    if (PyErr_Occurred()) {
+        Py_DECREF(result);
+        return NULL;
+    }
+    return result;
+}
+
+/* packet_comments(records, fixed, comments, until, ttl) -> (found, until)
+ * Recording._options for IPv4 behind a fixed-size link header: found[i] is the cached options
+ * of the record's address pair, None where the pair is not cached or not found so (the Python
+ * code fills those). The cache is cleared whenever a record's ts reaches `until`. */
+static PyObject *packet_comments(PyObject *self, PyObject *args) {
+    PyObject *records, *fixed, *comments;
+    unsigned long long until, ttl;
+    if (!PyArg_ParseTuple(args, "O!O!O!KK", &PyList_Type, &records, &PyList_Type, &fixed,
+                          &PyDict_Type, &comments, &until, &ttl))
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(records), nfixed = PyList_GET_SIZE(fixed);
+    PyObject *found = PyList_New(n);
+    if (found == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned long long ts;
+        Py_ssize_t iface, start, end, buflen, link_len = 0, etype_at = -1;
+        const uint8_t *b;
+        if (unpack_record(PyList_GET_ITEM(records, i), &ts, &iface, &b, &start, &end,
+                          &buflen) < 0) {
+            Py_DECREF(found);
+            return NULL;
+        }
+        if (ts >= until) {
+            PyDict_Clear(comments);
+            until = ts + ttl;
+        }
+        PyObject *f = iface >= 0 && iface < nfixed ? PyList_GET_ITEM(fixed, iface) : NULL;
+        if (f != NULL && PyTuple_Check(f) && PyTuple_GET_SIZE(f) == 2) {
+            link_len = PyLong_AsSsize_t(PyTuple_GET_ITEM(f, 0));
+            etype_at = PyLong_AsSsize_t(PyTuple_GET_ITEM(f, 1));
+        }
+        Py_ssize_t ip = start + link_len;
+        PyObject *opts = NULL;
+        if (etype_at >= 0 && end - ip >= 20 && b[ip] >> 4 == 4
+            && b[start + etype_at] == 8 && b[start + etype_at + 1] == 0) {
+            PyObject *pair = PyBytes_FromStringAndSize((const char *)b + ip + 12, 8);
+            if (pair == NULL) {
+                Py_DECREF(found);
+                return NULL;
+            }
+            opts = PyDict_GetItemWithError(comments, pair);
+            Py_DECREF(pair);
+            if (opts == NULL && PyErr_Occurred()) {
+                Py_DECREF(found);
+                return NULL;
+            }
+        }
+        if (opts == NULL) opts = Py_None;
+        Py_INCREF(opts);
+        PyList_SET_ITEM(found, i, opts);
+    }
+    if (PyErr_Occurred()) {
+        Py_DECREF(found);
+        return NULL;
+    }
+    return Py_BuildValue("NK", found, until);
+}
+
+/* set_packet_type(Packet): where each of its slots lives, so that packets() fills them as its
+ * __init__ would (without running Python code per packet). */
+static PyObject *set_packet_type(PyObject *self, PyObject *type) {
+    if (!PyType_Check(type)) {
+        PyErr_SetString(PyExc_TypeError, "a class is needed");
+        return NULL;
+    }
+    for (int i = 0; i < N_SLOTS; i++) {
+        PyObject *d = PyObject_GetAttrString(type, slot_names[i]);
+        if (d == NULL) return NULL;
+        if (!Py_IS_TYPE(d, &PyMemberDescr_Type)) {
+            Py_DECREF(d);
+            PyErr_Format(PyExc_TypeError, "%s is not a slot", slot_names[i]);
+            return NULL;
+        }
+        PyMemberDef *m = ((PyMemberDescrObject *)d)->d_member;
+        slot_at[i] = m->offset;
+        Py_DECREF(d);
+        if (m->type != T_OBJECT_EX) {
+            PyErr_Format(PyExc_TypeError, "%s is not an object slot", slot_names[i]);
+            return NULL;
+        }
+    }
+    Py_INCREF(type);
+    Py_XSETREF(packet_type, (PyTypeObject *)type);
+    Py_RETURN_NONE;
+}
+
+/* A Packet with the 14 values (references stolen; NULL in any: fails, releasing the rest). */
+static PyObject *make_packet(PyObject **v) {
+    PyObject *p = NULL;
+    int ok = 1;
+    for (int i = 0; i < N_SLOTS; i++) ok &= v[i] != NULL;
+    if (ok) p = packet_type->tp_alloc(packet_type, 0);
+    if (p == NULL) {
+        for (int i = 0; i < N_SLOTS; i++) Py_XDECREF(v[i]);
+        return NULL;
+    }
+    for (int i = 0; i < N_SLOTS; i++) *(PyObject **)((char *)p + slot_at[i]) = v[i];
+    return p;
+}
+
+static PyObject *payload(const uint8_t *b, Py_ssize_t p, Py_ssize_t cend) {
+    return PyBytes_FromStringAndSize((const char *)b + p, cend > p ? cend - p : 0);
+}
+
+/* One record by the fast paths of decode._ipv4_fast_path/_ipv6_fast_path; Py_None when those
+ * would hand it to the general decoder; NULL on error. */
+static PyObject *fast_packet(unsigned long long ts, PyObject *iface, const uint8_t *b,
+                             Py_ssize_t start, Py_ssize_t end, Py_ssize_t link_len,
+                             Py_ssize_t etype_at, PyObject *open_window) {
+    PyObject *v[N_SLOTS];
+    Py_ssize_t ip = start + link_len, ip_end, key_at, key_len, t, total;
+    int proto;
+    if (end - start < link_len + 36 || etype_at + 2 > link_len) Py_RETURN_NONE;
+    uint16_t etype = be16(b + start + etype_at);
+    if (etype == 0x0800) {
+        if (b[ip] != 0x45 || be16(b + ip + 6) & 0x3FFF) Py_RETURN_NONE;
+        total = be16(b + ip + 2);
+        ip_end = ip + total;
+        proto = b[ip + 9];
+        t = ip + 20;
+        key_at = ip + 12;
+        key_len = 12;
+    } else if (etype == 0x86DD && end - start >= link_len + 56) {
+        uint16_t plen = be16(b + ip + 4);
+        if (b[ip] >> 4 != 6 || !plen) Py_RETURN_NONE;
+        total = 40 + plen;
+        ip_end = ip + total;
+        proto = b[ip + 6];
+        t = ip + 40;
+        key_at = ip + 8;
+        key_len = 36;
+    } else {
+        Py_RETURN_NONE;
+    }
+    Py_ssize_t cend = ip_end < end ? ip_end : end, p;
+    uint16_t sport = be16(b + t), dport = be16(b + t + 2);
+    uint32_t seq = be32(b + t + 4);
+    /* the key: addresses, then the two ports (contiguous in the headers) */
+    if (proto == 6) {
+        uint8_t doff = b[t + 12];
+        p = t + ((doff >> 4) << 2);
+        if (doff < 0x50 || p > ip_end) Py_RETURN_NONE;
+        v[9] = PyLong_FromLong(b[t + 13]);
+        v[10] = PyLong_FromUnsignedLong(seq);
+        v[11] = PyLong_FromUnsignedLong(be32(b + t + 8));
+        v[12] = PyLong_FromLong(be16(b + t + 14));
+    } else if (proto == 17 && 8 <= seq >> 16 && (Py_ssize_t)(seq >> 16) <= total - (t - ip)) {
+        p = t + 8;
+        v[9] = PyLong_FromLong(0);
+        v[10] = PyLong_FromLong(0);
+        v[11] = PyLong_FromLong(0);
+        Py_INCREF(open_window);
+        v[12] = open_window;
+    } else {
+        Py_RETURN_NONE;
+    }
+    v[0] = PyLong_FromUnsignedLongLong(ts);
+    Py_INCREF(iface);
+    v[1] = iface;
+    v[2] = PyBytes_FromStringAndSize((const char *)b + key_at, key_len);
+    v[3] = PyLong_FromLong(proto);
+    v[4] = PyLong_FromLong(sport);
+    v[5] = PyLong_FromLong(dport);
+    v[6] = PyLong_FromSsize_t(total);
+    v[7] = PyLong_FromSsize_t(proto == 6 ? ip_end - p : (Py_ssize_t)(seq >> 16) - 8);
+    v[8] = payload(b, p, cend);
+    Py_INCREF(Py_False);
+    v[13] = Py_False;
+    return make_packet(v);
+}
+
+/* packets(records, layouts, open_window) -> list
+ * decode's fast paths over a batch: per record a Packet, or None where the general decoder must
+ * look (other link types, IP options, fragments, extension headers, other protocols, short or
+ * odd headers). layouts[iface] = (link header length, ethertype offset), or None. */
+static PyObject *packets(PyObject *self, PyObject *args) {
+    PyObject *records, *layouts, *open_window;
+    if (!PyArg_ParseTuple(args, "O!O!O", &PyList_Type, &records, &PyList_Type, &layouts,
+                          &open_window))
+        return NULL;
+    if (packet_type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "set_packet_type() first");
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(records), nl = PyList_GET_SIZE(layouts);
+    PyObject *out = PyList_New(n);
+    if (out == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *rec = PyList_GET_ITEM(records, i), *p = Py_None;
+        unsigned long long ts;
+        Py_ssize_t iface, start, end, buflen;
+        const uint8_t *b;
+        if (unpack_record(rec, &ts, &iface, &b, &start, &end, &buflen) < 0) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyObject *layout = iface >= 0 && iface < nl ? PyList_GET_ITEM(layouts, iface) : Py_None;
+        if (layout != Py_None && (!PyTuple_Check(layout) || PyTuple_GET_SIZE(layout) != 2)) {
+            Py_DECREF(out);
+            PyErr_SetString(PyExc_TypeError, "layouts are (link length, ethertype offset)");
+            return NULL;
+        }
+        if (layout != Py_None) {
+            Py_ssize_t link_len = PyLong_AsSsize_t(PyTuple_GET_ITEM(layout, 0));
+            Py_ssize_t etype_at = PyLong_AsSsize_t(PyTuple_GET_ITEM(layout, 1));
+            if (PyErr_Occurred()) {
+                Py_DECREF(out);
+                return NULL;
+            }
+            p = fast_packet(ts, PyTuple_GET_ITEM(rec, 1), b, start, end, link_len, etype_at,
+                            open_window);
+            if (p == NULL) {
+                Py_DECREF(out);
+                return NULL;
+            }
+        } else {
+            Py_INCREF(p);
+        }
+        PyList_SET_ITEM(out, i, p);
+    }
+    return out;
+}
+
+static PyMethodDef methods[] = {
+    {"epbs", epbs, METH_VARARGS, "The valid EPBs of a buffer as records."},
+    {"pcap_records", pcap_records, METH_VARARGS, "The complete pcap records of a buffer."},
+    {"epb_blocks", epb_blocks, METH_VARARGS, "EPBs of records with their options, as bytes."},
+    {"packet_comments", packet_comments, METH_VARARGS, "Cached comment options per record."},
+    {"set_packet_type", set_packet_type, METH_O, "The Packet slot class packets() fills."},
+    {"packets", packets, METH_VARARGS, "Packets by the decoder's fast paths, None elsewhere."},
+    {NULL, NULL, 0, NULL}};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_speedups",
+                                    "Compiled fast paths of the per-packet loops.", -1, methods};
+
+PyMODINIT_FUNC PyInit__speedups(void) {
+    return PyModule_Create(&module);
+}

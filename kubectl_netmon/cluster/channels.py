@@ -50,18 +50,29 @@ class ChannelReader:
         self.closed = False
         self.close_payload = b""
 
-    def feed(self, data: bytes, out: list) -> int:
+    def feed(self, data: bytes | memoryview, out: list) -> int:
         """Parse one read of the socket: its stdout goes onto `out` in order (as views of
-        `data`: the caller joins them once); how many stdout bytes that was."""
+        `data`, which must stay unchanged until the caller joins them); how many stdout bytes
+        that was."""
+        size = len(data)
+        if (size <= self._left and self._channel == STDOUT and self._opcode < OP_CLOSE
+                and not self._head):
+            # the common read of a fast stream: the middle of a stdout frame
+            self._left -= size
+            out.append(data)
+            if not self._left:
+                self._end_frame()
+            return size
         if self._head:
             data, self._head = self._head + data, b""
-        view, pos, size = memoryview(data), 0, len(data)
+            size = len(data)
+        view, pos = memoryview(data), 0
         had = len(out)
         while not self.closed:
             if self._opcode < 0:
                 start = self._header(data, pos, size)
                 if start < 0:  # the header is cut off: it continues in the next read
-                    self._head = data[pos:]
+                    self._head = bytes(data[pos:])
                     break
                 pos = start
             take = min(self._left, size - pos)

@@ -28,8 +28,8 @@ from kubectl_netmon.errors import ClusterError
 PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
 # Bytes asked of one socket read: TLS hands over at most one record (16 KiB) per read, a plain
 # connection what has arrived; either way every frame in it is parsed at once.
-RECV = 256 * 1024
-COALESCE = 1 << 20  # stdout bytes gathered into one chunk at most
+RECV = 256 * 1024  # bytes asked of one socket read (TLS gives at most a record, 16 KiB)
+COALESCE = 1 << 20  # bytes gathered into one chunk at most
 _IDLE = object()  # what _read returns for a quiet interval
 
 
@@ -157,17 +157,21 @@ class ExecStream:
         if ws is None:
             raise ClusterError(f"{self.what}: not connected")
         reader = ChannelReader(self._on_stderr, ws.pong)
-        recv, ready = ws.sock.recv, select.poll()
+        recv, ready = ws.sock.recv_into, select.poll()
         ready.register(ws.sock, select.POLLIN)
+        # Reads land one after another in one buffer, reused for each chunk: no allocation per
+        # read; the stdout in them is joined into the chunk at once.
+        space = memoryview(bytearray(COALESCE + RECV))
         parts: list[memoryview] = []
         while not reader.closed:
-            size = 0
+            size = used = 0
             while True:
-                got = self._read(ws, recv, reader, parts)
+                got = self._read(ws, recv, space[used:used + RECV], reader, parts)
                 if got is None or got is _IDLE:  # closed here, or quiet
                     break
-                size += got
-                if size >= COALESCE or reader.closed or not ready.poll(0):
+                size += got[0]
+                used += got[1]
+                if used >= COALESCE or reader.closed or not ready.poll(0):
                     break
             if reader.status is not None:
                 self.exit, reader.status = parse_status(reader.status), None
@@ -183,26 +187,26 @@ class ExecStream:
             ws.send_close()  # answer the server's close; nothing more will be read
         ws.shutdown()
 
-    def _read(self, ws: websocket.WebSocket, recv: Callable[[int], bytes],
-              reader: ChannelReader, parts: list) -> int | object | None:
-        """One read of the socket through the reader: its stdout onto `parts`, how many bytes
-        (maybe 0); None when the stream was closed here, _IDLE when nothing came within the
-        idle interval. A drop or broken framing is a ClusterError."""
+    def _read(self, ws: websocket.WebSocket, recv: Callable[[memoryview], int], into: memoryview,
+              reader: ChannelReader, parts: list) -> tuple[int, int] | object | None:
+        """One read of the socket into `into`, through the reader: its stdout onto `parts`;
+        (stdout bytes, bytes read); None when the stream was closed here, _IDLE when nothing
+        came within the idle interval. A drop or broken framing is a ClusterError."""
         try:
-            data = recv(RECV)
+            got = recv(into)
         except TimeoutError:  # only after idle_every()
             return _IDLE
         except OSError as e:
             if ws.sock is None or self._ws is None:
                 return None
             raise ClusterError(f"{self.what}: stream dropped: {e}") from None
-        if not data:  # the connection ended without a close frame: dropped, unless by us
+        if not got:  # the connection ended without a close frame: dropped, unless by us
             if self._ws is None:
                 return None
             raise ClusterError(f"{self.what}: stream dropped: the connection was closed "
                                "without a close frame")
         try:
-            return reader.feed(data, parts)
+            return reader.feed(into[:got], parts), got
         except FrameError as e:
             raise ClusterError(f"{self.what}: stream dropped: {e}") from None
 

@@ -113,6 +113,22 @@ def test_a_ping_is_answered_with_its_payload_even_between_fragments():
     assert (out, feed.pongs) == (b"abcd", [b"beat"])
 
 
+def test_a_ping_between_fragments_never_becomes_stdout_wherever_reads_end():
+    data = frame(BINARY, b"\x01ab", fin=False) + frame(PING, b"beat") + frame(CONT, b"cd")
+    for pieces in [[data[:cut], data[cut:]] for cut in range(1, len(data))] + [
+            [data[i:i + 1] for i in range(len(data))]]:
+        feed = Feed()
+        assert (feed.run(*pieces), feed.pongs) == (b"abcd", [b"beat"]), pieces
+
+
+def test_reads_given_as_views_of_a_buffer_give_the_same_stdout():
+    """How the exec stream feeds its reads: memoryviews into one reused buffer."""
+    space = memoryview(bytearray(SESSION))
+    for cut in range(1, len(SESSION), 7):
+        feed = Feed()
+        assert feed.run(space[:cut], space[cut:]) == STDOUT, f"reads cut at byte {cut}"
+
+
 def test_a_pong_is_ignored():
     feed = Feed()
     assert feed.run(frame(PONG, b"x") + message(1, b"data")) == b"data"

@@ -488,7 +488,27 @@ static PyObject *packets(PyObject *self, PyObject *args) {
     return out;
 }
 
+/* reverse_key(key) -> bytes: model.reverse_key (addresses and ports swapped), for the flow
+ * table's every responder packet. */
+static PyObject *reverse_key(PyObject *self, PyObject *key) {
+    if (!PyBytes_Check(key) || (PyBytes_GET_SIZE(key) != 12 && PyBytes_GET_SIZE(key) != 36)) {
+        PyErr_SetString(PyExc_ValueError, "a packet key has 12 or 36 bytes");
+        return NULL;
+    }
+    Py_ssize_t n = PyBytes_GET_SIZE(key), half = (n - 4) / 2;
+    const char *k = PyBytes_AS_STRING(key);
+    PyObject *r = PyBytes_FromStringAndSize(NULL, n);
+    if (r == NULL) return NULL;
+    char *w = PyBytes_AS_STRING(r);
+    memcpy(w, k + half, half);
+    memcpy(w + half, k, half);
+    memcpy(w + n - 4, k + n - 2, 2);
+    memcpy(w + n - 2, k + n - 4, 2);
+    return r;
+}
+
 static PyMethodDef methods[] = {
+    {"reverse_key", reverse_key, METH_O, "A packet key with addresses and ports swapped."},
     {"epbs", epbs, METH_VARARGS, "The valid EPBs of a buffer as records."},
     {"pcap_records", pcap_records, METH_VARARGS, "The complete pcap records of a buffer."},
     {"epb_blocks", epb_blocks, METH_VARARGS, "EPBs of records with their options, as bytes."},

@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from itertools import chain
 
+from kubectl_netmon.capture import speedups
 from kubectl_netmon.capture.conn import Conn
 from kubectl_netmon.capture.conn_state import (
     CLOSED,
@@ -150,6 +151,7 @@ class Engine:
         stats = self.stats
         tcp, datagram = self._tcp, self._datagram
         syn_ack, syn = SYN | ACK, SYN
+        reverse = reverse_key if speedups.fast is None else speedups.fast.reverse_key
         count = 0
         next_sweep = self._next_sweep
         try:
@@ -172,7 +174,7 @@ class Engine:
                 f = get(key)
                 is_orig = True
                 if f is None:
-                    f = get(reverse_key(key))
+                    f = get(reverse(key))
                     if f is None:
                         f = self._new(p, key, kind)
                         is_orig = f.key is key

@@ -23,6 +23,6 @@ def escape(text: str | bytes) -> str:
     """
     if isinstance(text, (bytes, bytearray, memoryview)):
         text = bytes(text).decode("latin-1")
-    elif text.isascii() and text.isprintable() and "\\" not in text:
+    if text.isascii() and text.isprintable() and "\\" not in text:
         return text  # the common case, without the regex machinery
     return _UNSAFE.sub(_esc, text)

@@ -20,7 +20,7 @@ from scapy.layers.l2 import Ether
 from kubectl_netmon.capture import speedups
 from kubectl_netmon.capture.chunkfile import ChunkFile
 from kubectl_netmon.capture.decode import DecodeStats, packets
-from kubectl_netmon.capture.model import Packet
+from kubectl_netmon.capture.model import Packet, reverse_key
 from kubectl_netmon.capture.pcapng_write import PcapngWriter, packet_options
 from kubectl_netmon.capture.reader import open_stream
 from kubectl_netmon.enrich.podmap import PodInfo, PodMap
@@ -184,6 +184,13 @@ def test_fast_packets_are_packets(speedups_off):
     decoded = list(packets(_reader(CAPTURES["pcap"]), DecodeStats()))
     assert all(type(p) is Packet for p in decoded)
     assert decoded[0].src == bytes([10, 1, 0, 5]) and decoded[0].version == 4
+
+
+@pytest.mark.parametrize("key", [bytes(range(12)), bytes(range(36))])
+def test_reversed_keys_agree(key):
+    if speedups.fast is None:
+        pytest.skip("the C extension is not built here (no compiler when installed)")
+    assert speedups.fast.reverse_key(key) == reverse_key(key)
 
 
 def _written(data: bytes) -> bytes:

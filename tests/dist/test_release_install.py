@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -65,6 +66,16 @@ def test_every_package_module_is_frozen_in(release: Release, krew_bin: Path) -> 
         [viewer, "--recursive", "--brief", executable], capture_output=True, text=True, check=True
     ).stdout.split()
     assert package_modules() - set(listing) == set()
+
+
+def test_archive_ships_the_compiled_fast_paths(release: Release) -> None:
+    """The release is built where a C compiler is: its capture loops run compiled."""
+    if not (shutil.which("cc") or shutil.which("gcc")):
+        pytest.skip("no C compiler here: the release was built pure Python")
+    with tarfile.open(release.archive) as tar:
+        names = tar.getnames()
+    assert any(n.startswith("_internal/kubectl_netmon/capture/_speedups.") for n in names), \
+        [n for n in names if "kubectl_netmon" in n]
 
 
 def test_local_manifest_passes_krew_validation_with_the_real_sha256(release: Release) -> None:

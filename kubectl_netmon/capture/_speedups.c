@@ -365,6 +365,19 @@ static PyObject *make_packet(PyObject **v) {
     return p;
 }
 
+/* The ints of 16-bit header fields (ports, lengths, windows): every packet has several, and
+ * they repeat, so each is made once and shared (never freed: at most 65,576 small objects). */
+#define U16_INTS (65536 + 40)
+static PyObject *u16_ints[U16_INTS];
+
+static PyObject *u16_int(Py_ssize_t v) {
+    if (v < 0 || v >= U16_INTS) return PyLong_FromSsize_t(v);
+    PyObject *i = u16_ints[v];
+    if (i == NULL && (i = u16_ints[v] = PyLong_FromSsize_t(v)) == NULL) return NULL;
+    Py_INCREF(i);
+    return i;
+}
+
 static PyObject *payload(const uint8_t *b, Py_ssize_t p, Py_ssize_t cend) {
     return PyBytes_FromStringAndSize((const char *)b + p, cend > p ? cend - p : 0);
 }
@@ -410,7 +423,7 @@ static PyObject *fast_packet(unsigned long long ts, PyObject *iface, const uint8
         v[9] = PyLong_FromLong(b[t + 13]);
         v[10] = PyLong_FromUnsignedLong(seq);
         v[11] = PyLong_FromUnsignedLong(be32(b + t + 8));
-        v[12] = PyLong_FromLong(be16(b + t + 14));
+        v[12] = u16_int(be16(b + t + 14));
     } else if (proto == 17 && 8 <= seq >> 16 && (Py_ssize_t)(seq >> 16) <= total - (t - ip)) {
         p = t + 8;
         v[9] = PyLong_FromLong(0);
@@ -426,10 +439,10 @@ static PyObject *fast_packet(unsigned long long ts, PyObject *iface, const uint8
     v[1] = iface;
     v[2] = PyBytes_FromStringAndSize((const char *)b + key_at, key_len);
     v[3] = PyLong_FromLong(proto);
-    v[4] = PyLong_FromLong(sport);
-    v[5] = PyLong_FromLong(dport);
-    v[6] = PyLong_FromSsize_t(total);
-    v[7] = PyLong_FromSsize_t(proto == 6 ? ip_end - p : (Py_ssize_t)(seq >> 16) - 8);
+    v[4] = u16_int(sport);
+    v[5] = u16_int(dport);
+    v[6] = u16_int(total);
+    v[7] = u16_int(proto == 6 ? ip_end - p : (Py_ssize_t)(seq >> 16) - 8);
     v[8] = payload(b, p, cend);
     Py_INCREF(Py_False);
     v[13] = Py_False;

@@ -314,11 +314,10 @@ class MergedStreams:
             self.stats.packets = self._count
         return batch
 
-    def _sync_interfaces(self, state: StreamState, ifaces: list[Interface]) -> int:
-        """The stream's interfaces not passed on yet become the merged stream's; how many."""
+    def _sync_interfaces(self, state: StreamState, ifaces: list[Interface]) -> None:
+        """The stream's interfaces not passed on yet become the merged stream's."""
         for iface in ifaces[len(state.ifaces):]:
             state.ifaces.append(self._add_interface(state, iface))
-        return len(state.ifaces)
 
     def _wind_down(self, now: float, deadline: float | None) -> None:
         """The duration passed or finish() was called: ask the sources once to finish, and

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import select
 import socket
 import ssl
 from collections.abc import Callable, Iterator
@@ -31,6 +30,7 @@ PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
 RECV = 256 * 1024  # bytes asked of one socket read (TLS gives at most a record, 16 KiB)
 COALESCE = 1 << 20  # bytes gathered into one chunk at most
 _IDLE = object()  # what _read returns for a quiet interval
+_DRAINED = object()  # what a read that must not wait returns when nothing more is there
 
 
 @dataclass
@@ -157,22 +157,31 @@ class ExecStream:
         if ws is None:
             raise ClusterError(f"{self.what}: not connected")
         reader = ChannelReader(self._on_stderr, ws.pong)
-        recv, ready = ws.sock.recv_into, select.poll()
-        ready.register(ws.sock, select.POLLIN)
+        sock = ws.sock
+        recv = sock.recv_into
         # Reads land one after another in one buffer, reused for each chunk: no allocation per
         # read; the stdout in them is joined into the chunk at once.
         space = memoryview(bytearray(COALESCE + RECV))
         parts: list[memoryview] = []
         while not reader.closed:
+            got = self._read(ws, recv, space[:RECV], reader, parts)  # may wait
             size = used = 0
-            while True:
-                got = self._read(ws, recv, space[used:used + RECV], reader, parts)
-                if got is None or got is _IDLE:  # closed here, or quiet
-                    break
-                size += got[0]
-                used += got[1]
-                if used >= COALESCE or reader.closed or not ready.poll(0):
-                    break
+            if isinstance(got, tuple):
+                size, used = got
+                # then what is there already, without waiting: one failed read ends a chunk
+                # (no poll per read)
+                wait = sock.gettimeout()
+                sock.settimeout(0)
+                try:
+                    while used < COALESCE and not reader.closed:
+                        got = self._read(ws, recv, space[used:used + RECV], reader, parts)
+                        if not isinstance(got, tuple):
+                            break
+                        size += got[0]
+                        used += got[1]
+                finally:
+                    with contextlib.suppress(OSError):  # closed meanwhile (close())
+                        sock.settimeout(wait)
             if reader.status is not None:
                 self.exit, reader.status = parse_status(reader.status), None
             if size:
@@ -191,9 +200,12 @@ class ExecStream:
               reader: ChannelReader, parts: list) -> tuple[int, int] | object | None:
         """One read of the socket into `into`, through the reader: its stdout onto `parts`;
         (stdout bytes, bytes read); None when the stream was closed here, _IDLE when nothing
-        came within the idle interval. A drop or broken framing is a ClusterError."""
+        came within the idle interval, _DRAINED when a read that must not wait found nothing.
+        A drop or broken framing is a ClusterError."""
         try:
             got = recv(into)
+        except (ssl.SSLWantReadError, BlockingIOError):  # a read that must not wait
+            return _DRAINED
         except TimeoutError:  # only after idle_every()
             return _IDLE
         except OSError as e:

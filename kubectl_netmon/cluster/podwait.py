@@ -103,4 +103,5 @@ def wait_running(api_client: client.ApiClient, namespace: str, pod: str, contain
         except urllib3.exceptions.HTTPError as e:
             raise ClusterError(f"watching pod {escape(pod)}: cannot reach the API server: "
                                f"{escape(str(e))}") from None
-    raise ClusterError(f"timed out after {timeout_s:g}s: {note}")
+    raise ClusterError(f"timed out after {timeout_s:g}s: {note}; its events say why: kubectl "
+                       f"describe pod -n {escape(namespace)} {escape(pod)}")

@@ -79,7 +79,8 @@ def test_the_capture_pod_is_deleted_when_the_consumer_fails(lab, lab_ns, api):
 
 def test_a_pod_that_never_schedules_times_out_and_is_deleted(lab, lab_ns, api):
     targets = Targets(pods=[PodRef(lab_ns, "ghost", "node-9", "10.244.9.9")])
-    with pytest.raises(ClusterError, match="timed out after 2s: .* waiting for node node-9"):
+    with pytest.raises(ClusterError, match="timed out after 2s: .* waiting for node node-9 .*; "
+                       f"its events say why: kubectl describe pod -n {lab_ns} netmon-"):
         _start_and_stop(api, targets, _options(lab_ns, timeout_s=2))
     assert _netmon_pods(lab, lab_ns) == []
 

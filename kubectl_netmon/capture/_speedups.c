@@ -210,7 +210,9 @@ static PyObject *epb_blocks(PyObject *self, PyObject *args) {
             return NULL;
         }
         PyObject *fi = PyList_GET_ITEM(ifaces, iface);
-        if (!PyTuple_Check(fi) || PyTuple_GET_SIZE(fi) != 2) {
+        if (!PyTuple_Check(fi) || PyTuple_GET_SIZE(fi) != 2
+            || !PyLong_CheckExact(PyTuple_GET_ITEM(fi, 0))
+            || !PyBool_Check(PyTuple_GET_ITEM(fi, 1))) {
             PyErr_SetString(PyExc_TypeError, "ifaces entries are (ts divisor, big-endian)");
             return NULL;
         }
@@ -235,7 +237,7 @@ static PyObject *epb_blocks(PyObject *self, PyObject *args) {
         unpack_record(PyList_GET_ITEM(records, i), &ts, &iface, &data, &start, &end, &buflen);
         PyObject *fi = PyList_GET_ITEM(ifaces, iface);
         unsigned long long div = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(fi, 0));
-        int big = PyObject_IsTrue(PyTuple_GET_ITEM(fi, 1));
+        int big = PyTuple_GET_ITEM(fi, 1) == Py_True;
         if (div > 1) ts /= div;
         Py_ssize_t cap = end - start, pad = -cap & 3, opts = 0;
         const char *o = NULL;
@@ -298,7 +300,8 @@ static PyObject *packet_comments(PyObject *self, PyObject *args) {
         }
         Py_ssize_t ip = start + link_len;
         PyObject *opts = NULL;
-        if (etype_at >= 0 && end - ip >= 20 && b[ip] >> 4 == 4
+        if (link_len >= 0 && etype_at >= 0 && etype_at + 2 <= link_len && end - ip >= 20
+            && b[ip] >> 4 == 4
             && b[start + etype_at] == 8 && b[start + etype_at + 1] == 0) {
             PyObject *pair = PyBytes_FromStringAndSize((const char *)b + ip + 12, 8);
             if (pair == NULL) {
@@ -390,7 +393,8 @@ static PyObject *fast_packet(unsigned long long ts, PyObject *iface, const uint8
     PyObject *v[N_SLOTS];
     Py_ssize_t ip = start + link_len, ip_end, key_at, key_len, t, total;
     int proto;
-    if (end - start < link_len + 36 || etype_at + 2 > link_len) Py_RETURN_NONE;
+    if (link_len < 0 || etype_at < 0 || etype_at + 2 > link_len || end - start < link_len + 36)
+        Py_RETURN_NONE;
     uint16_t etype = be16(b + start + etype_at);
     if (etype == 0x0800) {
         if (b[ip] != 0x45 || be16(b + ip + 6) & 0x3FFF) Py_RETURN_NONE;

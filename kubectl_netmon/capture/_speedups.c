@@ -187,7 +187,7 @@ static int unpack_record(PyObject *rec, unsigned long long *ts, Py_ssize_t *ifac
 
 /* epb_blocks(records, options, ifaces) -> bytes
  * PcapngWriter.write_batch's blocks: per record an EPB (little-endian) with options[i] after
- * its padded data. ifaces[i] = (ts divisor, original length big-endian). */
+ * its padded data. ifaces[i] = PcapngWriter._ifaces[i]: (ts divisor, -, byte order "<"|">"). */
 static PyObject *epb_blocks(PyObject *self, PyObject *args) {
     PyObject *records, *options, *ifaces;
     if (!PyArg_ParseTuple(args, "O!OO!", &PyList_Type, &records, &options, &PyList_Type,
@@ -210,10 +210,10 @@ static PyObject *epb_blocks(PyObject *self, PyObject *args) {
             return NULL;
         }
         PyObject *fi = PyList_GET_ITEM(ifaces, iface);
-        if (!PyTuple_Check(fi) || PyTuple_GET_SIZE(fi) != 2
+        if (!PyTuple_Check(fi) || PyTuple_GET_SIZE(fi) != 3
             || !PyLong_CheckExact(PyTuple_GET_ITEM(fi, 0))
-            || !PyBool_Check(PyTuple_GET_ITEM(fi, 1))) {
-            PyErr_SetString(PyExc_TypeError, "ifaces entries are (ts divisor, big-endian)");
+            || !PyUnicode_CheckExact(PyTuple_GET_ITEM(fi, 2))) {
+            PyErr_SetString(PyExc_TypeError, "ifaces entries are (ts divisor, -, byte order)");
             return NULL;
         }
         Py_ssize_t cap = end - start, opts = 0;
@@ -237,7 +237,7 @@ static PyObject *epb_blocks(PyObject *self, PyObject *args) {
         unpack_record(PyList_GET_ITEM(records, i), &ts, &iface, &data, &start, &end, &buflen);
         PyObject *fi = PyList_GET_ITEM(ifaces, iface);
         unsigned long long div = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(fi, 0));
-        int big = PyTuple_GET_ITEM(fi, 1) == Py_True;
+        int big = PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(fi, 2), ">") == 0;
         if (div > 1) ts /= div;
         Py_ssize_t cap = end - start, pad = -cap & 3, opts = 0;
         const char *o = NULL;

@@ -61,7 +61,6 @@ class PcapngWriter:
         self._file = fileobj
         # per interface: ns per timestamp unit (1 or 1000), wirelen of its records, byte order
         self._ifaces: list[tuple] = []
-        self._fast_ifaces: list[tuple[int, bool]] = []  # the same for speedups: divisor, big-endian
         opts = [(OPT_SHB_USERAPPL, userappl.encode())] if userappl else []
         self._block(SHB, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1) + _options(opts))
 
@@ -79,7 +78,6 @@ class PcapngWriter:
             opts.append((OPT_IF_TSRESOL, bytes([TSRESOL_NS])))
         self._block(IDB, struct.pack("<HHI", linktype, 0, snaplen) + _options(opts))
         self._ifaces.append((1 if tsresol_ns else 1000, _WIRELEN[byteorder], byteorder))
-        self._fast_ifaces.append((1 if tsresol_ns else 1000, byteorder == ">"))
         return len(self._ifaces) - 1
 
     def write_packet(self, iface: int, ts_ns: int, data: bytes, wirelen: int | None = None,
@@ -111,7 +109,7 @@ class PcapngWriter:
         with the original length from its header and options[i] (packet_options) on the
         i-th. Its interfaces must have been added, each with the byteorder of its records."""
         if speedups.fast is not None:
-            self._file.write(speedups.fast.epb_blocks(batch, options or None, self._fast_ifaces))
+            self._file.write(speedups.fast.epb_blocks(batch, options or None, self._ifaces))
             return
         head, tail, pads = _EPB.pack, _U32.pack, _PADS
         ifaces = self._ifaces

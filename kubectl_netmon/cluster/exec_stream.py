@@ -27,7 +27,7 @@ from kubectl_netmon.errors import ClusterError
 PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
 # Bytes asked of one socket read: TLS hands over at most one record (16 KiB) per read, a plain
 # connection what has arrived; either way every frame in it is parsed at once.
-RECV = 256 * 1024  # bytes asked of one socket read (TLS gives at most a record, 16 KiB)
+RECV = 256 * 1024
 COALESCE = 1 << 20  # bytes gathered into one chunk at most
 _IDLE = object()  # what _read returns for a quiet interval
 _DRAINED = object()  # what a read that must not wait returns when nothing more is there

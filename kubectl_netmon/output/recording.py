@@ -104,14 +104,24 @@ class Recording:
 
     def _options(self, batch: list[Record]) -> list[bytes]:
         """Per record, the encoded "src pod -> dst pod" comment of an IP packet (b"" if none),
-        cached per address pair for a second or until the pod map changes. IPv4 behind a
-        fixed-size link header is found at once."""
-        fixed, comments, found = self._fixed, self._comments, []
+        cached per address pair for a second or until the pod map changes."""
         if self._pods.generation != self._generation:  # the map changed: answers may too
-            comments.clear()
+            self._comments.clear()
             self._generation = self._pods.generation
-        if speedups.fast is not None:
-            return self._options_fast(batch)
+        if speedups.fast is None:
+            return self._looked_up(batch)
+        # the cached comments of IPv4 pairs found compiled; the rest here, in their places
+        found, self._comments_until = speedups.fast.packet_comments(
+            batch, self._fixed, self._comments, self._comments_until, NAMES_TTL_NS)
+        if None in found:
+            rest = iter(self._looked_up([rec for rec, o in zip(batch, found) if o is None]))
+            found = [o if o is not None else next(rest) for o in found]
+        return found
+
+    def _looked_up(self, batch: list[Record]) -> list[bytes]:
+        """_options for each record, in the cache or made; IPv4 behind a fixed-size link header
+        is found at once."""
+        fixed, comments, found = self._fixed, self._comments, []
         for ts, iface, buf, start, end in batch:
             link_len, etype_at = fixed[iface]
             ip = start + link_len
@@ -127,21 +137,6 @@ class Recording:
             if opts is None:
                 opts = comments[pair] = self._comment(pair, ts)
             found.append(opts)
-        return found
-
-    def _options_fast(self, batch: list[Record]) -> list[bytes]:
-        """_options with the cached comments of IPv4 pairs found by speedups; the rest here."""
-        found, self._comments_until = speedups.fast.packet_comments(
-            batch, self._fixed, self._comments, self._comments_until, NAMES_TTL_NS)
-        if None in found:
-            comments = self._comments
-            for i, (ts, iface, buf, start, end) in enumerate(batch):
-                if found[i] is None:
-                    pair = self._pair(iface, buf, start, end)
-                    opts = comments.get(pair)
-                    if opts is None:
-                        opts = comments[pair] = self._comment(pair, ts)
-                    found[i] = opts
         return found
 
     def _comment(self, pair: bytes, ts: int) -> bytes:

@@ -45,7 +45,7 @@ def sync(ctl: Controller, ds: dict) -> None:
     revision = _Revision(ds, current)
     _manage(ctl, ds, nodes, revision)
     if ds["spec"]["updateStrategy"]["type"] == "RollingUpdate":
-        _roll(ctl, ds, len(nodes), revision)
+        _roll(ctl, ds, nodes, revision)
     hashes = {(p["metadata"].get("labels") or {}).get(HASH_LABEL) for p in ctl.owned("pods", ds)}
     live = {r["metadata"]["name"] for r in history if r["metadata"]["labels"][HASH_LABEL] in hashes}
     revisions.prune(ctl, ds, history, live | {current["metadata"]["name"]})
@@ -82,15 +82,18 @@ def _manage(ctl: Controller, ds: dict, nodes: list[str], revision: _Revision) ->
             ctl.delete(pod)
 
 
-def _roll(ctl: Controller, ds: dict, desired: int, revision: _Revision) -> None:
+def _roll(ctl: Controller, ds: dict, nodes: list[str], revision: _Revision) -> None:
     """rollingUpdate without surge: an unavailable old pod is replaced at once; available old
-    pods only while fewer than maxUnavailable nodes lack an available pod."""
-    rolling = ds["spec"]["updateStrategy"]["rollingUpdate"]
+    pods only while fewer than maxUnavailable nodes lack an available pod. A node without a pod
+    counts as unavailable (updatedDesiredNodeCounts), also when its old pod went away after
+    _manage looked."""
+    rolling, desired = ds["spec"]["updateStrategy"]["rollingUpdate"], len(nodes)
     max_unavailable = scaled(rolling["maxUnavailable"], desired, round_up=True)
     if max_unavailable == 0 and scaled(rolling["maxSurge"], desired, round_up=True) == 0:
         max_unavailable = 1
     unavailable, replace, candidates = 0, [], []
-    for _, pods in sorted(_by_node(ctl, ds).items()):
+    groups = _by_node(ctl, ds)
+    for pods in (groups.get(node, []) for node in sorted(nodes)):
         live = [p for p in pods if not is_terminating(p)]
         new = [p for p in live if revision.has(p)]
         old = [p for p in live if not revision.has(p)]

@@ -385,72 +385,104 @@ static PyObject *payload(const uint8_t *b, Py_ssize_t p, Py_ssize_t cend) {
     return PyBytes_FromStringAndSize((const char *)b + p, cend > p ? cend - p : 0);
 }
 
-/* One record by the fast paths of decode._ipv4_fast_path/_ipv6_fast_path; Py_None when those
- * would hand it to the general decoder; NULL on error. */
-static PyObject *fast_packet(unsigned long long ts, PyObject *iface, const uint8_t *b,
-                             Py_ssize_t start, Py_ssize_t end, Py_ssize_t link_len,
-                             Py_ssize_t etype_at, PyObject *open_window) {
-    PyObject *v[N_SLOTS];
-    Py_ssize_t ip = start + link_len, ip_end, key_at, key_len, t, total;
+/* The headers the fast paths read: where the key and payload are, and the fields. */
+typedef struct {
+    Py_ssize_t key_at, key_len, p, cend, total, ip_end, t;
     int proto;
+    uint16_t sport, dport;
+    uint32_t seq;
+} headers;
+
+/* The fast paths of decode._ipv4_fast_path/_ipv6_fast_path over one record: 1 with h filled,
+ * 0 where those would hand it to the general decoder. */
+static int fast_headers(const uint8_t *b, Py_ssize_t start, Py_ssize_t end, Py_ssize_t link_len,
+                        Py_ssize_t etype_at, headers *h) {
+    Py_ssize_t ip = start + link_len;
     if (link_len < 0 || etype_at < 0 || etype_at + 2 > link_len || end - start < link_len + 36)
-        Py_RETURN_NONE;
+        return 0;
     uint16_t etype = be16(b + start + etype_at);
     if (etype == 0x0800) {
-        if (b[ip] != 0x45 || be16(b + ip + 6) & 0x3FFF) Py_RETURN_NONE;
-        total = be16(b + ip + 2);
-        ip_end = ip + total;
-        proto = b[ip + 9];
-        t = ip + 20;
-        key_at = ip + 12;
-        key_len = 12;
+        if (b[ip] != 0x45 || be16(b + ip + 6) & 0x3FFF) return 0;
+        h->total = be16(b + ip + 2);
+        h->proto = b[ip + 9];
+        h->t = ip + 20;
+        h->key_at = ip + 12;
+        h->key_len = 12;
     } else if (etype == 0x86DD && end - start >= link_len + 56) {
         uint16_t plen = be16(b + ip + 4);
-        if (b[ip] >> 4 != 6 || !plen) Py_RETURN_NONE;
-        total = 40 + plen;
-        ip_end = ip + total;
-        proto = b[ip + 6];
-        t = ip + 40;
-        key_at = ip + 8;
-        key_len = 36;
+        if (b[ip] >> 4 != 6 || !plen) return 0;
+        h->total = 40 + plen;
+        h->proto = b[ip + 6];
+        h->t = ip + 40;
+        h->key_at = ip + 8;
+        h->key_len = 36;
     } else {
-        Py_RETURN_NONE;
+        return 0;
     }
-    Py_ssize_t cend = ip_end < end ? ip_end : end, p;
-    uint16_t sport = be16(b + t), dport = be16(b + t + 2);
-    uint32_t seq = be32(b + t + 4);
-    /* the key: addresses, then the two ports (contiguous in the headers) */
-    if (proto == 6) {
+    Py_ssize_t t = h->t;
+    h->ip_end = ip + h->total;
+    h->cend = h->ip_end < end ? h->ip_end : end;
+    h->sport = be16(b + t);
+    h->dport = be16(b + t + 2);
+    h->seq = be32(b + t + 4);
+    if (h->proto == 6) {
         uint8_t doff = b[t + 12];
-        p = t + ((doff >> 4) << 2);
-        if (doff < 0x50 || p > ip_end) Py_RETURN_NONE;
-        v[9] = PyLong_FromLong(b[t + 13]);
-        v[10] = PyLong_FromUnsignedLong(seq);
-        v[11] = PyLong_FromUnsignedLong(be32(b + t + 8));
-        v[12] = u16_int(be16(b + t + 14));
-    } else if (proto == 17 && 8 <= seq >> 16 && (Py_ssize_t)(seq >> 16) <= total - (t - ip)) {
-        p = t + 8;
+        h->p = t + ((doff >> 4) << 2);
+        return doff >= 0x50 && h->p <= h->ip_end;
+    }
+    /* UDP: its length lands in the top half of seq */
+    h->p = t + 8;
+    return h->proto == 17 && 8 <= h->seq >> 16 && (Py_ssize_t)(h->seq >> 16) <= h->total - (t - ip);
+}
+
+/* One record as a Packet (fast_headers filled h); NULL on error. */
+static PyObject *fast_packet(unsigned long long ts, PyObject *iface, const uint8_t *b,
+                             const headers *h, PyObject *open_window) {
+    PyObject *v[N_SLOTS];
+    const uint8_t *t = b + h->t;
+    if (h->proto == 6) {
+        v[9] = PyLong_FromLong(t[13]);
+        v[10] = PyLong_FromUnsignedLong(h->seq);
+        v[11] = PyLong_FromUnsignedLong(be32(t + 8));
+        v[12] = u16_int(be16(t + 14));
+    } else {
         v[9] = PyLong_FromLong(0);
         v[10] = PyLong_FromLong(0);
         v[11] = PyLong_FromLong(0);
         Py_INCREF(open_window);
         v[12] = open_window;
-    } else {
-        Py_RETURN_NONE;
     }
     v[0] = PyLong_FromUnsignedLongLong(ts);
     Py_INCREF(iface);
     v[1] = iface;
-    v[2] = PyBytes_FromStringAndSize((const char *)b + key_at, key_len);
-    v[3] = PyLong_FromLong(proto);
-    v[4] = u16_int(sport);
-    v[5] = u16_int(dport);
-    v[6] = u16_int(total);
-    v[7] = u16_int(proto == 6 ? ip_end - p : (Py_ssize_t)(seq >> 16) - 8);
-    v[8] = payload(b, p, cend);
+    v[2] = PyBytes_FromStringAndSize((const char *)b + h->key_at, h->key_len);
+    v[3] = PyLong_FromLong(h->proto);
+    v[4] = u16_int(h->sport);
+    v[5] = u16_int(h->dport);
+    v[6] = u16_int(h->total);
+    v[7] = u16_int(h->proto == 6 ? h->ip_end - h->p : (Py_ssize_t)(h->seq >> 16) - 8);
+    v[8] = payload(b, h->p, h->cend);
     Py_INCREF(Py_False);
     v[13] = Py_False;
     return make_packet(v);
+}
+
+/* A record's fields and its interface's layout: 1 with both, 0 when the interface has no
+ * layout (None), -1 on error. */
+static int record_layout(PyObject *rec, PyObject *layouts, unsigned long long *ts,
+                         const uint8_t **b, Py_ssize_t *start, Py_ssize_t *end,
+                         Py_ssize_t *link_len, Py_ssize_t *etype_at) {
+    Py_ssize_t iface, buflen, nl = PyList_GET_SIZE(layouts);
+    if (unpack_record(rec, ts, &iface, b, start, end, &buflen) < 0) return -1;
+    PyObject *layout = iface >= 0 && iface < nl ? PyList_GET_ITEM(layouts, iface) : Py_None;
+    if (layout == Py_None) return 0;
+    if (!PyTuple_Check(layout) || PyTuple_GET_SIZE(layout) != 2) {
+        PyErr_SetString(PyExc_TypeError, "layouts are (link length, ethertype offset)");
+        return -1;
+    }
+    *link_len = PyLong_AsSsize_t(PyTuple_GET_ITEM(layout, 0));
+    *etype_at = PyLong_AsSsize_t(PyTuple_GET_ITEM(layout, 1));
+    return PyErr_Occurred() ? -1 : 1;
 }
 
 /* packets(records, layouts, open_window) -> list
@@ -466,33 +498,22 @@ static PyObject *packets(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_RuntimeError, "set_packet_type() first");
         return NULL;
     }
-    Py_ssize_t n = PyList_GET_SIZE(records), nl = PyList_GET_SIZE(layouts);
+    Py_ssize_t n = PyList_GET_SIZE(records);
     PyObject *out = PyList_New(n);
     if (out == NULL) return NULL;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *rec = PyList_GET_ITEM(records, i), *p = Py_None;
         unsigned long long ts;
-        Py_ssize_t iface, start, end, buflen;
+        Py_ssize_t start, end, link_len, etype_at;
         const uint8_t *b;
-        if (unpack_record(rec, &ts, &iface, &b, &start, &end, &buflen) < 0) {
+        headers h;
+        int known = record_layout(rec, layouts, &ts, &b, &start, &end, &link_len, &etype_at);
+        if (known < 0) {
             Py_DECREF(out);
             return NULL;
         }
-        PyObject *layout = iface >= 0 && iface < nl ? PyList_GET_ITEM(layouts, iface) : Py_None;
-        if (layout != Py_None && (!PyTuple_Check(layout) || PyTuple_GET_SIZE(layout) != 2)) {
-            Py_DECREF(out);
-            PyErr_SetString(PyExc_TypeError, "layouts are (link length, ethertype offset)");
-            return NULL;
-        }
-        if (layout != Py_None) {
-            Py_ssize_t link_len = PyLong_AsSsize_t(PyTuple_GET_ITEM(layout, 0));
-            Py_ssize_t etype_at = PyLong_AsSsize_t(PyTuple_GET_ITEM(layout, 1));
-            if (PyErr_Occurred()) {
-                Py_DECREF(out);
-                return NULL;
-            }
-            p = fast_packet(ts, PyTuple_GET_ITEM(rec, 1), b, start, end, link_len, etype_at,
-                            open_window);
+        if (known && fast_headers(b, start, end, link_len, etype_at, &h)) {
+            p = fast_packet(ts, PyTuple_GET_ITEM(rec, 1), b, &h, open_window);
             if (p == NULL) {
                 Py_DECREF(out);
                 return NULL;
@@ -501,6 +522,38 @@ static PyObject *packets(PyObject *self, PyObject *args) {
             Py_INCREF(p);
         }
         PyList_SET_ITEM(out, i, p);
+    }
+    return out;
+}
+
+/* undecoded(records, layouts) -> list[int]
+ * The positions of the records packets() would leave to the general decoder: the others decode
+ * by the fast paths, so counting them needs no Packet. */
+static PyObject *undecoded(PyObject *self, PyObject *args) {
+    PyObject *records, *layouts;
+    if (!PyArg_ParseTuple(args, "O!O!", &PyList_Type, &records, &PyList_Type, &layouts))
+        return NULL;
+    PyObject *out = PyList_New(0);
+    if (out == NULL) return NULL;
+    for (Py_ssize_t i = 0, n = PyList_GET_SIZE(records); i < n; i++) {
+        unsigned long long ts;
+        Py_ssize_t start, end, link_len, etype_at;
+        const uint8_t *b;
+        headers h;
+        int known = record_layout(PyList_GET_ITEM(records, i), layouts, &ts, &b, &start, &end,
+                                  &link_len, &etype_at);
+        if (known < 0) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        if (known && fast_headers(b, start, end, link_len, etype_at, &h)) continue;
+        PyObject *at = PyLong_FromSsize_t(i);
+        if (at == NULL || PyList_Append(out, at) < 0) {
+            Py_XDECREF(at);
+            Py_DECREF(out);
+            return NULL;
+        }
+        Py_DECREF(at);
     }
     return out;
 }
@@ -532,6 +585,7 @@ static PyMethodDef methods[] = {
     {"packet_comments", packet_comments, METH_VARARGS, "Cached comment options per record."},
     {"set_packet_type", set_packet_type, METH_O, "The Packet slot class packets() fills."},
     {"packets", packets, METH_VARARGS, "Packets by the decoder's fast paths, None elsewhere."},
+    {"undecoded", undecoded, METH_VARARGS, "Positions of the records the fast paths leave."},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_speedups",

@@ -99,19 +99,42 @@ def packets(reader: CaptureReader, stats: DecodeStats) -> Iterator[Packet]:
     return chain.from_iterable(_decoded_slices(reader, stats))
 
 
+def count(reader: CaptureReader, stats: DecodeStats) -> None:
+    """Decode every record of `reader` for the counts alone (when nothing downstream wants the
+    Packets): the same DecodeStats as packets(); the compiled fast paths check the headers
+    without making Packets, the rest is decoded as packets() decodes it."""
+    for records, layouts, decoders in _slices(reader):
+        if speedups.fast is None:
+            _decode_batch(records, decoders, stats)
+            continue
+        misses = speedups.fast.undecoded(records, layouts)
+        for i in misses:
+            _decode_batch([records[i]], decoders, stats)
+        fast = len(records) - len(misses)
+        stats.packets += fast
+        stats.ip += fast
+
+
 def _decoded_slices(reader: CaptureReader, stats: DecodeStats) -> Iterator[list[Packet]]:
     """The reader's batches of records as lists of Packets, DECODE_SLICE records each."""
+    for records, layouts, decoders in _slices(reader):
+        if speedups.fast is not None:
+            yield _decode_fast(records, layouts, decoders, stats)
+        else:
+            yield _decode_batch(records, decoders, stats)
+
+
+def _slices(reader: CaptureReader) -> Iterator[tuple[list[Record], list, list[FrameDecoder]]]:
+    """The reader's records, DECODE_SLICE at a time, with the layouts and decoders of their
+    interfaces (FIXED_HEADERS' entry or None, and decoder_for's) as known by then."""
     decoders: list[FrameDecoder] = []
-    layouts: list[tuple[int, int] | None] = []  # per interface: FIXED_HEADERS' entry or None
+    layouts: list[tuple[int, int] | None] = []
     for batch in reader.batches():
         if len(decoders) < len(reader.interfaces):
             decoders = [decoder_for(i.linktype) for i in reader.interfaces]
             layouts = [FIXED_HEADERS.get(i.linktype) for i in reader.interfaces]
         for i in range(0, len(batch), DECODE_SLICE):
-            if speedups.fast is not None:
-                yield _decode_fast(batch[i:i + DECODE_SLICE], layouts, decoders, stats)
-            else:
-                yield _decode_batch(batch[i:i + DECODE_SLICE], decoders, stats)
+            yield batch[i:i + DECODE_SLICE], layouts, decoders
 
 
 def _decode_fast(batch: list[Record], layouts: list[tuple[int, int] | None],

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from kubectl_netmon.capture.decode import DecodeStats, packets
+from kubectl_netmon.capture.decode import DecodeStats, count, packets
 from kubectl_netmon.capture.merge import TICK_S, MergedStreams, Source
 from kubectl_netmon.cli.kubeflags import KubeFlags
 from kubectl_netmon.cli.liveflags import LiveOptions
@@ -170,17 +170,16 @@ class LiveRun:
         records = self.tap(merged) if self.tap is not None else merged
         decode = DecodeStats()
         with _sigint_stops(merged), few_collections(), _prompt_handover():
-            return self._analyse(packets(records, decode), outputs), decode
+            return self._analyse(records, decode, outputs), decode
 
-    def _analyse(self, decoded: Iterator, outputs: list) -> RunResult:
+    def _analyse(self, records, decode: DecodeStats, outputs: list) -> RunResult:
         """The pipeline over the packets, or (nothing to show) only decoding them."""
         if not self.opts.analyse:
-            for _ in decoded:
-                pass
+            count(records, decode)
             return RunResult()
         self.pipeline = Pipeline(outputs, _detectors(self.opts.detect))
         self._flushes = [out.flush for out in outputs if hasattr(out, "flush")]
-        return self.pipeline.run(decoded)
+        return self.pipeline.run(packets(records, decode))
 
     def _tick(self) -> None:
         """Flows idle past their timeouts end; what the outputs hold goes out (an http record

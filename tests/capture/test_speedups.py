@@ -19,7 +19,7 @@ from scapy.layers.l2 import Ether
 
 from kubectl_netmon.capture import speedups
 from kubectl_netmon.capture.chunkfile import ChunkFile
-from kubectl_netmon.capture.decode import DecodeStats, packets
+from kubectl_netmon.capture.decode import DecodeStats, count, packets
 from kubectl_netmon.capture.model import Packet, reverse_key
 from kubectl_netmon.capture.pcapng_write import PcapngWriter, packet_options
 from kubectl_netmon.capture.reader import open_stream
@@ -157,7 +157,11 @@ def _decoded(data: bytes) -> tuple:
     stats = DecodeStats()
     out = [tuple(getattr(p, slot) for slot in Packet.__slots__)
            for p in packets(_reader(data), stats)]
-    return out, stats.packets, stats.ip, stats.non_ip, stats.fragments, dict(stats.malformed)
+    return (out, *_counts(stats))
+
+
+def _counts(stats: DecodeStats) -> tuple:
+    return stats.packets, stats.ip, stats.non_ip, stats.fragments, dict(stats.malformed)
 
 
 @pytest.mark.parametrize("name", CAPTURES)
@@ -171,6 +175,13 @@ def test_readers_give_the_same_records_and_damage(name, monkeypatch):
 def test_decoder_gives_the_same_packets_and_counts(name, monkeypatch):
     compiled, pure = _both(monkeypatch, lambda: _decoded(CAPTURES[name]))
     assert compiled == pure
+
+
+@pytest.mark.parametrize("name", CAPTURES)
+def test_counting_alone_gives_the_counts_of_decoding(name, speedups_off):
+    counted = DecodeStats()
+    count(_reader(CAPTURES[name]), counted)
+    assert _counts(counted) == _decoded(CAPTURES[name])[1:]
 
 
 def test_decoder_agrees_on_the_shared_capture(shared_pcaps, monkeypatch):

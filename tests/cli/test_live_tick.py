@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 
-from kubectl_netmon.capture.decode import DecodeStats, packets
+from kubectl_netmon.capture.decode import DecodeStats
 from kubectl_netmon.capture.reader import open_capture
 from kubectl_netmon.cli.liveflags import LiveOptions
 from kubectl_netmon.cli.liverun import LiveRun
@@ -45,7 +45,7 @@ def keep_alive_exchange(tmp_path) -> Iterator:
     now = time.time_ns()  # a live capture's packets: just now (older flows the tick expires)
     path = write(tmp_path / "open.pcap", pcap_header(LINKTYPE_ETHERNET) + b"".join(
         pcap_record(now + i * 1000, bytes(f)) for i, f in enumerate(frames)))
-    return packets(open_capture(str(path)), DecodeStats())
+    return open_capture(str(path))
 
 
 def test_an_open_connections_http_record_goes_out_on_the_next_tick(tmp_path):
@@ -53,12 +53,18 @@ def test_an_open_connections_http_record_goes_out_on_the_next_tick(tmp_path):
     live = LiveRun(None, LiveOptions(output="json"), lambda line: None)
     seen_at_tick = []
 
-    def then_tick(decoded: Iterator) -> Iterator:
-        yield from decoded
-        live._tick()  # the stream is quiet now; the connection is still open
-        seen_at_tick.append(out.seen)
+    class ThenTick:
+        """The capture's records, then a tick: the stream is quiet, the connection open."""
 
-    live._analyse(then_tick(keep_alive_exchange(tmp_path)), [JsonLinesWriter(out)])
+        def __init__(self, reader) -> None:
+            self.reader, self.interfaces = reader, reader.interfaces
+
+        def batches(self) -> Iterator:
+            yield from self.reader.batches()
+            live._tick()
+            seen_at_tick.append(out.seen)
+
+    live._analyse(ThenTick(keep_alive_exchange(tmp_path)), DecodeStats(), [JsonLinesWriter(out)])
 
     records = [json.loads(line) for line in seen_at_tick[0].splitlines()]
     assert [(r["_path"], r.get("uri"), r.get("status_code")) for r in records] == [

@@ -1,7 +1,10 @@
-"""The optional C extension (kubectl_netmon/capture/_speedups.c); everything else is in
+"""The optional C extension (kubectl_netmon/capture/_speedups.c, _flowpath.c); everything else is in
 pyproject.toml. Without a C compiler the package installs pure Python (capture/speedups.py)."""
 
 from setuptools import Extension, setup
 
+CAPTURE = "kubectl_netmon/capture/"
+
 setup(ext_modules=[Extension("kubectl_netmon.capture._speedups",
-                             ["kubectl_netmon/capture/_speedups.c"], optional=True)])
+                             [CAPTURE + "_speedups.c", CAPTURE + "_flowpath.c"],
+                             depends=[CAPTURE + "_speedups.h"], optional=True)])

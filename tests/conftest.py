@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from kubectl_netmon.capture import speedups
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 LOG4SHELL_PCAPS = SHARED / "testdata" / "log4shell" / "corelight"
@@ -28,6 +30,17 @@ def tshark() -> str:
     if not path:
         pytest.skip("tshark is not installed (scripts/setup installs it)")
     return path
+
+
+@pytest.fixture(params=["compiled", "pure"])
+def speedups_off(request, monkeypatch) -> bool:
+    """Runs a test with the compiled fast paths (capture/speedups.py; skipped where not built)
+    and without them, so that a behaviour holds on both; True when they are off."""
+    if request.param == "compiled" and speedups.fast is None:
+        pytest.skip("the C extension is not built here (no compiler when installed)")
+    if request.param == "pure":
+        monkeypatch.setattr(speedups, "fast", None)
+    return request.param == "pure"
 
 
 @pytest.fixture(scope="session")

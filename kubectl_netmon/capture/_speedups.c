@@ -5,21 +5,16 @@
  * Python code stays the reference and handles everything else. Every offset read from the input
  * is checked against the buffer before use: the input is untrusted capture data.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-#include <structmember.h>
-#include <stdint.h>
-#include <string.h>
+#include "_speedups.h"
 
 #define EPB 6
 #define MAX_IFACES 4096
-#define N_SLOTS 14
 
-static const char *slot_names[N_SLOTS] = {
+static const char *const slot_names[N_SLOTS] = {
     "ts_ns", "iface", "key", "proto", "sport", "dport", "ip_len", "payload_len", "payload",
     "tcp_flags", "seq", "ack", "window", "frag"};
-static PyTypeObject *packet_type = NULL;
-static Py_ssize_t slot_at[N_SLOTS];
+PyTypeObject *packet_type = NULL;
+Py_ssize_t slot_at[N_SLOTS];
 
 static inline uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 static inline uint32_t be32(const uint8_t *p) {
@@ -326,29 +321,34 @@ static PyObject *packet_comments(PyObject *self, PyObject *args) {
     return Py_BuildValue("NK", found, until);
 }
 
+int slot_offsets(PyObject *type, const char *const *names, int n, Py_ssize_t *at) {
+    if (!PyType_Check(type)) {
+        PyErr_SetString(PyExc_TypeError, "a class is needed");
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        PyObject *d = PyObject_GetAttrString(type, names[i]);
+        if (d == NULL) return -1;
+        if (!Py_IS_TYPE(d, &PyMemberDescr_Type)) {
+            Py_DECREF(d);
+            PyErr_Format(PyExc_TypeError, "%s is not a slot", names[i]);
+            return -1;
+        }
+        PyMemberDef *m = ((PyMemberDescrObject *)d)->d_member;
+        at[i] = m->offset;
+        Py_DECREF(d);
+        if (m->type != T_OBJECT_EX) {
+            PyErr_Format(PyExc_TypeError, "%s is not an object slot", names[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* set_packet_type(Packet): where each of its slots lives, so that packets() fills them as its
  * __init__ would (without running Python code per packet). */
 static PyObject *set_packet_type(PyObject *self, PyObject *type) {
-    if (!PyType_Check(type)) {
-        PyErr_SetString(PyExc_TypeError, "a class is needed");
-        return NULL;
-    }
-    for (int i = 0; i < N_SLOTS; i++) {
-        PyObject *d = PyObject_GetAttrString(type, slot_names[i]);
-        if (d == NULL) return NULL;
-        if (!Py_IS_TYPE(d, &PyMemberDescr_Type)) {
-            Py_DECREF(d);
-            PyErr_Format(PyExc_TypeError, "%s is not a slot", slot_names[i]);
-            return NULL;
-        }
-        PyMemberDef *m = ((PyMemberDescrObject *)d)->d_member;
-        slot_at[i] = m->offset;
-        Py_DECREF(d);
-        if (m->type != T_OBJECT_EX) {
-            PyErr_Format(PyExc_TypeError, "%s is not an object slot", slot_names[i]);
-            return NULL;
-        }
-    }
+    if (slot_offsets(type, slot_names, N_SLOTS, slot_at) < 0) return NULL;
     Py_INCREF(type);
     Py_XSETREF(packet_type, (PyTypeObject *)type);
     Py_RETURN_NONE;
@@ -558,9 +558,7 @@ static PyObject *undecoded(PyObject *self, PyObject *args) {
     return out;
 }
 
-/* reverse_key(key) -> bytes: model.reverse_key (addresses and ports swapped), for the flow
- * table's every responder packet. */
-static PyObject *reverse_key(PyObject *self, PyObject *key) {
+PyObject *key_reversed(PyObject *key) {
     if (!PyBytes_Check(key) || (PyBytes_GET_SIZE(key) != 12 && PyBytes_GET_SIZE(key) != 36)) {
         PyErr_SetString(PyExc_ValueError, "a packet key has 12 or 36 bytes");
         return NULL;
@@ -577,6 +575,12 @@ static PyObject *reverse_key(PyObject *self, PyObject *key) {
     return r;
 }
 
+/* reverse_key(key) -> bytes: model.reverse_key (addresses and ports swapped), for the flow
+ * table's every responder packet. */
+static PyObject *reverse_key(PyObject *self, PyObject *key) {
+    return key_reversed(key);
+}
+
 static PyMethodDef methods[] = {
     {"reverse_key", reverse_key, METH_O, "A packet key with addresses and ports swapped."},
     {"epbs", epbs, METH_VARARGS, "The valid EPBs of a buffer as records."},
@@ -586,6 +590,9 @@ static PyMethodDef methods[] = {
     {"set_packet_type", set_packet_type, METH_O, "The Packet slot class packets() fills."},
     {"packets", packets, METH_VARARGS, "Packets by the decoder's fast paths, None elsewhere."},
     {"undecoded", undecoded, METH_VARARGS, "Positions of the records the fast paths leave."},
+    {"set_flow_types", set_flow_types, METH_VARARGS, "The Flow, Conn and TcpEndpoint classes."},
+    {"flow_packet", (PyCFunction)(void (*)(void))flow_packet, METH_FASTCALL,
+     "One TCP/UDP packet of a live flow through the engine's common case; False: not taken."},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_speedups",

@@ -89,6 +89,8 @@ _NO_SPLIT = (0, 0, 0)  # Flow.split of a connection the active timeout never spl
 # than this it is cleared, so the cache never costs the table more than it saves.
 _ADDR_CACHE = 4096
 _CONTROL = SYN | FIN | RST
+# The D/A letters by (payload?, from the originator?)
+_LETTERS = {(True, True): "D", (True, False): "d", (False, True): "A", (False, False): "a"}
 # History strings, shared by the many connections with the same one (bounded: with the 't' and
 # 'g' repeats the letters are still few, but this stays a cache, not an index).
 _HISTORIES: dict[str, str] = {}
@@ -152,11 +154,15 @@ class Engine:
         tcp, datagram = self._tcp, self._datagram
         syn_ack, syn = SYN | ACK, SYN
         reverse = reverse_key if speedups.fast is None else speedups.fast.reverse_key
+        fast = None if speedups.fast is None or on_packet else speedups.fast.flow_packet
+        context = self._fast_context()
         count = 0
         next_sweep = self._next_sweep
         try:
             for p in packets:
                 count += 1
+                if fast is not None and fast(p, context, next_sweep, self._split_from):
+                    continue  # the common case, compiled: it never finishes a flow
                 ts = p.ts_ns
                 if ts >= next_sweep:
                     self._sweep(ts)
@@ -205,6 +211,15 @@ class Engine:
         out.clear()
         for hook in self._on_finish:
             hook()
+
+    def _fast_context(self) -> tuple:
+        """What speedups.fast.flow_packet works with (its X_* order): the TCP and UDP tables,
+        their inactivity timeouts, the active timeout, the end of delivered payload, and the
+        engine's code it calls for everything beyond the common case."""
+        (tcp, udp, _), (tcp_idle, udp_idle, _) = self._tables, self._idle
+        return (tcp, udp, tcp_idle, udp_idle, self._active, self._limits.end, self._tcp_full,
+                self._zero_window, _letter, self._acked, _retransmitted, self._segment,
+                self._deliver, self._datagram, ("A", "a", "D", "d"))
 
     def active(self) -> Iterator[Conn]:
         """The live connections, their records filled as of now (for a live table)."""
@@ -388,8 +403,7 @@ class Engine:
             return
         bit = _H_DATA if is_orig else _H_DATA << _RESP
         if not f.hist & bit:
-            _mark(f, bit)
-            conn.history = _history(conn.history + ("D" if is_orig else "d"))
+            _letter(f, bit, "D" if is_orig else "d")
         if p.payload:
             if p.frag:
                 self.stats.fragments += 1  # only the first fragment's part is here
@@ -426,9 +440,7 @@ class Engine:
             self._zero_window(f, ep, is_orig)
         bit = (_H_DATA if ln else _H_ACK if flags & ACK else 0) << (0 if is_orig else _RESP)
         if bit and not f.hist & bit:
-            _mark(f, bit)
-            letter = "D" if ln else "A"
-            conn.history = _history(conn.history + (letter if is_orig else letter.lower()))
+            _letter(f, bit, _LETTERS[bool(ln), is_orig])
         if flags & ACK:
             pa = peer.ack
             rel_ack = pa + ((p.ack - peer.start - pa + _HALF) & _M32) - _HALF
@@ -482,9 +494,7 @@ class Engine:
         if not ctrl:
             bit = (_H_DATA if ln else _H_ACK if flags & ACK else 0) << shift
             if bit and not f.hist & bit:
-                _mark(f, bit)
-                letter = "D" if ln else "A"
-                conn.history = _history(conn.history + (letter if is_orig else letter.lower()))
+                _letter(f, bit, _LETTERS[bool(ln), is_orig])
         rel_ack = 0
         if flags & ACK:
             if peer.state == INACTIVE:
@@ -652,6 +662,12 @@ def _retransmitted(conn: Conn, ep: TcpEndpoint, is_orig: bool) -> None:
     ep.odd += ONE_RETRANSMIT
     if odd_count(ep.odd, ONE_RETRANSMIT) in _POW10:
         conn.history = _history(conn.history + ("T" if is_orig else "t"))
+
+
+def _letter(f: Flow, bit: int, letter: str) -> None:
+    """A history letter whose bit was not yet set: marked, and added to the history."""
+    _mark(f, bit)
+    f.conn.history = _history(f.conn.history + letter)
 
 
 def _mark(f: Flow, bit: int) -> None:

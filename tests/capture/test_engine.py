@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import socket
 
+import pytest
+
 from kubectl_netmon.capture.engine import Engine, FlowConfig
 from kubectl_netmon.capture.listener import FlowListener as _Listener
 from kubectl_netmon.capture.model import ACK, FIN, PSH, RST, SYN, Packet, packet_key
+
+# Every behaviour here holds on the compiled common case and on the Python reference alike.
+pytestmark = pytest.mark.usefixtures("speedups_off")
 
 T0 = 1_700_000_000 * 10**9
 MS = 10**6

@@ -3,8 +3,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from kubectl_netmon.capture.model import ACK, FIN, PSH, RST, SYN
 from tests.capture.test_engine import Talk, one
+
+# Every behaviour here holds on the compiled common case and on the Python reference alike.
+pytestmark = pytest.mark.usefixtures("speedups_off")
 
 
 def test_an_established_connection_still_open_at_the_end_is_s1():

@@ -15,6 +15,9 @@ from scapy.utils import wrpcap
 
 from tests.cli.test_analyze import analyze, records
 
+# Every behaviour here holds on the compiled common case and on the Python reference alike.
+pytestmark = pytest.mark.usefixtures("speedups_off")
+
 T0 = 1_700_000_000.0
 CLIENT, SERVER = "10.244.1.23", "10.244.1.24"
 

@@ -3,8 +3,13 @@ each direction's payload in order, once."""
 
 from __future__ import annotations
 
+import pytest
+
 from kubectl_netmon.capture.listener import FlowListener
 from tests.capture.test_engine import REQUEST, RESPONSE, conns, http_exchange
+
+# Every behaviour here holds on the compiled common case and on the Python reference alike.
+pytestmark = pytest.mark.usefixtures("speedups_off")
 
 
 class Recorder(FlowListener):

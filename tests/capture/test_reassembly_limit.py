@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 from scapy.utils import wrpcap
@@ -18,6 +19,9 @@ from kubectl_netmon.capture.flows import FlowConfig
 from kubectl_netmon.capture.listener import FlowListener
 from kubectl_netmon.capture.reader import open_capture
 from tests.cli.test_analyze import analyze, records
+
+# Every behaviour here holds on the compiled common case and on the Python reference alike.
+pytestmark = pytest.mark.usefixtures("speedups_off")
 
 REQUIRED = 64 * 1024  # what the issue asks for, per direction
 LIMIT = FlowConfig().reassembly_limit  # what the engine delivers, per direction

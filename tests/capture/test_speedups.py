@@ -19,7 +19,9 @@ from scapy.layers.l2 import Ether
 
 from kubectl_netmon.capture import speedups
 from kubectl_netmon.capture.chunkfile import ChunkFile
+from kubectl_netmon.capture.conn import Conn
 from kubectl_netmon.capture.decode import DecodeStats, count, packets
+from kubectl_netmon.capture.engine import Engine
 from kubectl_netmon.capture.model import Packet, reverse_key
 from kubectl_netmon.capture.pcapng_write import PcapngWriter, packet_options
 from kubectl_netmon.capture.reader import open_stream
@@ -48,6 +50,7 @@ from tests.capture.captures_gen import (
     shb,
     sll_frame,
     spb,
+    synthetic_pcap,
     vlan_frames,
 )
 
@@ -122,16 +125,6 @@ def _pcapng(frames: list[bytes], order: str) -> bytes:
 CAPTURES = _captures()
 
 
-@pytest.fixture(params=["compiled", "pure"])
-def speedups_off(request, monkeypatch) -> bool:
-    """Runs a test with and without the compiled fast paths; True when they are off."""
-    if request.param == "compiled" and speedups.fast is None:
-        pytest.skip("the C extension is not built here (no compiler when installed)")
-    if request.param == "pure":
-        monkeypatch.setattr(speedups, "fast", None)
-    return request.param == "pure"
-
-
 def _both(monkeypatch, run):
     """run() with the fast paths, then without."""
     if speedups.fast is None:
@@ -189,6 +182,30 @@ def test_decoder_agrees_on_the_shared_capture(shared_pcaps, monkeypatch):
     compiled, pure = _both(monkeypatch, lambda: _decoded(data))
     assert compiled == pure
     assert len(pure[0]) > 50
+
+
+def _connections(data: bytes) -> list[tuple]:
+    """Every field of every record the engine makes of a capture (L7 parsers on)."""
+    fields = [s for s in Conn.__slots__ if s not in ("state", "_ext")]
+    done = Engine().run(packets(_reader(data), DecodeStats()))
+    return [tuple(getattr(conn, f) for f in fields) for conn in done]
+
+
+@pytest.mark.parametrize("name", ["log4j-attack.pcap", "log4j-dns_exfil.pcap",
+                                  "log4j-user_agent.pcap", "log4j-webapp.pcap"])
+def test_engine_gives_the_same_connections_on_the_shared_captures(name, shared_pcaps,
+                                                                  monkeypatch):
+    data = (shared_pcaps / name).read_bytes()
+    compiled, pure = _both(monkeypatch, lambda: _connections(data))
+    assert compiled == pure
+    assert pure
+
+
+def test_engine_gives_the_same_connections_on_a_bulk_capture(tmp_path, monkeypatch):
+    data = synthetic_pcap(tmp_path / "bulk.pcap", 3000, flows=50, payload=700).read_bytes()
+    compiled, pure = _both(monkeypatch, lambda: _connections(data))
+    assert compiled == pure
+    assert len(pure) == 50
 
 
 def test_fast_packets_are_packets(speedups_off):

@@ -7,6 +7,9 @@ import pytest
 from tests.detect.corpus_benign import write_corpus
 from tests.detect.replay import replay
 
+# Every behaviour here holds on the compiled common case and on the Python reference alike.
+pytestmark = pytest.mark.usefixtures("speedups_off")
+
 MIN_PACKETS = 100_000
 
 

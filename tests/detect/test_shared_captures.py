@@ -8,6 +8,9 @@ import pytest
 from kubectl_netmon.detect.log4shell import chains
 from tests.detect.replay import replay
 
+# Every behaviour here holds on the compiled common case and on the Python reference alike.
+pytestmark = pytest.mark.usefixtures("speedups_off")
+
 # capture -> the Zeek package's notices: (note, orig_h, orig_p, resp_h, resp_p)
 ZEEK_BASELINE = {
     "log4j-attack.pcap": [

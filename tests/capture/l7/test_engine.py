@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
+
 from kubectl_netmon.capture.decode import DecodeStats, packets
 from kubectl_netmon.capture.engine import Engine
 from kubectl_netmon.capture.l7.events import HttpRequest, HttpResponse
 from kubectl_netmon.capture.listener import FlowListener
 from kubectl_netmon.capture.reader import open_capture
+
+# Every behaviour here holds on the compiled common case and on the Python reference alike.
+pytestmark = pytest.mark.usefixtures("speedups_off")
 
 
 class EventTypes(FlowListener):

@@ -1,0 +1,25 @@
+/* What _speedups.c (records, packets) and _flowpath.c (the flow engine's common case) share. */
+#ifndef NETMON_SPEEDUPS_H
+#define NETMON_SPEEDUPS_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+#include <stdint.h>
+#include <string.h>
+
+/* model.Packet's slots, in this order */
+enum { P_TS, P_IFACE, P_KEY, P_PROTO, P_SPORT, P_DPORT, P_IP_LEN, P_PAYLOAD_LEN, P_PAYLOAD,
+       P_FLAGS, P_SEQ, P_ACK, P_WINDOW, P_FRAG, N_SLOTS };
+extern PyTypeObject *packet_type;
+extern Py_ssize_t slot_at[N_SLOTS];
+
+/* The offsets of a slot class's named slots (object slots only); 0, or -1 with an error. */
+int slot_offsets(PyObject *type, const char *const *names, int n, Py_ssize_t *at);
+/* model.reverse_key: a packet key with addresses and ports swapped (a new reference). */
+PyObject *key_reversed(PyObject *key);
+
+PyObject *set_flow_types(PyObject *self, PyObject *args);
+PyObject *flow_packet(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+
+#endif

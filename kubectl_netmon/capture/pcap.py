@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from kubectl_netmon.capture import speedups
-from kubectl_netmon.capture.source import MAX_SNAPLEN, CaptureReader, Interface, Record
+from kubectl_netmon.capture.source import MAX_SNAPLEN, CaptureReader, Chunks, Interface, Record
 from kubectl_netmon.errors import CaptureError
 from kubectl_netmon.output.escape import escape
 
@@ -27,8 +27,9 @@ _MAGIC = struct.Struct(">I")
 class PcapReader(CaptureReader):
     """Reader of one classic pcap stream; `head` holds at least the file header when possible."""
 
-    def __init__(self, name: str, fileobj: BinaryIO, head: bytes, owns_file: bool = True) -> None:
-        super().__init__(name, fileobj, head, owns_file)
+    def __init__(self, name: str, fileobj: BinaryIO, head: bytes, owns_file: bool = True,
+                 chunks: Chunks | None = None) -> None:
+        super().__init__(name, fileobj, head, owns_file, chunks)
         if len(head) < HEADER_LEN:
             raise CaptureError(f"{escape(name)}: pcap file header cut short ({len(head)} of "
                                f"{HEADER_LEN} bytes); the file is truncated, capture again")
@@ -72,12 +73,13 @@ class PcapReader(CaptureReader):
                 return
             need = RECORD_LEN + incl
             yield  # the records so far go on before a read that may wait
-            buf, pos = refill(buf, pos, need), 0
+            buf, pos = refill(buf, pos, need)
             size = len(buf)
-            if size < need:
-                if size:
-                    self._cut(0, n, f"record header has {size} of {RECORD_LEN} bytes"
-                              if size < RECORD_LEN else
-                              f"record needs {need - RECORD_LEN} bytes, {size - RECORD_LEN} "
+            have = size - pos
+            if have < need:
+                if have:
+                    self._cut(pos, n, f"record header has {have} of {RECORD_LEN} bytes"
+                              if have < RECORD_LEN else
+                              f"record needs {need - RECORD_LEN} bytes, {have - RECORD_LEN} "
                               "present")
                 return

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from kubectl_netmon.capture import speedups
-from kubectl_netmon.capture.source import MAX_SNAPLEN, CaptureReader, Interface, Record
+from kubectl_netmon.capture.source import MAX_SNAPLEN, CaptureReader, Chunks, Interface, Record
 from kubectl_netmon.output.escape import escape
 
 SHB, IDB, PB, SPB, NRB, EPB = 0x0A0D0D0A, 1, 2, 3, 4, 6
@@ -73,8 +73,9 @@ class PcapngReader(CaptureReader):
     `sections` grows as the stream is read: each section's header and NRB comments.
     """
 
-    def __init__(self, name: str, fileobj: BinaryIO, head: bytes, owns_file: bool = True) -> None:
-        super().__init__(name, fileobj, head, owns_file)
+    def __init__(self, name: str, fileobj: BinaryIO, head: bytes, owns_file: bool = True,
+                 chunks: Chunks | None = None) -> None:
+        super().__init__(name, fileobj, head, owns_file, chunks)
         self.sections: list[Section] = []
 
     def _parse(self, out: list[Record]) -> Iterator[None]:
@@ -112,13 +113,13 @@ class PcapngReader(CaptureReader):
             # any other block, one crossing the end of the buffer, or a bad one
             if size - pos < 28:
                 yield  # the records so far go on before a read that may wait
-                buf, pos = refill(buf, pos, 28), 0
+                buf, pos = refill(buf, pos, 28)
                 size = len(buf)
-                if size < 12:
-                    if size:
-                        self._cut(0, n, f"block header has {size} of 12 bytes")
+                if size - pos < 12:
+                    if size - pos:
+                        self._cut(pos, n, f"block header has {size - pos} of 12 bytes")
                     return
-                btype, blen, a, b, c, cap, _ = head(buf + _ZEROS if size < 28 else buf, 0)
+                btype, blen, a, b, c, cap, _ = head(buf + _ZEROS if size - pos < 28 else buf, pos)
             else:
                 btype, blen, a, b, c, cap, _ = head(buf, pos)
             if btype == SHB:
@@ -136,11 +137,11 @@ class PcapngReader(CaptureReader):
                     self._bad(pos, n, f"block of type {btype:#x} says it has {blen} bytes")
                     return
                 yield
-                buf, pos = refill(buf, pos, blen), 0
+                buf, pos = refill(buf, pos, blen)
                 size = len(buf)
-                end = blen
+                end = pos + blen
                 if end > size:
-                    self._cut(0, n, f"block needs {blen} bytes, {size} present")
+                    self._cut(pos, n, f"block needs {blen} bytes, {size - pos} present")
                     return
             tail = u32(buf, end - 4)[0]
             if tail != blen:

@@ -45,14 +45,14 @@ def open_capture(path: str) -> CaptureReader:
 def open_stream(fileobj: BinaryIO, name: str, owns_file: bool = True) -> CaptureReader:
     """Sniff an open binary stream (file, pipe, exec stream) and return its reader."""
     chunks = Chunks(fileobj)
-    head = chunks.refill(b"", 0, pcap.HEADER_LEN)
+    head, _ = chunks.refill(b"", 0, pcap.HEADER_LEN)  # from its start: a fresh stream
     if chunks.error and not head:
         raise CaptureError(f"{escape(name)}: cannot read ({chunks.error})")
     magic = head[:4]
     if magic == PCAPNG_MAGIC:
-        return pcapng.PcapngReader(name, fileobj, head, owns_file)
+        return pcapng.PcapngReader(name, fileobj, head, owns_file, chunks)
     if magic in PCAP_MAGICS:
-        return pcap.PcapReader(name, fileobj, head, owns_file)
+        return pcap.PcapReader(name, fileobj, head, owns_file, chunks)
     if magic.startswith(GZIP_MAGIC):
         raise CaptureError(f"{escape(name)}: gzip-compressed; decompress it first, or stream it: "
                            "`gunzip -c FILE | kubectl netmon analyze -`")

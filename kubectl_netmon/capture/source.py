@@ -55,33 +55,55 @@ class Damage:
 class Chunks:
     """A byte stream read in large chunks; tracks the file offset of the current buffer.
 
-    A failed read (disk error, connection reset) ends the stream like EOF and is kept in `error`
-    so the reader can say why the capture stopped.
+    A chunk is handed to the reader in place; only the bytes that continue a block from the
+    previous buffer are copied (what completes that block), the rest of the chunk is handed on
+    in place next. A failed read (disk error, connection reset) ends the stream like EOF and is
+    kept in `error` so the reader can say why the capture stopped.
     """
 
-    __slots__ = ("_read", "base", "error")
+    __slots__ = ("_read", "base", "error", "_rest", "_rest_at")
 
     def __init__(self, fileobj: BinaryIO) -> None:
         # read1 returns what a pipe has now instead of waiting for a full chunk (live streams).
         read1 = getattr(fileobj, "read1", None)
         self._read = read1 if read1 is not None else fileobj.read
-        self.base = 0
+        self.base = 0  # file offset of the current buffer's first byte
         self.error: str | None = None
+        self._rest, self._rest_at = b"", 0  # a chunk not yet handed on from _rest_at
 
-    def refill(self, buf: bytes, pos: int, need: int) -> bytes:
-        """Return buf[pos:] extended to at least `need` bytes, or shorter at end of input."""
+    def refill(self, buf: bytes, pos: int, need: int) -> tuple[bytes, int]:
+        """The input from buf[pos] on, as (buffer, start) with at least `need` bytes from start,
+        or fewer at the end of input."""
         self.base += pos
         data = buf[pos:]
-        while len(data) < need and self.error is None:
-            try:
-                chunk = self._read(max(CHUNK, need - len(data)))
-            except OSError as e:
-                self.error = e.strerror or str(e)
-                break
+        if not data:
+            chunk, at = self._next()
+            if len(chunk) - at >= need or not chunk:
+                self.base -= at
+                return chunk, at
+            data = chunk[at:]
+        while len(data) < need:
+            chunk, at = self._next()
             if not chunk:
                 break
-            data += chunk
-        return data
+            stop = at + need - len(data)
+            data += chunk[at:stop]
+            if stop < len(chunk):
+                self._rest, self._rest_at = chunk, stop
+        return data, 0
+
+    def _next(self) -> tuple[bytes, int]:
+        """The rest of the last chunk (in place), else the next chunk; (b"", 0) at the end."""
+        if self._rest:
+            rest, self._rest = self._rest, b""
+            return rest, self._rest_at
+        if self.error is not None:
+            return b"", 0
+        try:
+            return self._read(CHUNK), 0
+        except OSError as e:
+            self.error = e.strerror or str(e)
+            return b"", 0
 
 
 class CaptureReader:
@@ -94,14 +116,16 @@ class CaptureReader:
     (untrusted text, escape before output).
     """
 
-    def __init__(self, name: str, fileobj: BinaryIO, head: bytes, owns_file: bool = True) -> None:
+    def __init__(self, name: str, fileobj: BinaryIO, head: bytes, owns_file: bool = True,
+                 chunks: Chunks | None = None) -> None:
+        """`head`: the first buffer, from `chunks` (the stream's reading, which goes on)."""
         self.name = name
         self.interfaces: list[Interface] = []
         self.name_records: dict[str, str] = {}
         self.damage: Damage | None = None
         self.notes: list[str] = []
         self._file = fileobj
-        self._chunks = Chunks(fileobj)
+        self._chunks = chunks if chunks is not None else Chunks(fileobj)
         self._head = head
         self._owns_file = owns_file
 

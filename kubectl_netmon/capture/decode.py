@@ -13,7 +13,8 @@ from __future__ import annotations
 import struct
 from collections import Counter
 from collections.abc import Callable, Iterator
-from itertools import chain
+from functools import partial
+from itertools import chain, starmap
 
 from kubectl_netmon.capture import speedups
 from kubectl_netmon.capture.linktypes import DECODERS, FIXED_HEADERS, NOT_IP, LinkDecoder
@@ -103,25 +104,34 @@ def count(reader: CaptureReader, stats: DecodeStats) -> None:
     """Decode every record of `reader` for the counts alone (when nothing downstream wants the
     Packets): the same DecodeStats as packets(); the compiled fast paths check the headers
     without making Packets, the rest is decoded as packets() decodes it."""
-    for records, layouts, decoders in _slices(reader):
-        if speedups.fast is None:
-            _decode_batch(records, decoders, stats)
-            continue
-        misses = speedups.fast.undecoded(records, layouts)
-        for i in misses:
-            _decode_batch([records[i]], decoders, stats)
-        fast = len(records) - len(misses)
-        stats.packets += fast
-        stats.ip += fast
+    for _ in starmap(partial(_count_slice, stats=stats), _slices(reader)):
+        pass
+
+
+def _count_slice(records: list[Record], layouts: list, decoders: list[FrameDecoder],
+                 stats: DecodeStats) -> None:
+    if speedups.fast is None:
+        _decode_batch(records, decoders, stats)
+        return
+    misses = speedups.fast.undecoded(records, layouts)
+    for i in misses:
+        _decode_batch([records[i]], decoders, stats)
+    fast = len(records) - len(misses)
+    stats.packets += fast
+    stats.ip += fast
 
 
 def _decoded_slices(reader: CaptureReader, stats: DecodeStats) -> Iterator[list[Packet]]:
-    """The reader's batches of records as lists of Packets, DECODE_SLICE records each."""
-    for records, layouts, decoders in _slices(reader):
-        if speedups.fast is not None:
-            yield _decode_fast(records, layouts, decoders, stats)
-        else:
-            yield _decode_batch(records, decoders, stats)
+    """The reader's batches of records as lists of Packets, DECODE_SLICE records each. (starmap
+    keeps no slice while the reader parses on, unlike a loop variable: see _slices.)"""
+    return starmap(partial(_decode_slice, stats=stats), _slices(reader))
+
+
+def _decode_slice(records: list[Record], layouts: list, decoders: list[FrameDecoder],
+                  stats: DecodeStats) -> list[Packet]:
+    if speedups.fast is not None:
+        return _decode_fast(records, layouts, decoders, stats)
+    return _decode_batch(records, decoders, stats)
 
 
 def _slices(reader: CaptureReader) -> Iterator[tuple[list[Record], list, list[FrameDecoder]]]:
@@ -135,6 +145,9 @@ def _slices(reader: CaptureReader) -> Iterator[tuple[list[Record], list, list[Fr
             layouts = [FIXED_HEADERS.get(i.linktype) for i in reader.interfaces]
         for i in range(0, len(batch), DECODE_SLICE):
             yield batch[i:i + DECODE_SLICE], layouts, decoders
+        # Let go of these records before the reader parses the next chunk (a chunk of small
+        # packets holds more in its records than in its bytes): never two chunks' at once.
+        del batch
 
 
 def _decode_fast(batch: list[Record], layouts: list[tuple[int, int] | None],

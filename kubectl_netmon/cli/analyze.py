@@ -93,7 +93,8 @@ def run_analyze(opts: AnalyzeOptions) -> None:
             decoded, pods = _names_in_capture(reader, decoded)
         outputs: list = [ZeekDirWriter(opts.zeek_dir, pods)] if opts.zeek_dir else []
         table = TableCollector(pods, opts.top) if opts.output == "table" else None
-        outputs.append(table or JsonLinesWriter(sys.stdout, pods))
+        # stdin may be a live capture (`dumpcap -w - | ...`): its records go out as they end
+        outputs.append(table or JsonLinesWriter(sys.stdout, pods, live=opts.capture == "-"))
         result = pipeline.run(decoded, outputs, _detectors(opts), _flow_config(opts))
         damage, notes = reader.damage, reader.notes
     if damage is not None and stats.packets == 0:

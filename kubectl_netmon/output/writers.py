@@ -26,6 +26,9 @@ _encoder = json.encoder.c_make_encoder(None, json.JSONEncoder().default,
                                        False, False, True)
 
 
+BATCH_LINES = 512  # records of a capture file written at once (a live source's: each at its end)
+
+
 def _encode(rec: dict) -> str:
     """rec as compact JSON text."""
     return "".join(_encoder(rec, 0))
@@ -34,36 +37,49 @@ def _encode(rec: dict) -> str:
 class JsonLinesWriter:
     """`-o json`: one Zeek JSON object per line, `_path` first, as a JSON streaming plugin does.
 
-    Flushed after each connection and notice, so a reader at the other end of a pipe (jq, a
-    SIEM shipper) sees each record as soon as it is final, even from a live stream; http, dns
+    From a live source (`live`), flushed after each connection and notice, so a reader at the
+    other end of a pipe (jq, a SIEM shipper) sees each record as soon as it is final; http, dns
     and ssl records go out with the next flush (one per connection, not one per transaction;
     a live capture also flushes every tick, so a quiet connection's requests do not wait).
+    A capture file's records are written BATCH_LINES at a time.
     """
 
-    def __init__(self, stream: IO[str], pods: PodMap | None = None) -> None:
+    def __init__(self, stream: IO[str], pods: PodMap | None = None, live: bool = True) -> None:
         self._stream = stream
         self._pods = pods
+        self._live = live
+        # Lines not yet written: one write() per flush, whatever the stream's own buffering
+        # (PYTHONUNBUFFERED makes stdout write each line with a system call of its own).
+        self._lines: list[str] = []
 
     def conn(self, conn: Conn) -> None:
         self._write("conn", conn_json(conn, self._pods))
-        self._stream.flush()
+        if self._live:
+            self.flush()
 
     def l7_log(self, path: str, rec: dict) -> None:
         self._write(path, _encode(rec))
 
     def notice(self, notice: Notice) -> None:
         self._write("notice", _encode(notice_record(notice, self._pods)))
-        self._stream.flush()
+        if self._live:
+            self.flush()
 
     def flush(self) -> None:
+        if self._lines:
+            self._stream.write("".join(self._lines))
+            self._lines.clear()
         self._stream.flush()
 
     def close(self) -> None:
-        self._stream.flush()
+        self.flush()
 
     def _write(self, path: str, text: str) -> None:
         # {"_path": path, **rec} as text: every record has at least "ts".
-        self._stream.write(f'{{"_path":"{path}",{text[1:]}\n')
+        lines = self._lines
+        lines.append(f'{{"_path":"{path}",{text[1:]}\n')
+        if len(lines) >= BATCH_LINES:
+            self.flush()
 
 
 class ZeekDirWriter:

@@ -9,7 +9,7 @@ import pytest
 
 from kubectl_netmon.capture.l7.events import HttpRequest
 from kubectl_netmon.errors import UsageError
-from kubectl_netmon.output.writers import JsonLinesWriter, ZeekDirWriter
+from kubectl_netmon.output.writers import BATCH_LINES, JsonLinesWriter, ZeekDirWriter
 from kubectl_netmon.output.zeek_l7 import L7Logs
 from tests.output.builders import TS_NS, seed_conn, seed_notice, seed_pods
 
@@ -91,3 +91,21 @@ def test_a_zeek_dir_that_cannot_be_created_is_a_usage_error_naming_it(tmp_path):
     (tmp_path / "file").write_text("")
     with pytest.raises(UsageError, match=r"--zeek-dir .*file/logs: cannot create"):
         ZeekDirWriter(str(tmp_path / "file" / "logs"))
+
+
+def test_json_lines_from_a_capture_file_are_written_in_batches_and_all_at_close():
+    out = io.StringIO()
+    writer = JsonLinesWriter(out, live=False)
+    writer.l7_log("http", http_record())
+    writer.conn(seed_conn())
+    assert out.getvalue() == ""
+    writer.close()
+    assert [r["_path"] for r in lines(out.getvalue())] == ["http", "conn"]
+
+
+def test_json_lines_of_one_long_connection_go_out_a_batch_at_a_time():
+    out = io.StringIO()
+    writer = JsonLinesWriter(out, live=False)
+    for _ in range(BATCH_LINES):
+        writer.l7_log("http", http_record())
+    assert len(lines(out.getvalue())) == BATCH_LINES

@@ -232,8 +232,8 @@ static int tcp(PyObject *ctx, PyObject *f, PyObject *conn, PyObject *p, int is_o
     int r;
     Py_INCREF(ep);
     Py_INCREF(peer);
-    if (flags & (FIN | RST) || SLOT(ep, ep_at[E_DID_CLOSE]) != Py_False || state <= INACTIVE ||
-        state >= CLOSED || peer_state == INACTIVE) {
+    if (flags & (SYN | FIN | RST) || SLOT(ep, ep_at[E_DID_CLOSE]) != Py_False ||
+        state <= INACTIVE || state >= CLOSED || peer_state == INACTIVE) {
         PyObject *argv[6] = {f, is_orig ? Py_True : Py_False, p, PKT(p, P_TS), ep, peer};
         r = call(PyTuple_GET_ITEM(ctx, X_TCP_FULL), argv, 6);
     } else {
@@ -246,7 +246,8 @@ static int tcp(PyObject *ctx, PyObject *f, PyObject *conn, PyObject *p, int is_o
 
 /* flow_packet(packet, context, next_sweep, split_from) -> bool
  * True: the packet went through the engine as run would take it; False: nothing was done, run
- * takes it (another transport, a new flow, a SYN, a fragment, a deadline or sweep due). */
+ * takes it (another transport, a new flow, a SYN without ACK (run checks whether it starts the
+ * connection anew), a fragment, a deadline or sweep due). */
 PyObject *flow_packet(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 4 || flow_type == NULL || packet_type == NULL || !PyTuple_Check(args[1]) ||
         PyTuple_GET_SIZE(args[1]) != N_CTX || Py_TYPE(args[0]) != packet_type) {
@@ -259,7 +260,7 @@ PyObject *flow_packet(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     int is_orig;
     if (!as_ll(PKT(p, P_PROTO), &proto) || (proto != 6 && proto != 17) ||
         !as_ll(PKT(p, P_TS), &ts) || !as_ll(args[2], &next_sweep) || ts >= next_sweep ||
-        !as_ll(PKT(p, P_FLAGS), &flags) || (proto == 6 && flags & SYN) ||
+        !as_ll(PKT(p, P_FLAGS), &flags) || (proto == 6 && (flags & (SYN | ACK)) == SYN) ||
         PKT(p, P_FRAG) != Py_False)
         Py_RETURN_FALSE;
     int tcp_flow = proto == 6;

@@ -12,7 +12,7 @@ import pytest
 from tests.capture.captures_gen import synthetic_pcap
 
 READ = """
-import resource, sys
+import random, resource, sys
 from kubectl_netmon.capture.chunkfile import ChunkFile
 from kubectl_netmon.capture.reader import open_stream
 from kubectl_netmon.heap import keep_freed_memory
@@ -20,8 +20,11 @@ if sys.argv[2] == "keep" and not keep_freed_memory():
     sys.exit(3)
 
 def chunks():
+    # as the exec stream gives them: what the socket held at once, joined (a varying number
+    # of 16 KiB TLS records), so each chunk is a new buffer of another size
+    sizes = random.Random(1)
     with open(sys.argv[1], "rb") as f:
-        while data := f.read(1 << 18):
+        while data := b"".join(f.read(1 << 14) for _ in range(sizes.randint(1, 64))):
             yield data
 
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt

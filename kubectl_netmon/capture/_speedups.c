@@ -441,29 +441,29 @@ static PyObject *fast_packet(unsigned long long ts, PyObject *iface, const uint8
     PyObject *v[N_SLOTS];
     const uint8_t *t = b + h->t;
     if (h->proto == 6) {
-        v[9] = PyLong_FromLong(t[13]);
-        v[10] = PyLong_FromUnsignedLong(h->seq);
-        v[11] = PyLong_FromUnsignedLong(be32(t + 8));
-        v[12] = u16_int(be16(t + 14));
+        v[P_FLAGS] = PyLong_FromLong(t[13]);
+        v[P_SEQ] = PyLong_FromUnsignedLong(h->seq);
+        v[P_ACK] = PyLong_FromUnsignedLong(be32(t + 8));
+        v[P_WINDOW] = u16_int(be16(t + 14));
     } else {
-        v[9] = PyLong_FromLong(0);
-        v[10] = PyLong_FromLong(0);
-        v[11] = PyLong_FromLong(0);
+        v[P_FLAGS] = PyLong_FromLong(0);
+        v[P_SEQ] = PyLong_FromLong(0);
+        v[P_ACK] = PyLong_FromLong(0);
         Py_INCREF(open_window);
-        v[12] = open_window;
+        v[P_WINDOW] = open_window;
     }
-    v[0] = PyLong_FromUnsignedLongLong(ts);
+    v[P_TS] = PyLong_FromUnsignedLongLong(ts);
     Py_INCREF(iface);
-    v[1] = iface;
-    v[2] = PyBytes_FromStringAndSize((const char *)b + h->key_at, h->key_len);
-    v[3] = PyLong_FromLong(h->proto);
-    v[4] = u16_int(h->sport);
-    v[5] = u16_int(h->dport);
-    v[6] = u16_int(h->total);
-    v[7] = u16_int(h->proto == 6 ? h->ip_end - h->p : (Py_ssize_t)(h->seq >> 16) - 8);
-    v[8] = payload(b, h->p, h->cend);
+    v[P_IFACE] = iface;
+    v[P_KEY] = PyBytes_FromStringAndSize((const char *)b + h->key_at, h->key_len);
+    v[P_PROTO] = PyLong_FromLong(h->proto);
+    v[P_SPORT] = u16_int(h->sport);
+    v[P_DPORT] = u16_int(h->dport);
+    v[P_IP_LEN] = u16_int(h->total);
+    v[P_PAYLOAD_LEN] = u16_int(h->proto == 6 ? h->ip_end - h->p : (Py_ssize_t)(h->seq >> 16) - 8);
+    v[P_PAYLOAD] = payload(b, h->p, h->cend);
     Py_INCREF(Py_False);
-    v[13] = Py_False;
+    v[P_FRAG] = Py_False;
     return make_packet(v);
 }
 

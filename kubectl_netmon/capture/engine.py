@@ -89,8 +89,8 @@ _NO_SPLIT = (0, 0, 0)  # Flow.split of a connection the active timeout never spl
 # than this it is cleared, so the cache never costs the table more than it saves.
 _ADDR_CACHE = 4096
 _CONTROL = SYN | FIN | RST
-# The D/A letters by (payload?, from the originator?)
-_LETTERS = {(True, True): "D", (True, False): "d", (False, True): "A", (False, False): "a"}
+# The A/D history letters, at (2 if payload else 0) + (0 if from the originator else 1)
+_LETTERS = ("A", "a", "D", "d")
 # History strings, shared by the many connections with the same one (bounded: with the 't' and
 # 'g' repeats the letters are still few, but this stays a cache, not an index).
 _HISTORIES: dict[str, str] = {}
@@ -155,7 +155,7 @@ class Engine:
         syn_ack, syn = SYN | ACK, SYN
         reverse = reverse_key if speedups.fast is None else speedups.fast.reverse_key
         fast = None if speedups.fast is None or on_packet else speedups.fast.flow_packet
-        context = self._fast_context()
+        context = self._fast_context() if fast is not None else None
         count = 0
         next_sweep = self._next_sweep
         try:
@@ -219,7 +219,7 @@ class Engine:
         (tcp, udp, _), (tcp_idle, udp_idle, _) = self._tables, self._idle
         return (tcp, udp, tcp_idle, udp_idle, self._active, self._limits.end, self._tcp_full,
                 self._zero_window, _letter, self._acked, _retransmitted, self._segment,
-                self._deliver, self._datagram, ("A", "a", "D", "d"))
+                self._deliver, self._datagram, _LETTERS)
 
     def active(self) -> Iterator[Conn]:
         """The live connections, their records filled as of now (for a live table)."""
@@ -440,7 +440,7 @@ class Engine:
             self._zero_window(f, ep, is_orig)
         bit = (_H_DATA if ln else _H_ACK if flags & ACK else 0) << (0 if is_orig else _RESP)
         if bit and not f.hist & bit:
-            _letter(f, bit, _LETTERS[bool(ln), is_orig])
+            _letter(f, bit, _LETTERS[(2 if ln else 0) + (not is_orig)])
         if flags & ACK:
             pa = peer.ack
             rel_ack = pa + ((p.ack - peer.start - pa + _HALF) & _M32) - _HALF
@@ -494,7 +494,7 @@ class Engine:
         if not ctrl:
             bit = (_H_DATA if ln else _H_ACK if flags & ACK else 0) << shift
             if bit and not f.hist & bit:
-                _letter(f, bit, _LETTERS[bool(ln), is_orig])
+                _letter(f, bit, _LETTERS[(2 if ln else 0) + (not is_orig)])
         rel_ack = 0
         if flags & ACK:
             if peer.state == INACTIVE:

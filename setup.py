@@ -1,5 +1,6 @@
-"""The optional C extension (kubectl_netmon/capture/_speedups.c, _flowpath.c); everything else is in
-pyproject.toml. Without a C compiler the package installs pure Python (capture/speedups.py)."""
+"""The optional C extensions (kubectl_netmon/capture/_speedups.c, _flowpath.c; cluster/_wsframes.c);
+everything else is in pyproject.toml. Without a C compiler the package installs pure Python
+(capture/speedups.py, cluster/channels.py)."""
 
 from setuptools import Extension, setup
 
@@ -7,4 +8,6 @@ CAPTURE = "kubectl_netmon/capture/"
 
 setup(ext_modules=[Extension("kubectl_netmon.capture._speedups",
                              [CAPTURE + "_speedups.c", CAPTURE + "_flowpath.c"],
-                             depends=[CAPTURE + "_speedups.h"], optional=True)])
+                             depends=[CAPTURE + "_speedups.h"], optional=True),
+                   Extension("kubectl_netmon.cluster._wsframes",
+                             ["kubectl_netmon/cluster/_wsframes.c"], optional=True)])

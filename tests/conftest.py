@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from kubectl_netmon.capture import speedups
+from kubectl_netmon.cluster import channels
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
@@ -34,12 +35,14 @@ def tshark() -> str:
 
 @pytest.fixture(params=["compiled", "pure"])
 def speedups_off(request, monkeypatch) -> bool:
-    """Runs a test with the compiled fast paths (capture/speedups.py; skipped where not built)
-    and without them, so that a behaviour holds on both; True when they are off."""
-    if request.param == "compiled" and speedups.fast is None:
-        pytest.skip("the C extension is not built here (no compiler when installed)")
+    """Runs a test with the compiled fast paths (capture/speedups.py, the exec stream's frame
+    reader in cluster/channels.py; skipped where not built) and without them, so that a
+    behaviour holds on both; True when they are off."""
+    if request.param == "compiled" and (speedups.fast is None or channels._wsframes is None):
+        pytest.skip("the C extensions are not built here (no compiler when installed)")
     if request.param == "pure":
         monkeypatch.setattr(speedups, "fast", None)
+        monkeypatch.setattr(channels, "_wsframes", None)
     return request.param == "pure"
 
 

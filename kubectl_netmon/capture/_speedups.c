@@ -152,6 +152,18 @@ static PyObject *pcap_records(PyObject *self, PyObject *args) {
     return Py_BuildValue("nn", pos, n);
 }
 
+/* An int as unsigned 64 bits: PyLong_AsUnsignedLongLong goes through a byte array in CPython
+ * 3.11, a cost per record; the digit loop of the signed conversion serves every timestamp
+ * before 2262. -1 with an exception set when it is none. */
+static unsigned long long as_u64(PyObject *o) {
+    int overflow;
+    long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
+    if (overflow > 0) return PyLong_AsUnsignedLongLong(o);
+    if ((overflow < 0 || v < 0) && !PyErr_Occurred())
+        PyErr_SetString(PyExc_OverflowError, "a negative value where an unsigned one belongs");
+    return PyErr_Occurred() ? (unsigned long long)-1 : (unsigned long long)v;
+}
+
 /* The record's fields, checked: 4 <= start <= end <= len(buf) (its original length precedes
  * its data). Returns 0, or -1 with an exception set. */
 static int unpack_record(PyObject *rec, unsigned long long *ts, Py_ssize_t *iface,
@@ -166,7 +178,7 @@ static int unpack_record(PyObject *rec, unsigned long long *ts, Py_ssize_t *ifac
         PyErr_SetString(PyExc_TypeError, "a record's buffer must be bytes");
         return -1;
     }
-    *ts = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(rec, 0));
+    *ts = as_u64(PyTuple_GET_ITEM(rec, 0));
     *iface = PyLong_AsSsize_t(PyTuple_GET_ITEM(rec, 1));
     *start = PyLong_AsSsize_t(PyTuple_GET_ITEM(rec, 3));
     *end = PyLong_AsSsize_t(PyTuple_GET_ITEM(rec, 4));

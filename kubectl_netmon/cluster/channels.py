@@ -8,12 +8,21 @@ split in place, and the stdout it carries leaves as views of it (joined once, by
 A frame or a header may end in a later read. RFC 6455 rules for a client: server frames are
 unmasked, no extension bits, control frames short and whole; a ping is answered, a close ends
 the stream.
+
+Over TLS, where the extension is built, `_wsframes.FrameReader` (C) does the same with no copy
+of stdout at all: it reads each frame header exactly, so that stdout is decrypted straight into
+the chunk handed over, and passes every other frame to ChannelReader.frame. Both are driven
+alike (fill, take; `frame_reader`). NETMON_PURE_PYTHON=1 keeps to this module's Python.
 """
 
 from __future__ import annotations
 
+import os
+import socket
+import ssl
 import struct
 from collections.abc import Callable
+from typing import Protocol
 
 STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255  # CLOSE: v5, client to server
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
@@ -22,8 +31,68 @@ _U64 = struct.Struct("!Q").unpack_from
 _NO_CHANNEL = -1  # a data message whose first (channel) byte has not arrived yet
 
 
+# Bytes asked of one socket read: TLS hands over at most one record (16 KiB) per read, a plain
+# connection what has arrived; either way every frame in it is parsed at once.
+RECV = 256 * 1024
+
+
 class FrameError(Exception):
     """The server broke RFC 6455 framing; the stream cannot be trusted past this point."""
+
+
+class Frames(Protocol):
+    """A stream's frames read into chunks of stdout: fill() reads what the socket has (a
+    non-blocking socket raises when it has no more), take() hands over the stdout read."""
+
+    closed: bool  # the server's close frame arrived
+    eof: bool  # the connection ended (without a close frame unless closed)
+
+    def fill(self, limit: int) -> None: ...
+
+    def take(self) -> bytes: ...
+
+
+def frame_reader(sock: socket.socket, reader: ChannelReader) -> Frames:
+    """The compiled reader for a TLS socket where built, else the Python one."""
+    tls = getattr(sock, "_sslobj", None) if isinstance(sock, ssl.SSLSocket) else None
+    if tls is not None and _wsframes is not None:
+        return _wsframes.FrameReader(tls.read, reader.frame, FrameError)
+    return SocketFrames(sock.recv_into, reader)
+
+
+class SocketFrames:
+    """Frames of any socket in Python: large reads into one buffer, parsed by
+    ChannelReader.feed, their stdout joined at take()."""
+
+    def __init__(self, recv_into: Callable[[memoryview], int], reader: ChannelReader) -> None:
+        self._recv, self._reader = recv_into, reader
+        self._parts: list[memoryview] = []
+        self._space: memoryview | None = None
+        self._used = 0  # bytes read into the space since the last take()
+        self.eof = False
+
+    @property
+    def closed(self) -> bool:
+        return self._reader.closed
+
+    def fill(self, limit: int) -> None:
+        """Read until `limit` bytes came, the server closed, or the connection ended."""
+        if self._space is None:  # reused for each chunk: no allocation per read
+            self._space = memoryview(bytearray(limit + RECV))
+        while self._used < limit and not self._reader.closed:
+            into = self._space[self._used:self._used + RECV]
+            got = self._recv(into)
+            if not got:
+                self.eof = True
+                return
+            self._used += got
+            self._reader.feed(into[:got], self._parts)
+
+    def take(self) -> bytes:
+        chunk = b"".join(self._parts)
+        self._parts.clear()
+        self._used = 0
+        return chunk
 
 
 class ChannelReader:
@@ -90,6 +159,20 @@ class ChannelReader:
             if pos >= size:
                 break
         return sum(map(len, out[had:]))
+
+    def frame(self, opcode: int, channel: int, payload: bytes, end: int) -> None:
+        """Part of a frame from the compiled reader, which keeps the framing and stdout: a
+        control frame whole (end 2), or a piece of another channel's payload (end 0) and its
+        frame's end (end 1, or 2 where it also ends the message)."""
+        if opcode >= OP_CLOSE:
+            self._control = payload
+        else:
+            self._channel = channel
+            if payload:
+                self._data(payload, [])
+        if end:
+            self._opcode, self._fin = opcode, end == 2
+            self._end_frame()
 
     def _header(self, data: bytes, pos: int, size: int) -> int:
         """Start the frame at pos; the position after its header, or -1 if it is cut off."""
@@ -158,3 +241,16 @@ class ChannelReader:
             self._in_message = False
             if self._channel == ERROR:
                 self.status, self._error = self._error, b""
+
+
+def _load():
+    if os.environ.get("NETMON_PURE_PYTHON"):
+        return None
+    try:
+        from kubectl_netmon.cluster import _wsframes
+    except ImportError:
+        return None
+    return _wsframes
+
+
+_wsframes = _load()

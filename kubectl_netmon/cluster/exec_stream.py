@@ -3,8 +3,8 @@
 Why not kubernetes.stream: it buffers every byte of a session in memory, swaps the ApiClient's
 request method while streaming, and decoded binary as UTF-8 before v30. Here websocket-client
 does the handshake (TLS, proxies, auth) and every send; one blocking reader takes the server's
-frames off the socket itself (channels.ChannelReader: a capture streams too many frames for a
-per-frame parser), yields stdout bytes once and in order, hands stderr to a callback, and reads
+frames off the socket itself (channels: a capture streams too many frames for a per-frame
+parser), yields stdout bytes once and in order, hands stderr to a callback, and reads
 the exit status from channel 3 (see shared notes: v5.channel.k8s.io framing).
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import select
 import socket
 import ssl
 from collections.abc import Callable, Iterator
@@ -20,17 +21,19 @@ from urllib.parse import urlencode, urlparse
 
 import websocket
 
-from kubectl_netmon.cluster.channels import CLOSE, STDIN, ChannelReader, FrameError
+from kubectl_netmon.cluster.channels import (
+    CLOSE,
+    STDIN,
+    ChannelReader,
+    FrameError,
+    Frames,
+    frame_reader,
+)
 from kubectl_netmon.cluster.proxies import proxy_options
 from kubectl_netmon.errors import ClusterError
 
 PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
-# Bytes asked of one socket read: TLS hands over at most one record (16 KiB) per read, a plain
-# connection what has arrived; either way every frame in it is parsed at once.
-RECV = 256 * 1024
-COALESCE = 1 << 20  # bytes gathered into one chunk at most
-_IDLE = object()  # what _read returns for a quiet interval
-_DRAINED = object()  # what a read that must not wait returns when nothing more is there
+COALESCE = 1 << 20  # stdout bytes gathered into one chunk at most
 
 
 @dataclass
@@ -123,6 +126,7 @@ class ExecStream:
         self._cfg = cfg
         self._on_stderr = on_stderr
         self._timeout = timeout
+        self._idle: float | None = None  # see idle_every()
         self._ws: websocket.WebSocket | None = None
         self.protocol = ""
         self.exit: ExitStatus | None = None
@@ -145,82 +149,72 @@ class ExecStream:
     def idle_every(self, seconds: float) -> None:
         """From now on chunks() yields b"" whenever nothing arrived for `seconds`, so that a
         consumer reading in its own thread keeps its clocks (redraws, deadlines) going."""
-        if self._ws is not None and self._ws.sock is not None:
-            self._ws.sock.settimeout(seconds)
+        self._idle = seconds
 
     def chunks(self) -> Iterator[bytes]:
-        """Stdout, in order, until the server closes the stream. A chunk is the stdout of every
-        read the socket could serve at once (up to COALESCE bytes): large when the stream is
-        fast, so few chunks go downstream, yet nothing waits for more than one read. After
-        idle_every(), b"" marks a quiet interval."""
+        """Stdout, in order, until the server closes the stream. A chunk is the stdout of all
+        the socket could serve at once (up to COALESCE bytes): large when the stream is fast,
+        so few chunks go downstream, yet nothing waits for more. After idle_every(), b"" marks
+        a quiet interval."""
         ws = self._ws
         if ws is None:
             raise ClusterError(f"{self.what}: not connected")
         reader = ChannelReader(self._on_stderr, ws.pong)
+        frames = frame_reader(ws.sock, reader)
         sock = ws.sock
-        recv = sock.recv_into
-        # Reads land one after another in one buffer, reused for each chunk: no allocation per
-        # read; the stdout in them is joined into the chunk at once.
-        space = memoryview(bytearray(COALESCE + RECV))
-        parts: list[memoryview] = []
-        while not reader.closed:
-            got = self._read(ws, recv, space[:RECV], reader, parts)  # may wait
-            size = used = 0
-            if isinstance(got, tuple):
-                size, used = got
-                # then what is there already, without waiting: one failed read ends a chunk
-                # (no poll per read)
-                wait = sock.gettimeout()
-                sock.settimeout(0)
-                try:
-                    while used < COALESCE and not reader.closed:
-                        got = self._read(ws, recv, space[used:used + RECV], reader, parts)
-                        if not isinstance(got, tuple):
-                            break
-                        size += got[0]
-                        used += got[1]
-                finally:
-                    with contextlib.suppress(OSError):  # closed meanwhile (close())
-                        sock.settimeout(wait)
+        sock.settimeout(0)  # reads take what is there; the waiting is done here
+        while True:
+            blocked = self._fill(frames)
             if reader.status is not None:
                 self.exit, reader.status = parse_status(reader.status), None
-            if size:
-                self.bytes_received += size
-                yield b"".join(parts)
-            elif got is _IDLE:
+            chunk = frames.take()
+            if chunk:
+                self.bytes_received += len(chunk)
+                yield chunk
+            if frames.closed:
+                break
+            if frames.eof or self._ws is None:
+                if self._ws is None:  # closed by us (close())
+                    return
+                raise ClusterError(f"{self.what}: stream dropped: the connection was closed "
+                                   "without a close frame")
+            if blocked and not self._wait(sock, blocked):
                 yield b""
-            parts.clear()
-            if got is None:
-                return
         with contextlib.suppress(OSError, websocket.WebSocketException):
+            sock.settimeout(None)
             ws.send_close()  # answer the server's close; nothing more will be read
         ws.shutdown()
 
-    def _read(self, ws: websocket.WebSocket, recv: Callable[[memoryview], int], into: memoryview,
-              reader: ChannelReader, parts: list) -> tuple[int, int] | object | None:
-        """One read of the socket into `into`, through the reader: its stdout onto `parts`;
-        (stdout bytes, bytes read); None when the stream was closed here, _IDLE when nothing
-        came within the idle interval, _DRAINED when a read that must not wait found nothing.
-        A drop or broken framing is a ClusterError."""
+    def _fill(self, frames: Frames) -> int:
+        """Read what the socket has into frames; 0 when a chunk is full or the stream ended,
+        else the event to wait for (select.POLLIN, or POLLOUT for a TLS write). A drop or
+        broken framing is a ClusterError."""
         try:
-            got = recv(into)
-        except (ssl.SSLWantReadError, BlockingIOError):  # a read that must not wait
-            return _DRAINED
-        except TimeoutError:  # only after idle_every()
-            return _IDLE
-        except OSError as e:
-            if ws.sock is None or self._ws is None:
-                return None
-            raise ClusterError(f"{self.what}: stream dropped: {e}") from None
-        if not got:  # the connection ended without a close frame: dropped, unless by us
-            if self._ws is None:
-                return None
-            raise ClusterError(f"{self.what}: stream dropped: the connection was closed "
-                               "without a close frame")
-        try:
-            return reader.feed(into[:got], parts), got
+            frames.fill(COALESCE)
+        except (ssl.SSLWantReadError, BlockingIOError):
+            return select.POLLIN
+        except ssl.SSLWantWriteError:
+            return select.POLLOUT
+        except ssl.SSLEOFError:  # the TLS connection ended without close_notify
+            if self._ws is not None:
+                raise ClusterError(f"{self.what}: stream dropped: the connection was closed "
+                                   "without a close frame") from None
         except FrameError as e:
             raise ClusterError(f"{self.what}: stream dropped: {e}") from None
+        except OSError as e:
+            if self._ws is not None:
+                raise ClusterError(f"{self.what}: stream dropped: {e}") from None
+        return 0
+
+    def _wait(self, sock: socket.socket, event: int) -> bool:
+        """Wait until the socket can go on (or was closed); False after an idle interval."""
+        poller = select.poll()
+        try:
+            poller.register(sock, event)
+        except (OSError, ValueError):  # closed meanwhile (close())
+            return True
+        timeout = None if self._idle is None else self._idle * 1000
+        return bool(poller.poll(timeout))
 
     def send_stdin(self, data: bytes) -> None:
         """Bytes to the remote command's stdin."""

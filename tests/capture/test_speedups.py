@@ -242,6 +242,19 @@ def test_writer_writes_the_same_bytes(name, monkeypatch):
     assert compiled == pure
 
 
+@pytest.mark.parametrize("ts", [0, 2**62 + 7, 2**63 + 12345, 2**64 - 1])
+def test_writer_writes_any_64_bit_timestamp_the_same(ts, monkeypatch):
+    def written() -> bytes:
+        out = io.BytesIO()
+        writer = PcapngWriter(out)
+        writer.add_interface(LINKTYPE_ETHERNET)
+        writer.write_batch([(ts, 0, b"\0\0\0\x04data", 4, 8)])
+        return out.getvalue()
+
+    compiled, pure = _both(monkeypatch, written)
+    assert compiled == pure
+
+
 def test_writer_refuses_an_interface_not_added(speedups_off):
     writer = PcapngWriter(io.BytesIO())
     writer.add_interface(LINKTYPE_ETHERNET)

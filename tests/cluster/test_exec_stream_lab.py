@@ -47,6 +47,7 @@ def run(cfg: Configuration, command: list[str], **kw) -> tuple[ExecStream, bytes
         stream.close()
 
 
+@pytest.mark.usefixtures("speedups_off")
 def test_v5_delivers_every_stdout_byte_once_and_in_order(lab_cfg):
     stream, out = run(lab_cfg, NUMBERS)
     assert stream.protocol == "v5.channel.k8s.io"
@@ -62,6 +63,7 @@ def test_v4_delivers_every_stdout_byte_once_and_in_order(v4_server):
     assert stream.exit is not None and stream.exit.code == 0
 
 
+@pytest.mark.usefixtures("speedups_off")
 def test_stderr_and_the_exit_code_arrive_beside_stdout(lab_cfg):
     stderr = bytearray()
     stream, out = run(lab_cfg, ["sh", "-c", "printf 'o\\0ut'; printf 'err\\n' >&2; exit 3"],
@@ -79,6 +81,7 @@ def test_the_v5_half_close_gives_the_remote_command_eof_on_stdin(lab_cfg):
     assert (out, stream.exit.code) == (b"\x00\xffbinary in", 0)
 
 
+@pytest.mark.usefixtures("speedups_off")
 def test_closing_the_stream_from_another_thread_ends_chunks_quietly(lab_cfg):
     stream = ExecStream(lab_cfg, "exec-stream", "web", ["sh", "-c", "echo up; sleep 5"])
     stream.connect()
@@ -88,6 +91,7 @@ def test_closing_the_stream_from_another_thread_ends_chunks_quietly(lab_cfg):
     assert list(chunks) == []
 
 
+@pytest.mark.usefixtures("speedups_off")
 def test_a_quiet_stream_says_so_every_idle_interval_once_asked(lab_cfg):
     """idle_every: b"" while nothing arrives (a reader in the main thread keeps its clocks),
     the output itself unchanged."""

@@ -67,6 +67,7 @@ class LiveRun:
         self.merged: MergedStreams | None = None
         self._started = time.monotonic()
         self._note = ""
+        self._waiting = False  # following, with no capture running (said once)
         self._drops = 0
         self.tap: Callable | None = None
         self.podsource = None  # cluster.podsource.PodSource, once connected
@@ -166,7 +167,10 @@ class LiveRun:
             self.opts.duration_s, self.opts.count, ask_finish=ask_finish, growing=following)
         merged.on_tick = self._tick
         if following:
-            self._follow.start(self._join)
+            # a followed workload can gain pods at any moment, also once every captured pod
+            # ended (a Recreate rollout, deleted pods): the merge waits for them until the end
+            merged.expect()
+            self._follow.start(self._join, self._session.pod_ended)
         records = self.tap(merged) if self.tap is not None else merged
         decode = DecodeStats()
         with _sigint_stops(merged), few_collections(), _prompt_handover():
@@ -188,8 +192,17 @@ class LiveRun:
             self.pipeline.expire(time.time_ns() - 2 * 1_000_000_000)
         for flush in self._flushes:
             flush()
+        self._say_when_none_runs()
         if self.on_tick is not None:
             self.on_tick()
+
+    def _say_when_none_runs(self) -> None:
+        """Following, with no capture running: say that it waits for pods (once each time)."""
+        idle = bool(self._follow is not None and self._follow.following
+                    and not self.merged.open_streams)
+        if idle and not self._waiting:
+            self._status("no captured pod runs now; waiting for pods of the targets to start")
+        self._waiting = idle
 
     def _status(self, line: str) -> None:
         """A progress line of the session (escaped by it); counts what the captures lost."""

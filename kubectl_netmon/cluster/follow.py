@@ -65,6 +65,7 @@ class Follow:
         self._ended: set[PodRef] = set()
         self._waiting: list[PodRef] = []
         self._on_new: Callable[[list[PodRef]], None] | None = None
+        self._on_end: Callable[[PodRef], None] | None = None
         self._lock = threading.Lock()
 
     @property
@@ -72,10 +73,13 @@ class Follow:
         """Whether the targets can gain pods at all (a workload, -l or --ns)."""
         return bool(self._selectors)
 
-    def start(self, on_new: Callable[[list[PodRef]], None]) -> None:
-        """From now on new pods go to on_new (from the watch's thread); those seen so far now."""
+    def start(self, on_new: Callable[[list[PodRef]], None],
+              on_end: Callable[[PodRef], None] | None = None) -> None:
+        """From now on new pods go to on_new, and captured pods that ended to on_end (from the
+        watch's thread); the new pods seen so far now."""
         with self._lock:
-            self._on_new, waiting, self._waiting = on_new, self._waiting, []
+            self._on_new, self._on_end = on_new, on_end
+            waiting, self._waiting = self._waiting, []
         if waiting:
             on_new(waiting)
 
@@ -85,11 +89,10 @@ class Follow:
         uid = str(meta.get("uid") or "")
         ended = deleted or bool(meta.get("deletionTimestamp")) or \
             status.get("phase") in _ENDED_PHASES
+        if ended:
+            self._end(uid)
+            return
         with self._lock:
-            if ended:
-                if uid in self._captured:
-                    self._ended.add(self._captured[uid])
-                return
             if uid in self._captured or not self._wanted(meta, spec, status):
                 return
             ref = PodRef(meta["namespace"], meta["name"], spec["nodeName"], status["podIP"],
@@ -103,6 +106,17 @@ class Follow:
                 self._waiting.append(ref)
                 return
         on_new([ref])
+
+    def _end(self, uid: str) -> None:
+        """A pod that ended: if captured, it is marked so and on_end told (once)."""
+        with self._lock:
+            ref = self._captured.get(uid)
+            if ref is None or ref in self._ended:
+                return
+            self._ended.add(ref)
+            on_end = self._on_end
+        if on_end is not None:
+            on_end(ref)
 
     def ended(self, pod: PodRef) -> bool:
         """Whether this captured pod was deleted or finished."""

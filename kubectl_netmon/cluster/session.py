@@ -23,6 +23,7 @@ beats, and node pods die at activeDeadlineSeconds.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import signal
 import threading
@@ -161,6 +162,7 @@ class CaptureSession:
         self._old_handlers: dict[int, object] = {}
         self._lock = threading.Lock()  # points and node pods that add_pods adds
         self._closed = False  # stop() or cleanup ran: no capture joins any more
+        self._node_joins: dict[str, threading.Lock] = {}  # node -> held while a pod joins there
 
     def __enter__(self) -> list[CapturePoint]:
         self._install_signals()
@@ -231,27 +233,43 @@ class CaptureSession:
     def add_pods(self, pods: list[PodRef]) -> list[CapturePoint]:
         """Captures of pods that joined the targets while the session runs (any thread), in its
         mode: an ephemeral container each; in node mode one more capture in the node's capture
-        pod filtered to the pod's address, or a new capture pod on a node without one. Once the
-        session stops, nothing joins (a capture that connected meanwhile is closed)."""
+        pod filtered to the pod's address, or a new capture pod on a node without one (pods
+        that join there at once wait for it: one capture pod per node). Once the session
+        stops, nothing joins (a capture that connected meanwhile is closed)."""
         points = []
         try:
             for pod in pods:
                 if self._closed:
                     break
-                plan = self._joining_plan(pod)
-                if not plan.reused:
-                    self._wait(plan)
-                point = self._begin(plan)
-                with self._lock:
-                    if not self._closed:
-                        self.points.append(point)
-                        points.append(point)
-                        continue
-                point.stream.close()
-                break
+                with self._joining(pod.node):
+                    point = self._join(pod)
+                if point is None:
+                    break
+                points.append(point)
         except _Closed:
             pass
         return points
+
+    def _joining(self, node: str) -> contextlib.AbstractContextManager:
+        """Held while a pod joins on the node in node mode (the first there creates the capture
+        pod the others then share); nothing to hold for ephemeral containers."""
+        if self.mode == "ephemeral":
+            return contextlib.nullcontext()
+        with self._lock:
+            return self._node_joins.setdefault(node, threading.Lock())
+
+    def _join(self, pod: PodRef) -> CapturePoint | None:
+        """The joining pod's capture, started; None when the session stopped meanwhile."""
+        plan = self._joining_plan(pod)
+        if not plan.reused:
+            self._wait(plan)
+        point = self._begin(plan)
+        with self._lock:
+            if not self._closed:
+                self.points.append(point)
+                return point
+        point.stream.close()
+        return None
 
     def _joining_plan(self, pod: PodRef) -> _Plan:
         if self.mode == "ephemeral":
@@ -325,13 +343,16 @@ class CaptureSession:
             self._closed = True
             points = list(self.points)
         for point in points:
-            try:
-                if point.stream.protocol.startswith("v5"):
-                    point.stream.close_stdin()
-                else:
-                    point.stream.close()
-            except (OSError, websocket.WebSocketException):
-                continue  # already gone: its reader sees the end
+            _finish(point)
+
+    def pod_ended(self, pod: PodRef) -> None:
+        """A captured pod was deleted or finished: a capture made for it alone in a node's
+        capture pod is finished too (its filter holds the pod's address, which another pod may
+        get next); a container of its own ends with the pod anyway. Any thread."""
+        with self._lock:
+            points = [p for p in self.points if p.pods == [pod] and p.pod != pod.name]
+        for point in points:
+            _finish(point)
 
     # cleanup -------------------------------------------------------------------------------------
 
@@ -371,6 +392,18 @@ class CaptureSession:
             for sig, handler in self._old_handlers.items():
                 signal.signal(sig, handler)  # type: ignore[arg-type]
         self._old_handlers.clear()
+
+
+def _finish(point: CapturePoint) -> None:
+    """Ask a capture to finish: stdin half-closed (v5: the remote watchdog stops dumpcap, which
+    flushes) or, over v4, the stream closed."""
+    try:
+        if point.stream.protocol.startswith("v5"):
+            point.stream.close_stdin()
+        else:
+            point.stream.close()
+    except (OSError, websocket.WebSocketException):
+        pass  # already gone: its reader sees the end
 
 
 class _Closed(ClusterError):

@@ -84,6 +84,18 @@ def test_a_captured_pod_ends_when_it_is_being_deleted_or_finished():
     assert follow.ended(WEB_1)
 
 
+def test_a_captured_pod_that_ends_is_handed_on_once_and_others_never():
+    follow, ended = Follow(Targets([WEB_1], namespace="shop", selectors=["app=web"])), []
+    follow.start(lambda _: None, ended.append)
+    follow.seen(pod("web-1", "10.244.1.2", "u1"))
+
+    follow.seen(pod("web-1", "10.244.1.2", "u1", deletionTimestamp="2026-11-27T16:00:00Z"))
+    follow.seen(pod("web-1", "10.244.1.2", "u1"), deleted=True)
+    follow.seen(pod("db-0", "10.244.1.4", "u3", labels={"app": "db"}), deleted=True)
+
+    assert ended == [WEB_1]
+
+
 def test_pods_seen_before_start_wait_for_the_handler():
     follow = Follow(Targets(namespace="shop", selectors=[""]))
     follow.seen(pod("web-2", "10.244.1.3", "u2"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -26,12 +27,14 @@ def _workload(kind: str, name: str, replicas: int | None = None) -> dict:
     return manifest
 
 
-def _running_pods(lab, ns: str, want: int, timeout: float = 60) -> list[str]:
+def _running_pods(lab, ns: str, want: int, timeout: float = 60, other_than: str = ""
+                  ) -> list[str]:
     deadline = time.monotonic() + timeout
     while True:
         _, body = lab.request("GET", f"/api/v1/namespaces/{ns}/pods")
         running = [p["metadata"]["name"] for p in body["items"]
-                   if p["status"].get("phase") == "Running"]
+                   if p["status"].get("phase") == "Running"
+                   and p["metadata"]["name"] != other_than]
         if len(running) == want:
             return sorted(running)
         assert time.monotonic() < deadline, running
@@ -58,6 +61,25 @@ def test_watch_deploy_captures_from_each_pod(lab, lab_ns):
     assert run.returncode == 0, run.stderr
     for name in pods:
         assert f"{lab_ns}/{name}" in run.stderr, run.stderr
+
+
+def test_watch_goes_on_when_every_pod_of_the_workload_is_replaced(lab, lab_ns):
+    """All of a deployment's pods gone at once (deleted, a Recreate rollout) is no end of the
+    watch: the pods that replace them are captured."""
+    _create(lab, lab_ns, "deployments", _workload("Deployment", "web", 1))
+    [old] = _running_pods(lab, lab_ns, 1)
+    with NetmonProcess(dict(os.environ), "watch", "deploy/web", "-n", lab_ns, "--mode",
+                       "ephemeral", "-o", "json", "--kubeconfig", str(lab.kubeconfig)) as run:
+        run.wait_for(f"{lab_ns}/{old}: Capturing on")
+        lab.request("DELETE", f"/api/v1/namespaces/{lab_ns}/pods/{old}", {"gracePeriodSeconds": 0})
+        [new] = _running_pods(lab, lab_ns, 1, other_than=old)
+        run.wait_for(f"{lab_ns}/{new}: Capturing on")
+        run.wait_for(f"{lab_ns}/{new}: Packets: ")
+        run.send_signal(signal.SIGINT)
+        done = run.finish()
+
+    assert done.code == 0, done.stderr
+    assert new in {r.get("orig_pod.name") for r in conns(done.stdout)}, done.stderr
 
 
 def test_watch_sts_captures_from_each_numbered_pod(lab, lab_ns):

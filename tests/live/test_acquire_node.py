@@ -14,7 +14,7 @@ from tests.lab import fixtures
 from tests.live import acquire_lab
 from tests.live.acquire_lab import read_all, talker, tshark_fields
 
-lab, lab_ns, api = fixtures.lab, fixtures.lab_ns, acquire_lab.api
+lab, lab_ns, api, kubectl_bin = fixtures.lab, fixtures.lab_ns, acquire_lab.api, fixtures.kubectl_bin
 
 
 def _netmon_pods(lab, ns: str) -> list[dict]:
@@ -54,6 +54,21 @@ def test_a_whole_node_is_captured_on_any_interface(lab, lab_ns, api):
     with CaptureSession(api, targets, _options(lab_ns, count=1), [].append) as points:
         read_all(points[0])
     assert (points[0].name, points[0].interface) == ("node/node-2", "any")
+
+
+def test_a_node_tainted_no_execute_is_captured_all_the_same(lab, lab_ns, api, kubectl_bin):
+    """The kubelet rejects pods that do not tolerate a NoExecute taint (tests/lab/test_taints.py):
+    the capture pod tolerates every taint."""
+    lab.create_pod(lab_ns, talker("talk", nodeName="node-2"))
+    taint = ("taint", "nodes", "node-2", "netmon-test/dedicated=infra:NoExecute")
+    assert lab.kubectl(kubectl_bin, *taint).returncode == 0
+    try:
+        with CaptureSession(api, Targets(nodes=["node-2"]), _options(lab_ns, count=1),
+                            [].append) as points:
+            assert read_all(points[0])
+    finally:
+        lab.kubectl(kubectl_bin, *taint[:-1], taint[-1] + "-")
+    assert _netmon_pods(lab, lab_ns) == []
 
 
 def test_the_capture_pod_runs_on_the_node_with_host_network(lab, lab_ns, api):

@@ -23,6 +23,7 @@ from . import events, images, podstatus
 from .podstatus import now
 from .scheduler import schedule
 from .store import Store
+from .taints import NO_EXECUTE, untolerated
 
 BACKOFF_START, BACKOFF_MAX = 10.0, 300.0
 PULL_BACKOFF = 1.0  # seconds from ErrImagePull to ImagePullBackOff
@@ -95,8 +96,29 @@ class Kubelet:
                 self._spawn(self._forget, pod)
         elif not spec.get("nodeName"):
             schedule(self.store, self.nodes, obj)
-        elif spec["nodeName"] in self.nodes:  # else no such node: Pending, as with no kubelet
-            self._sync(self._pod_for(obj), obj)
+        elif spec["nodeName"] in self.nodes and (meta["uid"] in self._pods or self._admit(obj)):
+            self._sync(self._pod_for(obj), obj)  # no such node: Pending, as with no kubelet
+
+    def _admit(self, obj: dict) -> bool:
+        """A pod new to its node: rejected (Failed) if it does not tolerate one of the node's
+        NoExecute taints, as the kubelet's admission does (NoSchedule is the scheduler's)."""
+        if obj["status"].get("phase") in ("Failed", "Succeeded"):
+            return False  # rejected already, or ended before this kubelet knew it
+        if untolerated(self.store, obj["spec"]["nodeName"], obj, NO_EXECUTE) is None:
+            return True
+        reason, message = "TaintToleration", (
+            "Predicate TaintToleration failed: node(s) had taints that the pod didn't tolerate")
+        uid, meta = obj["metadata"]["uid"], obj["metadata"]
+
+        def rejected(p: dict) -> bool:
+            if p["metadata"]["uid"] != uid or p["status"].get("phase") == "Failed":
+                return False
+            podstatus.fail(p, reason, "Pod was rejected: " + message)
+            return True
+
+        if self.store.mutate("pods", meta["namespace"], meta["name"], rejected):
+            events.record(self.store, obj, reason, message, warning=True)
+        return False
 
     def _pod_for(self, obj: dict) -> _Pod:
         meta = obj["metadata"]

@@ -7,12 +7,19 @@ from collections.abc import Iterable
 from . import events
 from .podstatus import condition
 from .store import Store
+from .taints import SCHEDULING, untolerated
 
 
 def schedule(store: Store, nodes: Iterable[str], pod: dict) -> None:
-    """Set spec.nodeName (the binding) and PodScheduled, unless someone bound it first."""
+    """Set spec.nodeName (the binding) and PodScheduled, unless someone bound it first; on a
+    node whose NoSchedule and NoExecute taints the pod tolerates, else it stays Pending."""
+    nodes = sorted(nodes)
+    fit = [n for n in nodes if untolerated(store, n, pod, SCHEDULING) is None]
+    if not fit:
+        _unschedulable(store, pod, nodes)
+        return
     items, _ = store.list("pods")
-    load = dict.fromkeys(sorted(nodes), 0)
+    load = dict.fromkeys(fit, 0)
     for p in items:
         if p["spec"].get("nodeName") in load:
             load[p["spec"]["nodeName"]] += 1
@@ -35,3 +42,30 @@ def schedule(store: Store, nodes: Iterable[str], pod: dict) -> None:
             f"Successfully assigned {meta['namespace']}/{meta['name']} to {node}",
             component="default-scheduler",
         )
+
+
+def _unschedulable(store: Store, pod: dict, nodes: list[str]) -> None:
+    """PodScheduled False as the scheduler reports a pod no node takes (taints, here)."""
+    taint = untolerated(store, nodes[0], pod, SCHEDULING) if nodes else None
+    n = len(nodes)
+    why = f"{n} node(s) had untolerated taint {{{taint['key']}: {taint.get('value', '')}}}. " \
+        if taint else ""
+    message = (f"0/{n} nodes are available: {why}preemption: 0/{n} nodes are available: "
+               f"{n} Preemption is not helpful for scheduling.")
+    uid, meta = pod["metadata"]["uid"], pod["metadata"]
+
+    def pending(p: dict) -> bool:  # written once: the write is a pod event that calls us again
+        if p["metadata"]["uid"] != uid or p["spec"].get("nodeName"):
+            return False
+        said = [c for c in p["status"].get("conditions", []) if c["type"] == "PodScheduled"]
+        if said and said[0].get("message") == message:
+            return False
+        condition(p, "PodScheduled", "False", "Unschedulable")
+        for c in p["status"]["conditions"]:
+            if c["type"] == "PodScheduled":
+                c["message"] = message
+        return True
+
+    if store.mutate("pods", meta["namespace"], meta["name"], pending):
+        events.record(store, pod, "FailedScheduling", message, warning=True,
+                      component="default-scheduler")

@@ -1,0 +1,91 @@
+"""Node taints in the lab as in a cluster: the kubelet rejects a pod bound to its node that does
+not tolerate a NoExecute taint (Failed, reason TaintToleration); the scheduler places a pod only
+on a node whose NoSchedule and NoExecute taints it tolerates, else it stays Pending. Taints are
+set with the real `kubectl taint`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.lab import fixtures
+from tests.lab.apiserver.taints import tolerates
+from tests.lab.fixtures import Lab, pod
+
+lab, lab_ns, kubectl_bin = fixtures.lab, fixtures.lab_ns, fixtures.kubectl_bin
+TAINT = "netmon-test/dedicated=infra"
+REJECTED = ("Pod was rejected: Predicate TaintToleration failed: node(s) had taints that the "
+            "pod didn't tolerate")
+
+
+def _taint(lab: Lab, kubectl_bin, node: str, taint: str) -> None:
+    done = lab.kubectl(kubectl_bin, "taint", "nodes", node, taint)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.fixture
+def no_execute_node(lab, kubectl_bin) -> Iterator[str]:
+    """node-2 with a NoExecute taint, removed afterwards."""
+    _taint(lab, kubectl_bin, "node-2", f"{TAINT}:NoExecute")
+    yield "node-2"
+    _taint(lab, kubectl_bin, "node-2", f"{TAINT}:NoExecute-")
+
+
+@pytest.fixture
+def every_node_no_schedule(lab, kubectl_bin) -> Iterator[None]:
+    """Both nodes with a NoSchedule taint, removed afterwards."""
+    for node in ("node-1", "node-2"):
+        _taint(lab, kubectl_bin, node, f"{TAINT}:NoSchedule")
+    yield
+    for node in ("node-1", "node-2"):
+        _taint(lab, kubectl_bin, node, f"{TAINT}:NoSchedule-")
+
+
+def _failed_or_running(p: dict) -> bool:
+    return p["status"].get("phase") in ("Failed", "Running")
+
+
+def test_the_kubelet_rejects_a_pod_that_does_not_tolerate_its_no_execute_taint(
+        lab, lab_ns, no_execute_node):
+    code, body = lab.request("POST", f"/api/v1/namespaces/{lab_ns}/pods",
+                             pod("web", nodeName=no_execute_node))
+    assert code == 201, body
+    status = lab.wait_for_pod(lab_ns, "web", _failed_or_running)["status"]
+    assert (status["phase"], status["reason"], status["message"]) == (
+        "Failed", "TaintToleration", REJECTED)
+
+
+@pytest.mark.parametrize("toleration", [
+    {"operator": "Exists"},  # what netmon's node pods carry: every taint
+    {"key": "netmon-test/dedicated", "operator": "Equal", "value": "infra",
+     "effect": "NoExecute"},
+])
+def test_a_pod_that_tolerates_the_no_execute_taint_runs(lab, lab_ns, no_execute_node,
+                                                         toleration):
+    lab.request("POST", f"/api/v1/namespaces/{lab_ns}/pods",
+                pod("web", nodeName=no_execute_node, tolerations=[toleration]))
+    assert lab.wait_for_pod(lab_ns, "web", _failed_or_running)["status"]["phase"] == "Running"
+
+
+def test_no_node_takes_a_pod_that_tolerates_none_of_their_taints(lab, lab_ns,
+                                                                  every_node_no_schedule):
+    lab.request("POST", f"/api/v1/namespaces/{lab_ns}/pods", pod("web"))
+    scheduled = lab.wait_for_pod(lab_ns, "web", lambda p: any(
+        c["type"] == "PodScheduled" for c in p["status"].get("conditions", [])))
+    [cond] = [c for c in scheduled["status"]["conditions"] if c["type"] == "PodScheduled"]
+    assert (cond["status"], cond["reason"]) == ("False", "Unschedulable")
+    assert "2 node(s) had untolerated taint {netmon-test/dedicated: infra}" in cond["message"]
+    assert not scheduled["spec"].get("nodeName")
+
+
+@pytest.mark.parametrize(("toleration", "taint", "expected"), [
+    ({"operator": "Exists"}, {"key": "k", "value": "v", "effect": "NoSchedule"}, True),
+    ({"key": "k", "operator": "Exists", "effect": "NoExecute"},
+     {"key": "k", "effect": "NoSchedule"}, False),
+    ({"key": "k", "value": "v"}, {"key": "k", "value": "v", "effect": "NoExecute"}, True),
+    ({"key": "k", "value": "w"}, {"key": "k", "value": "v", "effect": "NoExecute"}, False),
+    ({"key": "other", "operator": "Exists"}, {"key": "k", "effect": "NoExecute"}, False),
+])
+def test_tolerations_match_taints_as_the_api_defines(toleration, taint, expected):
+    assert tolerates(toleration, taint) is expected

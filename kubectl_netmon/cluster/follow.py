@@ -17,21 +17,27 @@ from kubectl_netmon.cluster.targets import PodRef, Targets
 _ENDED_PHASES = ("Succeeded", "Failed")
 # A selector's terms are separated by commas outside parentheses ("a in (x,y),b").
 _TERMS = re.compile(r",(?![^()]*\))")
-_TERM = re.compile(r"(?P<absent>!)?\s*(?P<key>[\w./-]+)\s*(?:(?P<op>==|!=|=)\s*"
+_TERM = re.compile(r"(?P<absent>!)?\s*(?P<key>[\w./-]+)\s*(?:(?P<op>==|!=|=|>|<)\s*"
                    r"(?P<value>[\w.-]*)|\s(?P<set>in|notin)\s*\((?P<values>[^)]*)\))?")
 
+_INT = re.compile(r"[+-]?[0-9]+")
 Requirement = tuple[str, str, frozenset[str]]  # (key, operator, values)
 
 
 def parse_selector(selector: str) -> list[Requirement] | None:
-    """A label selector in -l syntax (=, ==, !=, in, notin, key, !key) as requirements; None
-    for one this cannot read (the API server took it: its new pods are just not followed)."""
+    """A label selector in -l syntax (=, ==, !=, in, notin, key, !key, and > or < an integer)
+    as requirements; None for one this cannot read (the API server took it: its new pods are
+    just not followed)."""
     reqs: list[Requirement] = []
     for term in filter(None, (t.strip() for t in _TERMS.split(selector))):
         m = _TERM.fullmatch(term)
         if m is None:
             return None
-        if m["op"]:
+        if m["op"] in (">", "<"):
+            if not _is_int(m["value"]):
+                return None
+            op, values = m["op"], frozenset([m["value"]])
+        elif m["op"]:
             op, values = ("!=" if m["op"] == "!=" else "="), frozenset([m["value"]])
         elif m["set"]:
             op, values = m["set"], frozenset(v.strip() for v in m["values"].split(","))
@@ -45,12 +51,22 @@ def matches(reqs: list[Requirement], labels: dict[str, str]) -> bool:
     """Whether labels satisfy every requirement (as the API server decides it)."""
     for key, op, values in reqs:
         value = labels.get(key)
-        ok = {"=": value in values, "in": value in values, "exists": value is not None,
-              "!=": value not in values, "notin": value not in values,
-              "!": value is None}[op]
+        if op in (">", "<"):  # the label must be an integer too (labels.Requirement.Matches)
+            [bound] = values
+            ok = _is_int(value) and (int(value) > int(bound) if op == ">" else
+                                     int(value) < int(bound))
+        else:
+            ok = {"=": value in values, "in": value in values, "exists": value is not None,
+                  "!=": value not in values, "notin": value not in values,
+                  "!": value is None}[op]
         if not ok:
             return False
     return True
+
+
+def _is_int(text: str | None) -> bool:
+    """What Go's strconv.ParseInt(text, 10, 64) takes (no "_", no spaces, as int() would)."""
+    return bool(text and _INT.fullmatch(text)) and -2**63 <= int(text) < 2**63
 
 
 class Follow:

@@ -51,7 +51,8 @@ class PodSource:
 
     State is changed only by the caller's thread (sync(), run()); watch threads just read and
     queue what the server sends. `on_pod(pod, deleted)`, when set, sees every pod object
-    applied, in that thread (cluster.follow).
+    applied, in that thread (cluster.follow), and a pod that a new list no longer holds as
+    deleted (then only its metadata.uid is known).
     """
 
     def __init__(self, client: ApiClient, pods: PodMap | None = None,
@@ -212,7 +213,11 @@ class PodSource:
         apply = self._service if resource == "services" else self._pod
         changed = [apply(obj, now=now) for obj in items]
         held = self._held[resource]
-        changed += [self._release(held, uid, now) for uid in list(held) if uid not in seen]
+        gone = [uid for uid in list(held) if uid not in seen]
+        changed += [self._release(held, uid, now) for uid in gone]
+        if resource == "pods" and self.on_pod is not None:
+            for uid in gone:  # deleted while the watch was away: all we know is who
+                self.on_pod({"metadata": {"uid": uid}}, True)
         return any(changed)
 
     def _pod(self, pod: dict, now: int, deleted: bool = False) -> bool:

@@ -31,6 +31,12 @@ def following(*selectors: str) -> tuple[Follow, list[PodRef]]:
     ("tier in (db, cache),app", {"tier": "cache", "app": "x"}, True),
     ("tier notin (db,cache)", {"tier": "db"}, False),
     ("!canary", {"canary": "1"}, False),
+    ("tier>2", {"tier": "3"}, True),
+    ("tier>2", {"tier": "2"}, False),
+    ("tier<2", {"tier": "-1"}, True),
+    ("tier<2", {"tier": "low"}, False),
+    ("tier<200", {"tier": "1_0"}, False),  # no integer to the API server
+    ("tier>2", {}, False),
     ("", {"any": "thing"}, True),
 ])
 def test_label_selectors_match_as_the_api_server_selects(selector, labels, expected):
@@ -38,8 +44,8 @@ def test_label_selectors_match_as_the_api_server_selects(selector, labels, expec
 
 
 def test_a_selector_it_cannot_read_follows_nothing_instead_of_failing():
-    assert parse_selector("replicas>2") is None
-    assert not Follow(Targets(namespace="shop", selectors=["replicas>2"])).following
+    assert parse_selector("replicas>two") is None
+    assert not Follow(Targets(namespace="shop", selectors=["replicas>two"])).following
 
 
 def test_a_new_running_pod_that_matches_is_handed_on_once():
@@ -50,6 +56,15 @@ def test_a_new_running_pod_that_matches_is_handed_on_once():
     follow.seen(pod("web-2", "10.244.1.3", "u2"))
 
     assert new == [PodRef("shop", "web-2", "node-1", "10.244.1.3")]
+
+
+def test_a_new_pod_matching_a_greater_than_selector_is_followed():
+    follow, new = following("generation>1")
+
+    follow.seen(pod("web-2", "10.244.1.3", "u2", labels={"generation": "2"}))
+    follow.seen(pod("web-3", "10.244.1.4", "u3", labels={"generation": "1"}))
+
+    assert [p.name for p in new] == ["web-2"]
 
 
 def test_pods_captured_from_the_start_other_namespaces_and_other_labels_are_not_new():

@@ -198,6 +198,23 @@ def test_an_expired_watch_is_resumed_by_listing_again_and_vanished_pods_end(gone
     assert stub.requests.count("list /api/v1/pods") == 2
 
 
+def test_a_pod_missing_from_the_list_after_an_expired_watch_is_passed_on_as_deleted():
+    """cluster.follow ends its capture: the watch saw no DELETED event for it."""
+    old, new = stub_pod("old", "10.0.0.1", "u1"), stub_pod("new", "10.0.0.2", "u2")
+    stub = StubApi(lists=[[old], [new]], watches=[GONE_EVENT])
+    source = PodSource(stub_client(stub.url))
+    seen: list[tuple[str, bool]] = []
+    source.on_pod = lambda obj, deleted: seen.append((obj["metadata"]["uid"], deleted))
+    source.sync()
+    watching = Watching(source, watch_seconds=1)
+    try:
+        watching.until(lambda current: "10.0.0.2" in current)
+    finally:
+        watching.close()
+        stub.close()
+    assert ("u1", True) in seen and ("u2", False) in seen
+
+
 def test_a_watch_whose_connection_breaks_is_resumed():
     web = stub_pod("web", "10.0.0.1", "u1")
     stub = StubApi(lists=[[]], watches=[DROP, [("ADDED", web)]])

@@ -8,7 +8,8 @@ from tests.lab.apiserver.selectors import field_selector, label_selector
 from tests.lab.apiserver.status import ApiError
 
 POD = {
-    "metadata": {"name": "web", "namespace": "ns", "labels": {"app": "web", "tier": "front"}},
+    "metadata": {"name": "web", "namespace": "ns",
+                 "labels": {"app": "web", "tier": "front", "replicas": "3"}},
     "spec": {"nodeName": "node-1"},
     "status": {"phase": "Running"},
 }
@@ -27,10 +28,19 @@ POD = {
         ("!missing", True),
         ("app=web,tier=back", False),
         ("", True),
+        ("replicas>2", True),
+        ("replicas<3", False),
+        ("tier>2", False),  # not an integer: no match
+        ("missing<9", False),
     ],
 )
 def test_label_selector(text, matches):
     assert label_selector(text)(POD) is matches
+
+
+def test_gt_and_lt_take_integers_only():
+    with pytest.raises(ApiError, match="the value must be an integer"):
+        label_selector("replicas>two")
 
 
 @pytest.mark.parametrize(

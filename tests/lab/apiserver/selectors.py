@@ -11,7 +11,7 @@ Match = Callable[[dict], bool]
 
 _LABEL_TERM = re.compile(
     r"^\s*(?P<neg>!)?\s*(?P<key>[A-Za-z0-9./_-]+)\s*"
-    r"(?:(?P<op>==|=|!=|\s+in\s+|\s+notin\s+)\s*(?P<val>\([^)]*\)|[A-Za-z0-9._-]*))?\s*$"
+    r"(?:(?P<op>==|=|!=|>|<|\s+in\s+|\s+notin\s+)\s*(?P<val>\([^)]*\)|[A-Za-z0-9._-]*))?\s*$"
 )
 _SPLIT = re.compile(r",(?![^()]*\))")
 
@@ -81,9 +81,23 @@ def _label_term(term: str) -> Callable[[dict], bool]:
         if op == "in":
             return lambda lab: lab.get(key) in values
         return lambda lab: lab.get(key) not in values
+    if op in (">", "<"):  # labels.Requirement: both sides integers (strconv.ParseInt)
+        if _int(val) is None:
+            raise bad_request(f'unable to parse requirement: values[0]: Invalid value: "{val}": '
+                              "for 'Gt', 'Lt' operators, the value must be an integer")
+        bound, greater = _int(val), op == ">"
+        return lambda lab: (v := _int(lab.get(key))) is not None and (
+            v > bound if greater else v < bound)
     if op == "!=":
         return lambda lab: lab.get(key) != val
     return lambda lab: lab.get(key) == val
+
+
+def _int(text: str | None) -> int | None:
+    """strconv.ParseInt(text, 10, 64), None where it fails."""
+    if not text or not re.fullmatch(r"[+-]?[0-9]+", text) or not -2**63 <= int(text) < 2**63:
+        return None
+    return int(text)
 
 
 def field_selector(resource: str, text: str) -> Match:

@@ -6,9 +6,10 @@ capture point (its name and description), before a packet a Name Resolution Bloc
 holding of its addresses (pod, Service, node) the file does not carry yet (enrich.capture_names:
 the name.namespace for Wireshark, the full context with times in its comment), and a packet
 comment with the pods on both sides ("demo/attacker -> demo/web"), as of the packet's time.
-At the end, holdings of the captured addresses that changed or became known meanwhile (a pod's
-end, a watch event that came late) are written once more, so `analyze` answers as the live
-map did.
+Holdings of the captured addresses that changed or became known meanwhile (a pod's end, a watch
+event that came late) are written once more, every second of capture time while the map
+changes and at the end, so `analyze` answers as the live map did (a run killed outright loses
+at most the last second's).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from kubectl_netmon.enrich.podmap import PodInfo, PodMap, Span
 # names of an address pair are looked up again after this, and whenever the pod map changed
 NAMES_TTL_NS = 1_000_000_000
 HOLDINGS_PER_BLOCK = 512  # Name Resolution Blocks stay small (readers cap block sizes)
+HOLDINGS_EVERY_NS = 1_000_000_000  # changed holdings are written at most this often
 _UNWRITTEN = object()
 _IPV4_ETHERTYPE = b"\x08\x00"
 _NO_FIXED_HEADER = (0, -1)  # (link header length, ethertype offset) of other link types
@@ -55,6 +57,8 @@ class Recording:
         self._named: dict[str, str] = {}  # address -> name written into the file
         self._written: dict[tuple[str, int, PodInfo], int | None] = {}  # holding -> its until
         self._seen: set[str] = set()  # addresses looked up for packets
+        self._holdings_due = 0  # capture time when changed holdings are looked for next
+        self._holdings_generation = 0  # of the pod map when they were looked for last
 
     def records(self) -> Iterator[Record]:
         for batch in self.batches():
@@ -68,6 +72,8 @@ class Recording:
             if len(links) < len(self.interfaces):
                 self._add_interfaces()
             write(batch, self._options(batch) if self._pods is not None else None)
+            if self._pods is not None and batch[-1][0] >= self._holdings_due:
+                self._catch_up(batch[-1][0])
             yield batch
         if self._pods is not None:
             self._write_changed_holdings()
@@ -86,6 +92,13 @@ class Recording:
             self._named.update(names)
             self._written.update(((ip, s.since_ns, s.info), s.until_ns) for ip, s in chunk)
             self._writer.add_names(names, [holder_comment(ip, s) for ip, s in chunk])
+
+    def _catch_up(self, ts: int) -> None:
+        """Once a second of capture time: what the pod map changed since, into the file."""
+        self._holdings_due = ts + HOLDINGS_EVERY_NS
+        if self._pods.generation != self._holdings_generation:
+            self._holdings_generation = self._pods.generation
+            self._write_changed_holdings()
 
     def _write_changed_holdings(self) -> None:
         """The captured addresses' holdings as the pod map knows them now, where the file

@@ -117,6 +117,21 @@ def test_the_file_carries_only_the_addresses_its_packets_show(recorded):
     assert holders == {REUSED, DB, NODE_IP}
 
 
+def test_a_recording_cut_off_after_a_pod_ended_still_says_when_it_ended(tmp_path):
+    """A run killed outright (SIGKILL) never writes its last holdings: the file says what the
+    map changed as of the next packet a second or more later."""
+    pods, out = live_map(), tmp_path / "cut.pcapng"
+    with open_capture(str(capture(tmp_path / "in.pcap"))) as reader, open(out, "wb") as f:
+        batches = Recording(OnePerBatch(reader), f, pods).batches()
+        next(batches)
+        pods.end(REUSED, T0_NS + CART_ENDS_S * S)
+        next(batches)  # the packet 6 s later; then the run dies
+    with open_capture(str(out)) as reader:
+        list(reader)
+    holdings = [parse_holder_comment(c) for c in reader.sections[0].name_comments]
+    assert (REUSED, Span(T0_NS - 100 * S, T0_NS + CART_ENDS_S * S, CART)) in holdings
+
+
 def test_a_file_netmon_did_not_write_names_no_pods(tmp_path):
     """Another tool's names ("cart.shop" could be any host) and comments mean nothing to us."""
     path = tmp_path / "foreign.pcapng"

@@ -2,8 +2,8 @@
  *
  * FrameReader reads the server's WebSocket frames straight off the TLS connection with
  * _ssl._SSLSocket.read(n, buffer): a frame header is read exactly (2, then 2 or 8 length bytes,
- * then the channel byte of a message), so that a stdout payload is decrypted straight into the
- * chunk it is handed over in: no copy of stdout on the way, no Python per read. Every other
+ * then the channel byte of a message), so that OpenSSL copies a stdout payload straight into
+ * the chunk it is handed over in: no copy of ours, no Python per read. Every other
  * frame (stderr, the status on channel 3, ping, pong, close) goes to on_frame(opcode, channel,
  * payload, end), which ChannelReader.frame handles as ChannelReader.feed would.
  *

@@ -10,9 +10,10 @@ unmasked, no extension bits, control frames short and whole; a ping is answered,
 the stream.
 
 Over TLS, where the extension is built, `_wsframes.FrameReader` (C) does the same with no copy
-of stdout at all: it reads each frame header exactly, so that stdout is decrypted straight into
-the chunk handed over, and passes every other frame to ChannelReader.frame. Both are driven
-alike (fill, take; `frame_reader`). NETMON_PURE_PYTHON=1 keeps to this module's Python.
+of stdout of its own: it reads each frame header exactly, so that the TLS layer puts stdout
+straight into the chunk handed over, and passes every other frame to ChannelReader.frame. Both
+are driven alike (fill, take; `frame_reader`). NETMON_PURE_PYTHON=1 keeps to this module's
+Python.
 """
 
 from __future__ import annotations

@@ -2,10 +2,10 @@
 
 Why not kubernetes.stream: it buffers every byte of a session in memory, swaps the ApiClient's
 request method while streaming, and decoded binary as UTF-8 before v30. Here websocket-client
-does the handshake (TLS, proxies, auth) and every send; one blocking reader takes the server's
-frames off the socket itself (channels: a capture streams too many frames for a per-frame
-parser), yields stdout bytes once and in order, hands stderr to a callback, and reads
-the exit status from channel 3 (see shared notes: v5.channel.k8s.io framing).
+does the handshake (TLS, proxies, auth) and every send; one reader takes the server's frames
+off the non-blocking socket itself, waiting in poll (channels: a capture streams too many frames
+for a per-frame parser), yields stdout bytes once and in order, hands stderr to a callback, and
+reads the exit status from channel 3 (see shared notes: v5.channel.k8s.io framing).
 """
 
 from __future__ import annotations

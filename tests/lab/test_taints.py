@@ -5,6 +5,7 @@ set with the real `kubectl taint`."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -89,3 +90,26 @@ def test_no_node_takes_a_pod_that_tolerates_none_of_their_taints(lab, lab_ns,
 ])
 def test_tolerations_match_taints_as_the_api_defines(toleration, taint, expected):
     assert tolerates(toleration, taint) is expected
+
+
+def test_a_no_execute_taint_evicts_the_running_pods_that_do_not_tolerate_it(lab, lab_ns,
+                                                                            kubectl_bin):
+    lab.create_pod(lab_ns, pod("plain", nodeName="node-2"))
+    lab.create_pod(lab_ns, pod("tolerant", nodeName="node-2",
+                               tolerations=[{"operator": "Exists"}]))
+    _taint(lab, kubectl_bin, "node-2", f"{TAINT}:NoExecute")
+    try:
+        deadline = time.monotonic() + 30
+        while not _being_deleted(lab, lab_ns, "plain"):
+            assert time.monotonic() < deadline, "the untolerating pod was not evicted"
+            time.sleep(0.1)
+        code, tolerant = lab.request("GET", f"/api/v1/namespaces/{lab_ns}/pods/tolerant")
+    finally:
+        _taint(lab, kubectl_bin, "node-2", f"{TAINT}:NoExecute-")
+    assert code == 200 and not tolerant["metadata"].get("deletionTimestamp")
+    assert tolerant["status"]["phase"] == "Running"
+
+
+def _being_deleted(lab: Lab, ns: str, name: str) -> bool:
+    code, body = lab.request("GET", f"/api/v1/namespaces/{ns}/pods/{name}")
+    return code == 404 or bool(body["metadata"].get("deletionTimestamp"))

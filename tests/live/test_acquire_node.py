@@ -71,6 +71,25 @@ def test_a_node_tainted_no_execute_is_captured_all_the_same(lab, lab_ns, api, ku
     assert _netmon_pods(lab, lab_ns) == []
 
 
+def test_a_no_execute_taint_added_mid_capture_does_not_evict_the_capture_pod(
+        lab, lab_ns, api, kubectl_bin):
+    """The taint-eviction controller deletes what does not tolerate it (tests/lab/
+    test_taints.py); the capture pod tolerates every taint and goes on."""
+    lab.create_pod(lab_ns, talker("talk", nodeName="node-2", tolerations=[
+        {"operator": "Exists"}]))
+    taint = ("taint", "nodes", "node-2", "netmon-test/drain=now:NoExecute")
+    with CaptureSession(api, Targets(nodes=["node-2"]), _options(lab_ns, duration_s=4),
+                        [].append) as points:
+        assert lab.kubectl(kubectl_bin, *taint).returncode == 0
+        try:
+            data = read_all(points[0])
+            [capture_pod] = _netmon_pods(lab, lab_ns)
+        finally:
+            lab.kubectl(kubectl_bin, *taint[:-1], taint[-1] + "-")
+    assert not capture_pod["metadata"].get("deletionTimestamp")
+    assert points[0].ended().endswith(f"capture finished ({len(data)} bytes received)")
+
+
 def test_the_capture_pod_runs_on_the_node_with_host_network(lab, lab_ns, api):
     targets = Targets(nodes=["node-2"])
     with CaptureSession(api, targets, _options(lab_ns, duration_s=1), [].append):

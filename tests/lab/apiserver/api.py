@@ -19,6 +19,7 @@ from . import (
     services,
     subresources,
     tables,
+    taints,
     workloads,
 )
 from .kubelet import Kubelet
@@ -43,6 +44,7 @@ class Api:
         self.apps = workloads.Controller(
             store, lambda: sorted(self.kubelet.nodes), lambda pod: self._delete_pod(pod, {})
         )
+        self.taint_eviction = taints.TaintEviction(store, lambda pod: self._delete_pod(pod, {}))
 
     # entry ---------------------------------------------------------------------------------------
 

@@ -180,11 +180,13 @@ class LabCluster:
         """Start the kubelet and the workload controller, and serve HTTPS."""
         self.kubelet.start()
         self.api.apps.start()
+        self.api.taint_eviction.start()
         self.http.serve_in_thread()
 
     def stop(self) -> None:
         """Stop serving, stop every pod, end watches."""
         self.http.shutdown()
+        self.api.taint_eviction.stop()
         self.kubelet.stop()
         self.store.close()
         self.http.server_close()

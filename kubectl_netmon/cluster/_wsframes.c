@@ -212,9 +212,10 @@ static PyObject *fill(FrameReader *r, PyObject *arg) {
 static PyObject *take(FrameReader *r, PyObject *Py_UNUSED(ignored)) {
     if (r->chunk == NULL || r->used == 0) return PyBytes_FromStringAndSize(NULL, 0);
     PyObject *chunk = r->chunk;
+    Py_ssize_t used = r->used;
     r->chunk = NULL;
-    if (_PyBytes_Resize(&chunk, r->used) < 0) return NULL;
     r->used = 0;
+    if (_PyBytes_Resize(&chunk, used) < 0) return NULL; /* chunk freed: the next fill makes one */
     return chunk;
 }
 

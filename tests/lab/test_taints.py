@@ -113,3 +113,21 @@ def test_a_no_execute_taint_evicts_the_running_pods_that_do_not_tolerate_it(lab,
 def _being_deleted(lab: Lab, ns: str, name: str) -> bool:
     code, body = lab.request("GET", f"/api/v1/namespaces/{ns}/pods/{name}")
     return code == 404 or bool(body["metadata"].get("deletionTimestamp"))
+
+
+def test_the_scheduler_counts_the_nodes_of_each_taint_it_was_refused_by(lab, lab_ns,
+                                                                          kubectl_bin):
+    taints = {"node-1": "netmon-test/a=x:NoSchedule", "node-2": "netmon-test/b=y:NoExecute"}
+    for node, taint in taints.items():
+        _taint(lab, kubectl_bin, node, taint)
+    try:
+        lab.request("POST", f"/api/v1/namespaces/{lab_ns}/pods", pod("web"))
+        scheduled = lab.wait_for_pod(lab_ns, "web", lambda p: any(
+            c["type"] == "PodScheduled" for c in p["status"].get("conditions", [])))
+    finally:
+        for node, taint in taints.items():
+            _taint(lab, kubectl_bin, node, taint + "-")
+    [cond] = [c for c in scheduled["status"]["conditions"] if c["type"] == "PodScheduled"]
+    assert cond["message"].startswith(
+        "0/2 nodes are available: 1 node(s) had untolerated taint {netmon-test/a: x}, "
+        "1 node(s) had untolerated taint {netmon-test/b: y}. preemption: ")

@@ -96,8 +96,10 @@ class Kubelet:
                 self._spawn(self._forget, pod)
         elif not spec.get("nodeName"):
             schedule(self.store, self.nodes, obj)
+        # a pod new to a lab node is admitted first; on no lab node it stays Pending, as
+        # with no kubelet
         elif spec["nodeName"] in self.nodes and (meta["uid"] in self._pods or self._admit(obj)):
-            self._sync(self._pod_for(obj), obj)  # no such node: Pending, as with no kubelet
+            self._sync(self._pod_for(obj), obj)
 
     def _admit(self, obj: dict) -> bool:
         """A pod new to its node: rejected (Failed) if it does not tolerate one of the node's

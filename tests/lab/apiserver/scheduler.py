@@ -1,7 +1,9 @@
-"""The lab's scheduler: bind each unscheduled pod to the node running the fewest pods."""
+"""The lab's scheduler: bind each unscheduled pod to the node running the fewest pods, among those
+whose NoSchedule and NoExecute taints it tolerates."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 
 from . import events
@@ -45,13 +47,15 @@ def schedule(store: Store, nodes: Iterable[str], pod: dict) -> None:
 
 
 def _unschedulable(store: Store, pod: dict, nodes: list[str]) -> None:
-    """PodScheduled False as the scheduler reports a pod no node takes (taints, here)."""
-    taint = untolerated(store, nodes[0], pod, SCHEDULING) if nodes else None
+    """PodScheduled False as the scheduler reports a pod no node takes (taints, here): each
+    reason with its count of nodes, sorted, as the framework's FitError says it."""
+    reasons = Counter(
+        f"node(s) had untolerated taint {{{t['key']}: {t.get('value', '')}}}"
+        for t in (untolerated(store, node, pod, SCHEDULING) for node in nodes) if t)
+    why = "".join(f"{count} {reason}, " for reason, count in sorted(reasons.items()))
     n = len(nodes)
-    why = f"{n} node(s) had untolerated taint {{{taint['key']}: {taint.get('value', '')}}}. " \
-        if taint else ""
-    message = (f"0/{n} nodes are available: {why}preemption: 0/{n} nodes are available: "
-               f"{n} Preemption is not helpful for scheduling.")
+    message = (f"0/{n} nodes are available: {why[:-2] + '. ' if why else ''}preemption: "
+               f"0/{n} nodes are available: {n} Preemption is not helpful for scheduling.")
     uid, meta = pod["metadata"]["uid"], pod["metadata"]
 
     def pending(p: dict) -> bool:  # written once: the write is a pod event that calls us again

@@ -1,3 +1,3 @@
-from kubectl_netmon.cli.main import main
+from kubectl_netmon.cli.main import run
 
-main()
+run()

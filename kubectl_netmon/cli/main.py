@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from typing import NoReturn
 
 import click
 
@@ -83,6 +85,27 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"internal error: {type(e).__name__}: {escape(str(e))}; please report it "
                    "(run with NETMON_DEBUG=1 for the traceback)", err=True)
         sys.exit(70)
+
+
+def run() -> NoReturn:
+    """The program's entry: main(), then out without Python's finalization. Threads still
+    blocked in TLS reads (the pod watch) would race OpenSSL's and the interpreter's teardown at
+    exit, which can abort the process instead of exiting with main's code; every file main
+    wrote is closed by then, and stdout and stderr are flushed here."""
+    code: int | str | None = 0
+    try:
+        main()
+    except SystemExit as e:
+        code = e.code
+    except KeyboardInterrupt:  # Ctrl-C while the commands still load, before main's handlers
+        code = 130
+    if isinstance(code, str):
+        print(code, file=sys.stderr)
+        code = 1
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a reader that went away, or closed
+            stream.flush()
+    os._exit(code or 0)
 
 
 def _usage_line(e: click.UsageError) -> str:

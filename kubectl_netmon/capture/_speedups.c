@@ -28,7 +28,9 @@ static inline void put32(uint8_t *p, uint32_t v) {
     p[0] = v & 0xFF; p[1] = v >> 8 & 0xFF; p[2] = v >> 16 & 0xFF; p[3] = v >> 24;
 }
 
-/* A record tuple (ts, iface, buf, start, end), with references of its own to iface and buf. */
+/* A record tuple (ts, iface, buf, start, end), with references of its own to iface and buf.
+ * Untracked by the cycle collector: it holds ints and bytes only, so it can be in no cycle,
+ * and a tracked one per packet made gen-0 collections run every few hundred packets. */
 static PyObject *record(unsigned long long ts, PyObject *iface, PyObject *buf, Py_ssize_t start,
                         Py_ssize_t end) {
     PyObject *t = PyTuple_New(5);
@@ -42,6 +44,7 @@ static PyObject *record(unsigned long long ts, PyObject *iface, PyObject *buf, P
     Py_INCREF(iface); Py_INCREF(buf);
     PyTuple_SET_ITEM(t, 0, a); PyTuple_SET_ITEM(t, 1, iface); PyTuple_SET_ITEM(t, 2, buf);
     PyTuple_SET_ITEM(t, 3, s); PyTuple_SET_ITEM(t, 4, e);
+    PyObject_GC_UnTrack(t);
     return t;
 }
 
@@ -237,14 +240,20 @@ static PyObject *epb_blocks(PyObject *self, PyObject *args) {
     PyObject *result = PyBytes_FromStringAndSize(NULL, total);
     if (result == NULL) return NULL;
     uint8_t *w = (uint8_t *)PyBytes_AS_STRING(result);
+    Py_ssize_t last_iface = -1;  /* the interface whose divisor and byte order are at hand */
+    unsigned long long div = 1;
+    int big = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         unsigned long long ts;
         Py_ssize_t iface, start, end, buflen;
         const uint8_t *data;
         unpack_record(PyList_GET_ITEM(records, i), &ts, &iface, &data, &start, &end, &buflen);
-        PyObject *fi = PyList_GET_ITEM(ifaces, iface);
-        unsigned long long div = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(fi, 0));
-        int big = PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(fi, 2), ">") == 0;
+        if (iface != last_iface) {
+            PyObject *fi = PyList_GET_ITEM(ifaces, iface);
+            div = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(fi, 0));
+            big = PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(fi, 2), ">") == 0;
+            last_iface = iface;
+        }
         if (div > 1) ts /= div;
         Py_ssize_t cap = end - start, pad = -cap & 3, opts = 0;
         const char *o = NULL;
@@ -287,6 +296,10 @@ static PyObject *packet_comments(PyObject *self, PyObject *args) {
     Py_ssize_t n = PyList_GET_SIZE(records), nfixed = PyList_GET_SIZE(fixed);
     PyObject *found = PyList_New(n);
     if (found == NULL) return NULL;
+    /* the previous IPv4 record's address pair and what the cache gave for it: a run of
+       packets between the same two addresses is looked up once */
+    uint8_t last_pair[8];
+    PyObject *last_opts = NULL;  /* borrowed from `comments`; NULL: no previous pair */
     for (Py_ssize_t i = 0; i < n; i++) {
         unsigned long long ts;
         Py_ssize_t iface, start, end, buflen, link_len = 0, etype_at = -1;
@@ -299,6 +312,7 @@ static PyObject *packet_comments(PyObject *self, PyObject *args) {
         if (ts >= until) {
             PyDict_Clear(comments);
             until = ts + ttl;
+            last_opts = NULL;
         }
         PyObject *f = iface >= 0 && iface < nfixed ? PyList_GET_ITEM(fixed, iface) : NULL;
         if (f != NULL && PyTuple_Check(f) && PyTuple_GET_SIZE(f) == 2) {
@@ -310,16 +324,22 @@ static PyObject *packet_comments(PyObject *self, PyObject *args) {
         if (link_len >= 0 && etype_at >= 0 && etype_at + 2 <= link_len && end - ip >= 20
             && b[ip] >> 4 == 4
             && b[start + etype_at] == 8 && b[start + etype_at + 1] == 0) {
-            PyObject *pair = PyBytes_FromStringAndSize((const char *)b + ip + 12, 8);
-            if (pair == NULL) {
-                Py_DECREF(found);
-                return NULL;
-            }
-            opts = PyDict_GetItemWithError(comments, pair);
-            Py_DECREF(pair);
-            if (opts == NULL && PyErr_Occurred()) {
-                Py_DECREF(found);
-                return NULL;
+            if (last_opts != NULL && memcmp(last_pair, b + ip + 12, 8) == 0) {
+                opts = last_opts == Py_None ? NULL : last_opts;
+            } else {
+                PyObject *pair = PyBytes_FromStringAndSize((const char *)b + ip + 12, 8);
+                if (pair == NULL) {
+                    Py_DECREF(found);
+                    return NULL;
+                }
+                opts = PyDict_GetItemWithError(comments, pair);
+                Py_DECREF(pair);
+                if (opts == NULL && PyErr_Occurred()) {
+                    Py_DECREF(found);
+                    return NULL;
+                }
+                memcpy(last_pair, b + ip + 12, 8);
+                last_opts = opts != NULL ? opts : Py_None;
             }
         }
         if (opts == NULL) opts = Py_None;

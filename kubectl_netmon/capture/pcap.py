@@ -44,7 +44,8 @@ class PcapReader(CaptureReader):
         append = out.append
         big = self._record.format.startswith(">")
         unpack = self._record.unpack_from
-        frac_ns, limit, refill = self._frac_ns, self._limit, self._chunks.refill
+        frac_ns, limit, chunks = self._frac_ns, self._limit, self._chunks
+        refill = chunks.refill
         buf, pos = self._head, HEADER_LEN
         self._head = b""
         size = len(buf)
@@ -72,7 +73,8 @@ class PcapReader(CaptureReader):
                               f"record header says {incl} bytes, snap length {limit}")
                 return
             need = RECORD_LEN + incl
-            yield  # the records so far go on before a read that may wait
+            if not chunks.holds(need):
+                yield  # the records so far go on before a read that may wait
             buf, pos = refill(buf, pos, need)
             size = len(buf)
             have = size - pos

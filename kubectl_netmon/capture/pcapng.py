@@ -80,7 +80,8 @@ class PcapngReader(CaptureReader):
 
     def _parse(self, out: list[Record]) -> Iterator[None]:
         append = out.append
-        refill = self._chunks.refill
+        chunks = self._chunks
+        refill = chunks.refill
         buf, pos = self._head, 0
         self._head = b""
         size = len(buf)
@@ -112,7 +113,8 @@ class PcapngReader(CaptureReader):
                 pos = end
             # any other block, one crossing the end of the buffer, or a bad one
             if size - pos < 28:
-                yield  # the records so far go on before a read that may wait
+                if not chunks.holds(28):
+                    yield  # the records so far go on before a read that may wait
                 buf, pos = refill(buf, pos, 28)
                 size = len(buf)
                 if size - pos < 12:

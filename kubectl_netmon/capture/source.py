@@ -71,6 +71,12 @@ class Chunks:
         self.error: str | None = None
         self._rest, self._rest_at = b"", 0  # a chunk not yet handed on from _rest_at
 
+    def holds(self, need: int) -> bool:
+        """Whether a chunk already read holds the next `need` bytes, so that a refill for them
+        will not wait: a reader hands its records on only before a refill that may wait, so a
+        block that crossed two chunks goes on with the next chunk's records, not alone."""
+        return len(self._rest) - self._rest_at >= need
+
     def refill(self, buf: bytes, pos: int, need: int) -> tuple[bytes, int]:
         """The input from buf[pos] on, as (buffer, start) with at least `need` bytes from start,
         or fewer at the end of input."""

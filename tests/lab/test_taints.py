@@ -1,7 +1,9 @@
 """Node taints in the lab as in a cluster: the kubelet rejects a pod bound to its node that does
 not tolerate a NoExecute taint (Failed, reason TaintToleration); the scheduler places a pod only
-on a node whose NoSchedule and NoExecute taints it tolerates, else it stays Pending. Taints are
-set with the real `kubectl taint`."""
+on a node whose NoSchedule and NoExecute taints it tolerates, else it stays Pending until a node
+change lets it in; the taint-eviction controller deletes the pods a NoExecute taint is not
+tolerated by, and those tolerating it for tolerationSeconds after that time. Taints are set with
+the real `kubectl taint`."""
 
 from __future__ import annotations
 
@@ -131,3 +133,34 @@ def test_the_scheduler_counts_the_nodes_of_each_taint_it_was_refused_by(lab, lab
     assert cond["message"].startswith(
         "0/2 nodes are available: 1 node(s) had untolerated taint {netmon-test/a: x}, "
         "1 node(s) had untolerated taint {netmon-test/b: y}. preemption: ")
+
+
+def test_a_pending_pod_is_scheduled_once_the_taint_that_kept_it_out_is_removed(lab, lab_ns,
+                                                                                kubectl_bin):
+    tainted = {"node-1", "node-2"}
+    for node in tainted:
+        _taint(lab, kubectl_bin, node, f"{TAINT}:NoSchedule")
+    try:
+        lab.request("POST", f"/api/v1/namespaces/{lab_ns}/pods", pod("web"))
+        lab.wait_for_pod(lab_ns, "web", lambda p: any(
+            c["type"] == "PodScheduled" and c["status"] == "False"
+            for c in p["status"].get("conditions", [])))
+        _taint(lab, kubectl_bin, "node-1", f"{TAINT}:NoSchedule-")
+        tainted.discard("node-1")
+        running = lab.wait_for_pod(lab_ns, "web", _failed_or_running)
+    finally:
+        for node in tainted:
+            _taint(lab, kubectl_bin, node, f"{TAINT}:NoSchedule-")
+    assert (running["spec"]["nodeName"], running["status"]["phase"]) == ("node-1", "Running")
+
+
+def test_a_pod_bound_to_a_tainted_node_is_evicted_after_its_toleration_seconds(
+        lab, lab_ns, no_execute_node):
+    limited = {"key": "netmon-test/dedicated", "operator": "Exists", "effect": "NoExecute",
+               "tolerationSeconds": 3}
+    lab.create_pod(lab_ns, pod("web", nodeName=no_execute_node, tolerations=[limited]))
+    assert not _being_deleted(lab, lab_ns, "web")
+    deadline = time.monotonic() + 30
+    while not _being_deleted(lab, lab_ns, "web"):
+        assert time.monotonic() < deadline, "the pod outlived its tolerationSeconds"
+        time.sleep(0.1)

@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from . import pki
+from . import pki, scheduler
 from .api import Api
 from .kubelet import Kubelet
 from .messages import Request
@@ -97,6 +97,7 @@ class LabCluster:
         for info in infos:
             self.store.create("nodes", node_object(info))
         self.kubelet = Kubelet(self.store, runtime, {i.name: i for i in infos})
+        self.requeue = scheduler.Requeue(self.store, lambda: self.kubelet.nodes)
         self.api = Api(
             self.store,
             Policy(state_dir / "policy.json"),
@@ -179,6 +180,7 @@ class LabCluster:
     def start(self) -> None:
         """Start the kubelet and the workload controller, and serve HTTPS."""
         self.kubelet.start()
+        self.requeue.start()
         self.api.apps.start()
         self.api.taint_eviction.start()
         self.http.serve_in_thread()
@@ -187,6 +189,7 @@ class LabCluster:
         """Stop serving, stop every pod, end watches."""
         self.http.shutdown()
         self.api.taint_eviction.stop()
+        self.requeue.stop()
         self.kubelet.stop()
         self.store.close()
         self.http.server_close()

@@ -1,10 +1,13 @@
 """The lab's scheduler: bind each unscheduled pod to the node running the fewest pods, among those
-whose NoSchedule and NoExecute taints it tolerates."""
+whose NoSchedule and NoExecute taints it tolerates. A pod no node took is tried again whenever a
+node changes (its taints, a new node), as the scheduler moves its unschedulable pods back to the
+active queue on node events."""
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from . import events
 from .podstatus import condition
@@ -73,3 +76,28 @@ def _unschedulable(store: Store, pod: dict, nodes: list[str]) -> None:
     if store.mutate("pods", meta["namespace"], meta["name"], pending):
         events.record(store, pod, "FailedScheduling", message, warning=True,
                       component="default-scheduler")
+
+
+class Requeue:
+    """Pods that no node took, scheduled again on every node event (added or changed)."""
+
+    def __init__(self, store: Store, nodes: Callable[[], Iterable[str]]) -> None:
+        self.store, self._nodes = store, nodes
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="scheduler-requeue", daemon=True)
+
+    def start(self) -> None:
+        self._since = int(self.store.resource_version)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping = True
+
+    def _run(self) -> None:
+        for event in self.store.watch("nodes", self._since, lambda: not self._stopping):
+            if event is None or event.type == "DELETED":
+                continue
+            for pod in self.store.list("pods")[0]:
+                if not pod["spec"].get("nodeName") and not pod["metadata"].get(
+                        "deletionTimestamp"):
+                    schedule(self.store, self._nodes(), pod)

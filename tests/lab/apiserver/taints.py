@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable, Iterable
 
 from . import events
@@ -40,42 +41,72 @@ def untolerated(store: Store, node: str, pod: dict, effects: Iterable[str]) -> d
 class TaintEviction:
     """The taint-eviction controller: when a node gets a NoExecute taint, its pods that do not
     tolerate it are deleted (gracefully, with a TaintManagerEviction event), and those that do
-    for tolerationSeconds are deleted once that time passed. Node changes only (a pod bound to
-    an already tainted node is the kubelet's to reject)."""
+    for tolerationSeconds are deleted once that time passed, also a pod bound to a node tainted
+    so already. One eviction timer per pod: a later check keeps it when it fires sooner
+    (upstream's processPodOnNode). A pod bound to a node with a NoExecute taint it does not
+    tolerate is the kubelet's to reject."""
 
     def __init__(self, store: Store, delete_pod: Callable[[dict], object]) -> None:
         self.store, self._delete_pod = store, delete_pod
         self._stopping = False
-        self._thread = threading.Thread(target=self._run, name="taint-eviction", daemon=True)
+        self._timers: dict[str, tuple[float, threading.Timer]] = {}  # pod uid -> (when, timer)
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._run, args=(resource, handle),
+                                          name=f"taint-eviction-{resource}", daemon=True)
+                         for resource, handle in (("nodes", self._node), ("pods", self._pod))]
 
     def start(self) -> None:
         self._since = int(self.store.resource_version)
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
 
     def stop(self) -> None:
         self._stopping = True
+        with self._lock:
+            timers, self._timers = self._timers, {}
+        for _, timer in timers.values():
+            timer.cancel()
 
-    def _run(self) -> None:
-        for event in self.store.watch("nodes", self._since, lambda: not self._stopping):
+    def _run(self, resource: str, handle: Callable[[dict], None]) -> None:
+        for event in self.store.watch(resource, self._since, lambda: not self._stopping):
             if event is not None and event.type != "DELETED":
-                self._check_pods(event.obj["metadata"]["name"])
+                handle(event.obj)
 
-    def _check_pods(self, node: str) -> None:
+    def _node(self, node: dict) -> None:
+        name = node["metadata"]["name"]
         for pod in self.store.list("pods")[0]:
-            if (pod["spec"].get("nodeName") != node or pod["metadata"].get("deletionTimestamp")
-                    or pod["status"].get("phase") in ("Succeeded", "Failed")):
-                continue
-            taint = untolerated(self.store, node, pod, NO_EXECUTE)
-            if taint is not None:
-                self._evict(pod)
-                continue
-            seconds = _toleration_seconds(self.store, node, pod)
-            if seconds is not None:
-                threading.Timer(seconds, self._check_again, (pod, node)).start()
+            if pod["spec"].get("nodeName") == name and _live(pod):
+                if untolerated(self.store, name, pod, NO_EXECUTE) is not None:
+                    self._evict(pod)
+                else:
+                    self._time(pod, name)
+
+    def _pod(self, pod: dict) -> None:
+        node = pod["spec"].get("nodeName")
+        if node and _live(pod) and untolerated(self.store, node, pod, NO_EXECUTE) is None:
+            self._time(pod, node)
+
+    def _time(self, pod: dict, node: str) -> None:
+        """Evict the pod once its tolerationSeconds of the node's NoExecute taints passed."""
+        seconds = _toleration_seconds(self.store, node, pod)
+        if seconds is None:
+            return
+        uid, when = pod["metadata"]["uid"], time.monotonic() + seconds
+        with self._lock:
+            if self._stopping or uid in self._timers and self._timers[uid][0] <= when:
+                return
+            if uid in self._timers:
+                self._timers[uid][1].cancel()
+            timer = threading.Timer(seconds, self._check_again, (pod, node))
+            timer.daemon = True
+            self._timers[uid] = (when, timer)
+        timer.start()
 
     def _check_again(self, pod: dict, node: str) -> None:
         """tolerationSeconds passed: evict if the pod and the taint are both still there."""
         meta = pod["metadata"]
+        with self._lock:
+            self._timers.pop(meta["uid"], None)
         current = self.store.find("pods", meta["namespace"], meta["name"])
         if current is not None and current["metadata"]["uid"] == meta["uid"] and \
                 _toleration_seconds(self.store, node, current) is not None:
@@ -88,6 +119,12 @@ class TaintEviction:
                       component="taint-eviction-controller")
         with contextlib.suppress(ApiError):  # gone meanwhile
             self._delete_pod(pod)
+
+
+def _live(pod: dict) -> bool:
+    """Not being deleted and not ended."""
+    return not pod["metadata"].get("deletionTimestamp") and pod["status"].get("phase") not in (
+        "Succeeded", "Failed")
 
 
 def _toleration_seconds(store: Store, node: str, pod: dict) -> float | None:

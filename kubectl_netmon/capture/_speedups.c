@@ -169,7 +169,7 @@ static unsigned long long as_u64(PyObject *o) {
 
 /* The record's fields, checked: 4 <= start <= end <= len(buf) (its original length precedes
  * its data). Returns 0, or -1 with an exception set. */
-static int unpack_record(PyObject *rec, unsigned long long *ts, Py_ssize_t *iface,
+int unpack_record(PyObject *rec, unsigned long long *ts, Py_ssize_t *iface,
                          const uint8_t **data, Py_ssize_t *start, Py_ssize_t *end,
                          Py_ssize_t *buflen) {
     if (!PyTuple_Check(rec) || PyTuple_GET_SIZE(rec) != 5) {
@@ -631,5 +631,14 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_speedups",
                                     "Compiled fast paths of the per-packet loops.", -1, methods};
 
 PyMODINIT_FUNC PyInit__speedups(void) {
-    return PyModule_Create(&module);
+    if (PyType_Ready(&DeduperType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL) return NULL;
+    Py_INCREF(&DeduperType);
+    if (PyModule_AddObject(m, "Deduper", (PyObject *)&DeduperType) < 0) {
+        Py_DECREF(&DeduperType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
 }

@@ -1,4 +1,5 @@
-/* What _speedups.c (records, packets) and _flowpath.c (the flow engine's common case) share. */
+/* What _speedups.c (records, packets), _flowpath.c (the flow engine's common case) and
+ * _dedupe.c (the merge's duplicate check) share. */
 #ifndef NETMON_SPEEDUPS_H
 #define NETMON_SPEEDUPS_H
 
@@ -18,6 +19,12 @@ extern Py_ssize_t slot_at[N_SLOTS];
 int slot_offsets(PyObject *type, const char *const *names, int n, Py_ssize_t *at);
 /* model.reverse_key: a packet key with addresses and ports swapped (a new reference). */
 PyObject *key_reversed(PyObject *key);
+
+/* A record tuple's fields, checked (its data within its buffer); 0, or -1 with an error. */
+int unpack_record(PyObject *rec, unsigned long long *ts, Py_ssize_t *iface,
+                  const uint8_t **data, Py_ssize_t *start, Py_ssize_t *end, Py_ssize_t *buflen);
+/* _dedupe.c: merge.Dedupe compiled */
+extern PyTypeObject DeduperType;
 
 PyObject *set_flow_types(PyObject *self, PyObject *args);
 PyObject *flow_packet(PyObject *self, PyObject *const *args, Py_ssize_t nargs);

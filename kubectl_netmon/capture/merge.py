@@ -21,6 +21,7 @@ indexing `interfaces`, so `capture.decode.packets` decodes the merged stream unc
 from __future__ import annotations
 
 import heapq
+import os
 import queue
 import struct
 import threading
@@ -30,8 +31,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from operator import itemgetter
 
+from kubectl_netmon.capture import speedups
 from kubectl_netmon.capture.chunkfile import ChunkFile
-from kubectl_netmon.capture.linktypes import DECODERS
+from kubectl_netmon.capture.linktypes import DECODERS, FIXED_HEADERS
 from kubectl_netmon.capture.reader import open_stream
 from kubectl_netmon.capture.source import Interface, Record
 from kubectl_netmon.errors import NetmonError
@@ -111,6 +113,33 @@ class Dedupe:
         order.append((ts, key))
         return False
 
+    def kept(self, records: list[Record], fixed: list, sources: list[int | None],
+             locate: Callable[[int, bytes, int, int], int]) -> tuple[list[Record], int]:
+        """The records that are no duplicates, and how many were: sources[iface] is the
+        record's source for the check (None: none made there); locate gives its IP offset (-1:
+        not IP). `fixed` (where FIXED_HEADERS finds the IP header) is for the compiled twin,
+        capture._speedups.Deduper, which keys packets with a hash of its own."""
+        out, duplicates = [], 0
+        for rec in records:
+            ts, iface, buf, start, end = rec
+            source = sources[iface] if iface < len(sources) else None
+            if source is not None:
+                ip = locate(iface, buf, start, end)
+                key = packet_key(buf, ip, end) if ip >= 0 else None
+                if key is not None and self.duplicate(key, ts, source):
+                    duplicates += 1
+                    continue
+            out.append(rec)
+        return out, duplicates
+
+
+def _deduper(window_ns: int):
+    """The duplicate check: compiled where it is built (keyed with a secret of this run), else
+    Dedupe."""
+    if speedups.fast is not None:
+        return speedups.fast.Deduper(window_ns, os.urandom(16))
+    return Dedupe(window_ns)
+
 
 @dataclass
 class StreamState:
@@ -165,14 +194,19 @@ class MergedStreams:
         self._duration = duration_s
         self._count = count
         self._reorder = reorder_ns
-        self._dedupe = Dedupe(dedupe_ns)
+        self._dedupe = _deduper(dedupe_ns)
         self._queue: queue.Queue = queue.Queue(QUEUE_BATCHES)
         self._stopping = threading.Event()
         self._finish_wanted = False
         self._ask_finish = ask_finish
         self._give_up: float | None = None  # when finishing: the end of the grace period
-        self._links: list[tuple[Callable[[bytes, int, int], int] | None, int]] = []
-        self._cooked = False  # a cooked interface may show a packet twice (see _keep)
+        # per interface: how to find its IP header, and its source for the duplicate check
+        # with several streams (None: not IP) and with one (only a cooked one checks)
+        self._links: list[Callable[[bytes, int, int], int] | None] = []
+        self._fixed: list[tuple[int, int] | None] = []
+        self._check_all: list[int | None] = []
+        self._check_cooked: list[int | None] = []
+        self._cooked = False  # a cooked interface may show a packet twice (see _kept)
         self._threads: list[threading.Thread] = []
         self._growing = growing
         self._expected = 0  # sources announced by expect() and not given up yet
@@ -304,15 +338,20 @@ class MergedStreams:
         """The batch without duplicates (only possible with several streams, or a cooked
         interface that sees a packet on several devices), up to the count; counted."""
         if len(self.streams) > 1 or self._cooked:
-            keep = self._keep
-            batch = [rec for rec in batch if keep(*rec)]
-        else:
-            self.stats.packets += len(batch)
+            checks = self._check_all if len(self.streams) > 1 else self._check_cooked
+            batch, duplicates = self._dedupe.kept(batch, self._fixed, checks, self._locate)
+            self.stats.duplicates += duplicates
+        self.stats.packets += len(batch)
         over = self.stats.packets - self._count if self._count else 0
         if over > 0:
             batch = batch[:len(batch) - over]
             self.stats.packets = self._count
         return batch
+
+    def _locate(self, iface: int, buf: bytes, start: int, end: int) -> int:
+        """Where the record's IP header starts (-1: none)."""
+        link = self._links[iface]
+        return link(buf, start, end) if link is not None else -1
 
     def _sync_interfaces(self, state: StreamState, ifaces: list[Interface]) -> None:
         """The stream's interfaces not passed on yet become the merged stream's."""
@@ -361,24 +400,13 @@ class MergedStreams:
         desc = "; ".join(d for d in (state.description, remote, iface.description) if d)
         self.interfaces.append(iface._replace(name=name, description=desc))
         gid = len(self.interfaces) - 1
-        self._links.append((DECODERS.get(iface.linktype),
-                            -1 if iface.linktype in _COOKED else gid))
-        self._cooked = self._cooked or iface.linktype in _COOKED
+        link, cooked = DECODERS.get(iface.linktype), iface.linktype in _COOKED
+        self._links.append(link)
+        self._fixed.append(FIXED_HEADERS.get(iface.linktype))
+        self._check_all.append(None if link is None else -1 if cooked else gid)
+        self._check_cooked.append(-1 if link is not None and cooked else None)
+        self._cooked = self._cooked or cooked
         return gid
-
-    def _keep(self, ts: int, iface: int, buf: bytes, start: int, end: int) -> bool:
-        """Count the record, unless it is a duplicate of one already delivered (from another
-        stream, or by a cooked interface)."""
-        link, source = self._links[iface]
-        if link is not None and (source < 0 or len(self.streams) > 1):
-            ip = link(buf, start, end)
-            if ip >= 0:
-                key = packet_key(buf, ip, end)
-                if key is not None and self._dedupe.duplicate(key, ts, source):
-                    self.stats.duplicates += 1
-                    return False
-        self.stats.packets += 1
-        return True
 
     # -- reader threads -------------------------------------------------------------------------
 

@@ -6,14 +6,17 @@ over in uneven chunks, as an exec stream delivers them.
 
 from __future__ import annotations
 
+import os
+import random
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from scapy.layers.inet import IP, TCP, UDP
-from scapy.layers.l2 import Ether
+from scapy.layers.l2 import Dot1Q, Ether
 
+from kubectl_netmon.capture import speedups
 from kubectl_netmon.capture.chunkfile import ChunkFile
 from kubectl_netmon.capture.decode import DecodeStats, packets
 from kubectl_netmon.capture.merge import Dedupe, MergedStreams, Source, packet_key
@@ -66,7 +69,7 @@ def test_streams_interleave_in_capture_time_order():
     assert [ts for ts, _, _ in recs] == [T0 + i * 10 * MS for i in range(20)]
 
 
-def test_a_packet_captured_at_both_ends_counts_once():
+def test_a_packet_captured_at_both_ends_counts_once(speedups_off):
     """Seen leaving one pod and entering another across a router: TTL and checksums differ."""
     sent = udp(1, ttl=64)
     received = IP(bytes(sent))
@@ -81,7 +84,7 @@ def test_a_packet_captured_at_both_ends_counts_once():
     assert len(recs) == 1 and m.stats.duplicates == 1
 
 
-def test_a_packet_repeated_on_one_interface_counts_twice():
+def test_a_packet_repeated_on_one_interface_counts_twice(speedups_off):
     """A retransmission with identical bytes is traffic, not a second sighting."""
     a = stream([(T0, eth(udp(1))), (T0 + MS, eth(udp(1)))])
 
@@ -90,7 +93,7 @@ def test_a_packet_repeated_on_one_interface_counts_twice():
     assert len(recs) == 2 and m.stats.duplicates == 0
 
 
-def test_the_same_bytes_after_the_window_count_again():
+def test_the_same_bytes_after_the_window_count_again(speedups_off):
     a = stream([(T0, eth(udp(1)))])
     b = stream([(T0 + 5_000 * MS, eth(udp(1)))])
 
@@ -99,10 +102,30 @@ def test_the_same_bytes_after_the_window_count_again():
     assert len(recs) == 2
 
 
-def test_packet_key_ignores_ttl_and_checksums_but_not_payload():
+@pytest.fixture(params=["python", "compiled"])
+def key_of(request) -> Callable[[bytes, int, int], int | None]:
+    """merge.packet_key, and the compiled Deduper's (with a secret of its own)."""
+    if request.param == "python":
+        return packet_key
+    if speedups.fast is None:
+        pytest.skip("the C extensions are not built here (no compiler when installed)")
+    return speedups.fast.Deduper(200 * MS, os.urandom(16)).packet_key
+
+
+@pytest.fixture(params=["python", "compiled"])
+def new_dedupe(request) -> Callable[[int], object]:
+    """Makes merge.Dedupe, or the compiled Deduper, for a window."""
+    if request.param == "python":
+        return Dedupe
+    if speedups.fast is None:
+        pytest.skip("the C extensions are not built here (no compiler when installed)")
+    return lambda window_ns: speedups.fast.Deduper(window_ns, os.urandom(16))
+
+
+def test_packet_key_ignores_ttl_and_checksums_but_not_payload(key_of):
     def key(pkt) -> int:
         raw = bytes(pkt)
-        return packet_key(raw, 0, len(raw))
+        return key_of(raw, 0, len(raw))
 
     routed = IP(bytes(udp(1)))
     routed.ttl = 1
@@ -113,22 +136,58 @@ def test_packet_key_ignores_ttl_and_checksums_but_not_payload():
     assert key(IP(dst="10.0.0.1") / TCP(dport=80)) != key(IP(dst="10.0.0.2") / TCP(dport=80))
 
 
-def test_link_padding_after_the_ip_length_is_not_part_of_the_packet():
+def test_link_padding_after_the_ip_length_is_not_part_of_the_packet(key_of):
     pkt = bytes(IP(src="10.0.0.1", dst="10.0.0.2") / TCP(flags="A"))  # 40 bytes
     padded = pkt + b"\0" * 6  # Ethernet's 60-byte minimum
 
-    assert packet_key(pkt, 0, len(pkt)) == packet_key(padded, 0, len(padded))
+    assert key_of(pkt, 0, len(pkt)) == key_of(padded, 0, len(padded))
 
 
-def test_dedupe_on_a_cooked_interface_takes_any_repeat_as_a_duplicate():
+def test_a_packet_that_is_not_ip_has_no_key(key_of):
+    arp = b"\x00\x01\x08\x00\x06\x04\x00\x01" + bytes(20)
+
+    assert key_of(arp, 0, len(arp)) is None
+    assert key_of(b"\x45" + bytes(10), 0, 11) is None  # shorter than an IPv4 header
+
+
+def test_compiled_keys_depend_on_the_runs_secret():
+    """Nobody can make a packet whose key equals another's without knowing the secret."""
+    if speedups.fast is None:
+        pytest.skip("the C extensions are not built here (no compiler when installed)")
+    raw = bytes(udp(1))
+    one, other = (speedups.fast.Deduper(MS, os.urandom(16)).packet_key(raw, 0, len(raw))
+                  for _ in range(2))
+
+    assert one != other
+
+
+@pytest.mark.parametrize(("window", "keys", "shift"), [
+    (50, 5_000, 44),  # every key in one probe run: expired keys leave from its middle
+    (10**9, 150_000, 0),  # nothing expires: the table grows to hold them all
+    (400, 4_000, 0),  # keys all over a table near full, expiring
+])
+def test_the_compiled_check_decides_as_the_python_one(window, keys, shift):
+    """Keys, times and sources at random, many repeats: the same answers."""
+    if speedups.fast is None:
+        pytest.skip("the C extensions are not built here (no compiler when installed)")
+    rng = random.Random(7)
+    python, compiled = Dedupe(window), speedups.fast.Deduper(window, bytes(16))
+    ts = 0
+    for _ in range(200_000):
+        ts += rng.randrange(3)
+        key, source = rng.randrange(keys) << shift, rng.randrange(-1, 3)
+        assert compiled.duplicate(key, ts, source) == python.duplicate(key, ts, source), ts
+
+
+def test_dedupe_on_a_cooked_interface_takes_any_repeat_as_a_duplicate(new_dedupe):
     """`-i any` on a node sees a packet on the veth and on the bridge under one interface id."""
-    d = Dedupe(200 * MS)
+    d = new_dedupe(200 * MS)
 
     assert not d.duplicate(7, T0, -1)
     assert d.duplicate(7, T0 + 1, -1)
 
 
-def test_one_node_capture_on_any_counts_a_packet_seen_on_two_devices_once():
+def test_one_node_capture_on_any_counts_a_packet_seen_on_two_devices_once(speedups_off):
     """A node capture (`-i any`, one stream read in the consumer's thread) sees a pod's packet
     on its veth and again on the bridge; counted once, and --count counts after that."""
     repeated = stream([(T0, sll_frame(udp(1))), (T0 + 1, sll_frame(udp(1))),
@@ -139,6 +198,19 @@ def test_one_node_capture_on_any_counts_a_packet_seen_on_two_devices_once():
 
     assert [buf[-1:] for _, _, buf in recs] == [b"1", b"2"]
     assert (m.stats.packets, m.stats.duplicates) == (2, 1)
+
+
+def test_a_vlan_tagged_copy_is_found_by_its_link_decoder_and_counts_once(speedups_off):
+    """A packet whose IP header is not where a plain link header puts it (802.1Q): the link
+    decoder finds it, and its copy from a node's cooked capture is a duplicate."""
+    tagged = bytes(Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / Dot1Q(vlan=7)
+                   / udp(1))
+    a = stream([(T0, tagged)])
+    b = stream([(T0 + MS, sll_frame(udp(1)))], LINKTYPE_SLL2)
+
+    m, recs = merged(a, b)
+
+    assert len(recs) == 1 and m.stats.duplicates == 1
 
 
 def test_a_dropped_stream_keeps_its_packets_and_says_why():

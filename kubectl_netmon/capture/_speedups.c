@@ -631,14 +631,17 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_speedups",
                                     "Compiled fast paths of the per-packet loops.", -1, methods};
 
 PyMODINIT_FUNC PyInit__speedups(void) {
-    if (PyType_Ready(&DeduperType) < 0) return NULL;
+    if (PyType_Ready(&DeduperType) < 0 || PyType_Ready(&RecordHeapType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;
-    Py_INCREF(&DeduperType);
-    if (PyModule_AddObject(m, "Deduper", (PyObject *)&DeduperType) < 0) {
-        Py_DECREF(&DeduperType);
-        Py_DECREF(m);
-        return NULL;
+    PyTypeObject *types[] = {&DeduperType, &RecordHeapType};
+    for (int i = 0; i < 2; i++) {
+        Py_INCREF(types[i]);
+        if (PyModule_AddObject(m, strrchr(types[i]->tp_name, '.') + 1, (PyObject *)types[i]) < 0) {
+            Py_DECREF(types[i]);
+            Py_DECREF(m);
+            return NULL;
+        }
     }
     return m;
 }

@@ -1,5 +1,5 @@
 /* What _speedups.c (records, packets), _flowpath.c (the flow engine's common case) and
- * _dedupe.c (the merge's duplicate check) share. */
+ * _merge.c (the merge's duplicate check and reorder heap) share. */
 #ifndef NETMON_SPEEDUPS_H
 #define NETMON_SPEEDUPS_H
 
@@ -23,8 +23,8 @@ PyObject *key_reversed(PyObject *key);
 /* A record tuple's fields, checked (its data within its buffer); 0, or -1 with an error. */
 int unpack_record(PyObject *rec, unsigned long long *ts, Py_ssize_t *iface,
                   const uint8_t **data, Py_ssize_t *start, Py_ssize_t *end, Py_ssize_t *buflen);
-/* _dedupe.c: merge.Dedupe compiled */
-extern PyTypeObject DeduperType;
+/* _merge.c: merge.Dedupe and merge.RecordHeap compiled */
+extern PyTypeObject DeduperType, RecordHeapType;
 
 PyObject *set_flow_types(PyObject *self, PyObject *args);
 PyObject *flow_packet(PyObject *self, PyObject *const *args, Py_ssize_t nargs);

@@ -476,23 +476,18 @@ class _Clock:
 
 
 class _Reorder:
-    """Records of several streams held in a heap until no stream can still send an older one:
-    every open stream has passed them, they trail the newest by the window, or they arrived a
-    window ago (a quiet stream holds nothing back for longer). At most MAX_HELD are held."""
+    """Records of several streams held until no stream can still send an older one: every open
+    stream has passed them, they trail the newest by the window, or they arrived a window ago
+    (a quiet stream holds nothing back for longer). At most MAX_HELD are held."""
 
     def __init__(self, window_ns: int) -> None:
         self._window_ns = window_ns
-        self._held: list[tuple] = []  # heap of (ts, seq, iface, buf, start, end)
+        self._held = record_heap()
         self._arrivals: deque[tuple[float, int]] = deque()  # (monotonic, stream's newest ts)
-        self._seq = 0
         self._floor = -1  # records at or below this capture time may go
 
     def push(self, batch: list[Record], now: float, newest: int) -> None:
-        push, held, seq = heapq.heappush, self._held, self._seq
-        for ts, iface, buf, start, end in batch:
-            seq += 1
-            push(held, (ts, seq, iface, buf, start, end))
-        self._seq = seq
+        self._held.push(batch)
         self._arrivals.append((now, newest))
 
     def ready(self, now: float, watermark: int) -> list[Record]:
@@ -502,14 +497,44 @@ class _Reorder:
         while arrivals and arrivals[0][0] <= aged:
             floor = max(floor, arrivals.popleft()[1])
         self._floor = floor
+        return self._held.pop_through(floor, MAX_HELD)
+
+    def drain(self) -> list[Record]:
+        """Everything still held, oldest first (the streams have ended)."""
+        return self._held.drain()
+
+
+def record_heap():
+    """Records by capture time, then arrival: compiled where it is built, else RecordHeap."""
+    return speedups.fast.RecordHeap() if speedups.fast is not None else RecordHeap()
+
+
+class RecordHeap:
+    """Held records, oldest (then first arrived) first (capture._speedups.RecordHeap's twin)."""
+
+    def __init__(self) -> None:
+        self._held: list[tuple] = []  # heap of (ts, seq, iface, buf, start, end)
+        self._seq = 0
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+    def push(self, batch: list[Record]) -> None:
+        push, held, seq = heapq.heappush, self._held, self._seq
+        for ts, iface, buf, start, end in batch:
+            seq += 1
+            push(held, (ts, seq, iface, buf, start, end))
+        self._seq = seq
+
+    def pop_through(self, floor: int, max_held: int) -> list[Record]:
+        """The records at or below `floor`, and the oldest beyond `max_held`, oldest first."""
         held, pop, out = self._held, heapq.heappop, []
-        while held and (held[0][0] <= floor or len(held) > MAX_HELD):
+        while held and (held[0][0] <= floor or len(held) > max_held):
             ts, _, iface, buf, start, end = pop(held)
             out.append((ts, iface, buf, start, end))
         return out
 
     def drain(self) -> list[Record]:
-        """Everything still held, oldest first (the streams have ended)."""
         out = [(ts, iface, buf, start, end) for ts, _, iface, buf, start, end in
                sorted(self._held)]
         self._held.clear()

@@ -19,7 +19,14 @@ from scapy.layers.l2 import Dot1Q, Ether
 from kubectl_netmon.capture import speedups
 from kubectl_netmon.capture.chunkfile import ChunkFile
 from kubectl_netmon.capture.decode import DecodeStats, packets
-from kubectl_netmon.capture.merge import Dedupe, MergedStreams, Source, packet_key
+from kubectl_netmon.capture.merge import (
+    Dedupe,
+    MergedStreams,
+    RecordHeap,
+    Source,
+    packet_key,
+    record_heap,
+)
 from kubectl_netmon.errors import ClusterError
 from tests.capture.captures_gen import (
     LINKTYPE_ETHERNET,
@@ -60,7 +67,7 @@ def merged(*streams: bytes, **kw) -> tuple[MergedStreams, list[tuple]]:
     return m, [(ts, iface, buf[start:end]) for ts, iface, buf, start, end in m.records()]
 
 
-def test_streams_interleave_in_capture_time_order():
+def test_streams_interleave_in_capture_time_order(speedups_off):
     a = stream([(T0 + i * 10 * MS, eth(udp(i))) for i in range(0, 20, 2)])
     b = stream([(T0 + i * 10 * MS, eth(udp(i))) for i in range(1, 20, 2)])
 
@@ -177,6 +184,36 @@ def test_the_compiled_check_decides_as_the_python_one(window, keys, shift):
         ts += rng.randrange(3)
         key, source = rng.randrange(keys) << shift, rng.randrange(-1, 3)
         assert compiled.duplicate(key, ts, source) == python.duplicate(key, ts, source), ts
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_compiled_reorder_heap_gives_what_the_python_one_gives(seed):
+    """Batches of records with times at random (ties among them), let go through floors and
+    size bounds at random: the same records in the same order (time, then arrival)."""
+    if speedups.fast is None:
+        pytest.skip("the C extensions are not built here (no compiler when installed)")
+    rng = random.Random(seed)
+    buf = bytes(64)
+    python, compiled = RecordHeap(), speedups.fast.RecordHeap()
+    for _ in range(300):
+        batch = [(rng.randrange(1_000), rng.randrange(3), buf, 4, rng.randrange(4, 64))
+                 for _ in range(rng.randrange(40))]
+        python.push(batch)
+        compiled.push(batch)
+        floor, bound = rng.randrange(-1, 1_000), rng.randrange(1, 200)
+        assert compiled.pop_through(floor, bound) == python.pop_through(floor, bound)
+        assert len(compiled) == len(python)
+    assert compiled.drain() == python.drain()
+
+
+def test_the_reorder_heap_takes_any_64_bit_capture_time(speedups_off):
+    """A damaged capture's time is any 64-bit number: held and let go as any other."""
+    heap = record_heap()
+    last = (2**64 - 1, 0, bytes(8), 4, 8)
+    heap.push([last, (5, 0, bytes(8), 4, 8)])
+
+    assert heap.pop_through(-1, 10) == []
+    assert heap.pop_through(2**64 - 1, 10) == [(5, 0, bytes(8), 4, 8), last]
 
 
 def test_dedupe_on_a_cooked_interface_takes_any_repeat_as_a_duplicate(new_dedupe):

@@ -1,4 +1,5 @@
-/* The merge's duplicate check compiled (capture/merge.py: Dedupe, packet_key, MergedStreams._kept).
+/* The merge's per-record work compiled (capture/merge.py): the duplicate check (Dedupe, packet_key,
+ * MergedStreams._kept) and the reorder heap (RecordHeap).
  *
  * A node capture on `any` sees a pod's packet on its veth and again on the bridge, and two pods'
  * captures both see the packets between them: each record is keyed by a hash of its IP packet
@@ -96,12 +97,12 @@ static int packet_key(const Secret *s, const uint8_t *b, Py_ssize_t ip, Py_ssize
 
 /* ---- the window of keys seen: an open-addressing table and the arrival order ---- */
 
-typedef struct { uint64_t key; long long ts; int source, used; } Slot;
-typedef struct { long long ts; uint64_t key; } Seen;
+typedef struct { uint64_t key; unsigned long long ts; int source, used; } Slot;
+typedef struct { unsigned long long ts; uint64_t key; } Seen;
 
 typedef struct {
     PyObject_HEAD
-    long long window;
+    unsigned long long window;
     Secret secret;
     Slot *slots;
     size_t cap, count;  /* cap: a power of two, at least twice count */
@@ -155,7 +156,7 @@ static int grow_table(Deduper *d) {
     return 0;
 }
 
-static int ring_push(Deduper *d, long long ts, uint64_t key) {
+static int ring_push(Deduper *d, unsigned long long ts, uint64_t key) {
     if (d->rlen == d->rcap) {
         size_t cap = d->rcap ? d->rcap * 2 : 1024;
         Seen *ring = PyMem_Malloc(cap * sizeof(Seen));
@@ -175,8 +176,8 @@ static int ring_push(Deduper *d, long long ts, uint64_t key) {
 }
 
 /* Dedupe.duplicate: 1 if already delivered, 0 if not (now remembered), -1 on an error */
-static int duplicate(Deduper *d, uint64_t key, long long ts, int source) {
-    long long horizon = ts - d->window;
+static int duplicate(Deduper *d, uint64_t key, unsigned long long ts, int source) {
+    unsigned long long horizon = ts > d->window ? ts - d->window : 0;
     while (d->rlen && d->ring[d->rhead].ts < horizon) {
         Seen old = d->ring[d->rhead];
         d->rhead = (d->rhead + 1) & (d->rcap - 1);
@@ -203,9 +204,9 @@ static int duplicate(Deduper *d, uint64_t key, long long ts, int source) {
 /* ---- the Python type ---- */
 
 static int Deduper_init(Deduper *self, PyObject *args, PyObject *kwds) {
-    long long window;
+    unsigned long long window;
     Py_buffer secret;
-    if (!PyArg_ParseTuple(args, "Ly*", &window, &secret)) return -1;
+    if (!PyArg_ParseTuple(args, "Ky*", &window, &secret)) return -1;
     if (secret.len != 16) {
         PyBuffer_Release(&secret);
         PyErr_SetString(PyExc_ValueError, "the secret is 16 bytes");
@@ -227,10 +228,9 @@ static void Deduper_dealloc(Deduper *self) {
 
 /* duplicate(key, ts, source) -> bool, as merge.Dedupe.duplicate */
 static PyObject *Deduper_duplicate(Deduper *self, PyObject *args) {
-    unsigned long long key;
-    long long ts;
+    unsigned long long key, ts;
     int source;
-    if (!PyArg_ParseTuple(args, "KLi", &key, &ts, &source)) return NULL;
+    if (!PyArg_ParseTuple(args, "KKi", &key, &ts, &source)) return NULL;
     int dup = duplicate(self, key, ts, source);
     if (dup < 0) return NULL;
     return PyBool_FromLong(dup);
@@ -293,7 +293,7 @@ static PyObject *Deduper_kept(Deduper *self, PyObject *args) {
             }
             uint64_t key;
             if (ip >= start && packet_key(&self->secret, b, ip, end, &key)) {
-                int dup = duplicate(self, key, (long long)ts, source);
+                int dup = duplicate(self, key, ts, source);
                 if (dup < 0) goto error;
                 if (dup) {
                     dups++;
@@ -328,4 +328,147 @@ PyTypeObject DeduperType = {
     .tp_init = (initproc)Deduper_init,
     .tp_dealloc = (destructor)Deduper_dealloc,
     .tp_methods = Deduper_methods,
+};
+
+
+/* ---- the reorder heap: records of several streams in (capture time, arrival) order ---- */
+
+typedef struct { unsigned long long ts, seq; PyObject *rec; } Held;
+
+typedef struct {
+    PyObject_HEAD
+    Held *items;
+    size_t n, cap;
+    unsigned long long seq;
+} RecordHeap;
+
+static inline int before(const Held *a, const Held *b) {
+    return a->ts < b->ts || (a->ts == b->ts && a->seq < b->seq);
+}
+
+static void sift_up(Held *h, size_t i) {
+    Held x = h[i];
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (!before(&x, &h[parent])) break;
+        h[i] = h[parent];
+        i = parent;
+    }
+    h[i] = x;
+}
+
+static void sift_down(Held *h, size_t n, size_t i) {
+    Held x = h[i];
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n) break;
+        if (c + 1 < n && before(&h[c + 1], &h[c])) c++;
+        if (!before(&h[c], &x)) break;
+        h[i] = h[c];
+        i = c;
+    }
+    h[i] = x;
+}
+
+/* push(records): hold each record */
+static PyObject *RecordHeap_push(RecordHeap *self, PyObject *records) {
+    if (!PyList_Check(records)) {
+        PyErr_SetString(PyExc_TypeError, "records must be a list");
+        return NULL;
+    }
+    Py_ssize_t k = PyList_GET_SIZE(records);
+    if (self->n + (size_t)k > self->cap) {
+        size_t cap = self->cap ? self->cap : 1024;
+        while (cap < self->n + (size_t)k) cap *= 2;
+        Held *items = PyMem_Realloc(self->items, cap * sizeof(Held));
+        if (items == NULL) return PyErr_NoMemory();
+        self->items = items;
+        self->cap = cap;
+    }
+    for (Py_ssize_t i = 0; i < k; i++) {
+        PyObject *rec = PyList_GET_ITEM(records, i);
+        unsigned long long ts;
+        Py_ssize_t iface, start, end, buflen;
+        const uint8_t *data;
+        if (unpack_record(rec, &ts, &iface, &data, &start, &end, &buflen) < 0) return NULL;
+        Py_INCREF(rec);
+        self->items[self->n] = (Held){ts, ++self->seq, rec};
+        sift_up(self->items, self->n++);
+    }
+    Py_RETURN_NONE;
+}
+
+/* the oldest record, out of the heap (its reference passes to the caller) */
+static PyObject *pop_oldest(RecordHeap *self) {
+    PyObject *rec = self->items[0].rec;
+    if (--self->n) {
+        self->items[0] = self->items[self->n];
+        sift_down(self->items, self->n, 0);
+    }
+    return rec;
+}
+
+/* pop_through(floor, max_held) -> list: the held records at or below floor, and the oldest
+ * beyond max_held, oldest first */
+static PyObject *RecordHeap_pop_through(RecordHeap *self, PyObject *args) {
+    PyObject *bound;
+    Py_ssize_t max_held;
+    if (!PyArg_ParseTuple(args, "O!n", &PyLong_Type, &bound, &max_held)) return NULL;
+    int overflow;
+    long long small = PyLong_AsLongLongAndOverflow(bound, &overflow);
+    int any = overflow > 0 || (!overflow && small >= 0);  /* a negative floor lets none go */
+    unsigned long long floor = overflow > 0 ? PyLong_AsUnsignedLongLong(bound)
+                               : any ? (unsigned long long)small : 0;
+    if (PyErr_Occurred()) return NULL;
+    PyObject *out = PyList_New(0);
+    if (out == NULL) return NULL;
+    while (self->n && ((any && self->items[0].ts <= floor) || self->n > (size_t)max_held)) {
+        PyObject *rec = pop_oldest(self);
+        int failed = PyList_Append(out, rec);
+        Py_DECREF(rec);
+        if (failed) {
+            Py_DECREF(out);
+            return NULL;
+        }
+    }
+    return out;
+}
+
+/* drain() -> list: everything held, oldest first */
+static PyObject *RecordHeap_drain(RecordHeap *self, PyObject *unused) {
+    PyObject *out = PyList_New((Py_ssize_t)self->n);
+    if (out == NULL) return NULL;
+    for (Py_ssize_t i = 0; self->n; i++) PyList_SET_ITEM(out, i, pop_oldest(self));
+    return out;
+}
+
+static Py_ssize_t RecordHeap_len(RecordHeap *self) {
+    return (Py_ssize_t)self->n;
+}
+
+static void RecordHeap_dealloc(RecordHeap *self) {
+    for (size_t i = 0; i < self->n; i++) Py_DECREF(self->items[i].rec);
+    PyMem_Free(self->items);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMethodDef RecordHeap_methods[] = {
+    {"push", (PyCFunction)RecordHeap_push, METH_O, "Hold these records."},
+    {"pop_through", (PyCFunction)RecordHeap_pop_through, METH_VARARGS,
+     "The held records at or below floor, and the oldest beyond max_held, oldest first."},
+    {"drain", (PyCFunction)RecordHeap_drain, METH_NOARGS, "Everything held, oldest first."},
+    {NULL, NULL, 0, NULL}};
+
+static PySequenceMethods RecordHeap_sequence = {.sq_length = (lenfunc)RecordHeap_len};
+
+PyTypeObject RecordHeapType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "kubectl_netmon.capture._speedups.RecordHeap",
+    .tp_doc = "RecordHeap(): merge.RecordHeap compiled (records by capture time, then arrival).",
+    .tp_basicsize = sizeof(RecordHeap),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = PyType_GenericNew,
+    .tp_dealloc = (destructor)RecordHeap_dealloc,
+    .tp_methods = RecordHeap_methods,
+    .tp_as_sequence = &RecordHeap_sequence,
 };

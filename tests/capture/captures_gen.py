@@ -219,3 +219,18 @@ def synthetic_pcap(path: Path, count: int, flows: int = 1000, payload: int = 64,
                              len(template)))
             f.write(template)
     return path
+
+
+def as_dumpcap_writes(pcap: Path, out: Path) -> Path:
+    """The pcap as pcapng the way dumpcap writes it: one interface with nanosecond timestamps,
+    packet blocks without options (benchmarks stream it as a remote dumpcap would)."""
+    from kubectl_netmon.capture.pcapng_write import PcapngWriter
+    from kubectl_netmon.capture.reader import open_capture
+
+    with open_capture(str(pcap)) as reader, open(out, "wb") as f:
+        writer = PcapngWriter(f)
+        writer.add_interface(reader.interfaces[0].linktype, "eth0",
+                             byteorder=reader.interfaces[0].byteorder)
+        for batch in reader.batches():
+            writer.write_batch(batch)
+    return out

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from scapy.layers.inet import IP, TCP, UDP
@@ -414,3 +418,16 @@ def test_a_merge_that_cannot_grow_refuses_a_new_stream():
 
     with pytest.raises(ValueError):
         m.add_source(Source("b", chunked(stream([]))))
+
+
+def test_the_merge_benchmark_keeps_every_packet_once_on_both_sides():
+    """scripts/bench-merge (its speed verdict aside): netmon's merge and the peer's each keep
+    the transfer's packets once, or the script stops with what went wrong."""
+    if shutil.which("mergecap") is None or shutil.which("editcap") is None:
+        pytest.skip("mergecap and editcap (Wireshark's tools) are not installed")
+    script = Path(__file__).parents[2] / "scripts" / "bench-merge"
+    done = subprocess.run([sys.executable, str(script), "--count", "3000", "--runs", "1"],
+                          capture_output=True, text=True, timeout=120)
+
+    assert "bench-merge:" not in done.stderr, done.stderr
+    assert "netmon merge (MergedStreams)" in done.stdout

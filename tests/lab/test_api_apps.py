@@ -83,6 +83,27 @@ def test_daemonset_runs_one_pod_per_node(lab, lab_ns):
     assert all(p["metadata"]["ownerReferences"][0]["uid"] == ds["metadata"]["uid"] for p in pods)
 
 
+def test_a_daemonset_runs_only_on_the_nodes_its_node_selector_matches(lab, lab_ns):
+    manifest = workload("DaemonSet", "agent", None)
+    manifest["spec"]["template"]["spec"]["nodeSelector"] = {"kubernetes.io/hostname": "node-2"}
+    lab.request("POST", _path(lab_ns, "daemonsets"), manifest)
+
+    (pod,) = _pods(lab, lab_ns, 1)
+    time.sleep(1)  # no second pod comes
+    _, ds = lab.request("GET", _path(lab_ns, "daemonsets", "agent"))
+    assert pod["spec"]["nodeName"] == "node-2" and len(_pods(lab, lab_ns, 1)) == 1
+    assert ds["status"]["desiredNumberScheduled"] == 1
+
+
+def test_a_daemon_pod_tolerates_cordoned_and_pressured_nodes(lab, lab_ns):
+    lab.request("POST", _path(lab_ns, "daemonsets"), workload("DaemonSet", "agent", None))
+
+    tolerated = {(t["key"], t["effect"]) for t in _pods(lab, lab_ns, 2)[0]["spec"]["tolerations"]}
+    assert {("node.kubernetes.io/unschedulable", "NoSchedule"),
+            ("node.kubernetes.io/not-ready", "NoExecute"),
+            ("node.kubernetes.io/memory-pressure", "NoSchedule")} <= tolerated
+
+
 def test_deleting_a_deployment_deletes_its_pods(lab, lab_ns):
     lab.request("POST", _path(lab_ns, "deployments"), workload("Deployment", "gone", 2))
     _pods(lab, lab_ns, 2)

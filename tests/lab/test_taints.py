@@ -164,3 +164,32 @@ def test_a_pod_bound_to_a_tainted_node_is_evicted_after_its_toleration_seconds(
     while not _being_deleted(lab, lab_ns, "web"):
         assert time.monotonic() < deadline, "the pod outlived its tolerationSeconds"
         time.sleep(0.1)
+
+
+def test_a_daemonset_leaves_out_a_node_whose_taint_it_does_not_tolerate_until_it_goes(
+        lab, lab_ns, kubectl_bin):
+    _taint(lab, kubectl_bin, "node-1", f"{TAINT}:NoSchedule")
+    try:
+        lab.request("POST", f"/apis/apps/v1/namespaces/{lab_ns}/daemonsets",
+                    fixtures.workload("DaemonSet", "agent", None))
+        assert _daemon_nodes(lab, lab_ns, want=1) == ["node-2"]
+    finally:
+        _taint(lab, kubectl_bin, "node-1", f"{TAINT}:NoSchedule-")
+    assert _daemon_nodes(lab, lab_ns, want=2) == ["node-1", "node-2"]
+
+
+def _daemon_nodes(lab: Lab, ns: str, want: int) -> list[str]:
+    """The nodes of the namespace's running pods, once there are `want` (and a second on)."""
+    deadline = time.monotonic() + 30
+    while True:
+        _, body = lab.request("GET", f"/api/v1/namespaces/{ns}/pods")
+        running = sorted(p["spec"]["nodeName"] for p in body["items"]
+                         if p["status"].get("phase") == "Running"
+                         and not p["metadata"].get("deletionTimestamp"))
+        if len(running) == want:
+            time.sleep(1)  # no more come
+            _, body = lab.request("GET", f"/api/v1/namespaces/{ns}/pods")
+            assert len(body["items"]) == want, [p["metadata"]["name"] for p in body["items"]]
+            return running
+        assert time.monotonic() < deadline, running
+        time.sleep(0.2)

@@ -48,10 +48,21 @@ class Controller:
         self._lock = threading.Lock()
 
     def start(self) -> None:
-        """Watch pods from now on, until the store closes."""
+        """Watch pods and nodes from now on, until the store closes."""
         since = int(self.store.resource_version)
-        watcher = threading.Thread(target=self._watch_pods, args=(since,), daemon=True)
-        watcher.start()
+        for watch in (self._watch_pods, self._watch_nodes):
+            threading.Thread(target=watch, args=(since,), daemon=True).start()
+
+    def _watch_nodes(self, since: int) -> None:
+        """A node added or changed (labels, taints): every DaemonSet is synced again."""
+        for event in self.store.watch("nodes", since, lambda: True):
+            if event is None or event.type == "DELETED":
+                continue
+            for ds in self.store.list("daemonsets")[0]:
+                try:
+                    self.reconcile("daemonsets", ds)
+                except Exception as e:  # logged, as a real controller does
+                    print(f"workloads: daemonset {ds['metadata']['name']}: {e!r}", flush=True)
 
     def _watch_pods(self, since: int) -> None:
         for event in self.store.watch("pods", since, lambda: True):

@@ -57,8 +57,8 @@ def test_a_whole_node_is_captured_on_any_interface(lab, lab_ns, api):
 
 
 def test_a_node_tainted_no_execute_is_captured_all_the_same(lab, lab_ns, api, kubectl_bin):
-    """The kubelet rejects pods that do not tolerate a NoExecute taint (tests/lab/test_taints.py):
-    the capture pod tolerates every taint."""
+    """The kubelet rejects pods that do not tolerate a NoExecute taint
+    (tests/lab/test_scheduling.py): the capture pod tolerates every taint."""
     lab.create_pod(lab_ns, talker("talk", nodeName="node-2"))
     taint = ("taint", "nodes", "node-2", "netmon-test/dedicated=infra:NoExecute")
     assert lab.kubectl(kubectl_bin, *taint).returncode == 0
@@ -74,7 +74,7 @@ def test_a_node_tainted_no_execute_is_captured_all_the_same(lab, lab_ns, api, ku
 def test_a_no_execute_taint_added_mid_capture_does_not_evict_the_capture_pod(
         lab, lab_ns, api, kubectl_bin):
     """The taint-eviction controller deletes what does not tolerate it (tests/lab/
-    test_taints.py); the capture pod tolerates every taint and goes on."""
+    test_scheduling.py); the capture pod tolerates every taint and goes on."""
     lab.create_pod(lab_ns, talker("talk", nodeName="node-2", tolerations=[
         {"operator": "Exists"}]))
     taint = ("taint", "nodes", "node-2", "netmon-test/drain=now:NoExecute")

@@ -1,7 +1,7 @@
 """The lab's scheduler: bind each unscheduled pod to the node running the fewest pods, among those
-whose NoSchedule and NoExecute taints it tolerates. A pod no node took is tried again whenever a
-node changes (its taints, a new node), as the scheduler moves its unschedulable pods back to the
-active queue on node events."""
+whose NoSchedule and NoExecute taints it tolerates and whose labels match its nodeSelector. A
+pod no node took is tried again whenever a node changes (its taints or labels, a new node), as
+the scheduler moves its unschedulable pods back to the active queue on node events."""
 
 from __future__ import annotations
 
@@ -17,11 +17,12 @@ from .taints import SCHEDULING, untolerated
 
 def schedule(store: Store, nodes: Iterable[str], pod: dict) -> None:
     """Set spec.nodeName (the binding) and PodScheduled, unless someone bound it first; on a
-    node whose NoSchedule and NoExecute taints the pod tolerates, else it stays Pending."""
+    node that takes the pod (_refusal), else it stays Pending."""
     nodes = sorted(nodes)
-    fit = [n for n in nodes if untolerated(store, n, pod, SCHEDULING) is None]
+    refusals = {node: _refusal(store, node, pod) for node in nodes}
+    fit = [n for n in nodes if refusals[n] is None]
     if not fit:
-        _unschedulable(store, pod, nodes)
+        _unschedulable(store, pod, nodes, refusals)
         return
     items, _ = store.list("pods")
     load = dict.fromkeys(fit, 0)
@@ -49,12 +50,24 @@ def schedule(store: Store, nodes: Iterable[str], pod: dict) -> None:
         )
 
 
-def _unschedulable(store: Store, pod: dict, nodes: list[str]) -> None:
-    """PodScheduled False as the scheduler reports a pod no node takes (taints, here): each
-    reason with its count of nodes, sorted, as the framework's FitError says it."""
-    reasons = Counter(
-        f"node(s) had untolerated taint {{{t['key']}: {t.get('value', '')}}}"
-        for t in (untolerated(store, node, pod, SCHEDULING) for node in nodes) if t)
+def _refusal(store: Store, node: str, pod: dict) -> str | None:
+    """Why the node does not take the pod, as the first filter that fails says it (the
+    framework runs TaintToleration before NodeAffinity); None if it does."""
+    taint = untolerated(store, node, pod, SCHEDULING)
+    if taint is not None:
+        return f"node(s) had untolerated taint {{{taint['key']}: {taint.get('value', '')}}}"
+    labels = ((store.find("nodes", "", node) or {}).get("metadata") or {}).get("labels") or {}
+    selector = pod["spec"].get("nodeSelector") or {}
+    if any(labels.get(k) != v for k, v in selector.items()):
+        return "node(s) didn't match Pod's node affinity/selector"
+    return None
+
+
+def _unschedulable(store: Store, pod: dict, nodes: list[str],
+                   refusals: dict[str, str | None]) -> None:
+    """PodScheduled False as the scheduler reports a pod no node takes: each reason with its
+    count of nodes, sorted, as the framework's FitError says it."""
+    reasons = Counter(r for r in refusals.values() if r)
     why = "".join(f"{count} {reason}, " for reason, count in sorted(reasons.items()))
     n = len(nodes)
     message = (f"0/{n} nodes are available: {why[:-2] + '. ' if why else ''}preemption: "

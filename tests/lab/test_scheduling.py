@@ -1,9 +1,10 @@
-"""Node taints in the lab as in a cluster: the kubelet rejects a pod bound to its node that does
-not tolerate a NoExecute taint (Failed, reason TaintToleration); the scheduler places a pod only
-on a node whose NoSchedule and NoExecute taints it tolerates, else it stays Pending until a node
-change lets it in; the taint-eviction controller deletes the pods a NoExecute taint is not
-tolerated by, and those tolerating it for tolerationSeconds after that time. Taints are set with
-the real `kubectl taint`."""
+"""Where pods run in the lab, as in a cluster: the scheduler places a pod only on a node whose
+NoSchedule and NoExecute taints it tolerates and whose labels match its nodeSelector, else it
+stays Pending until a node change lets it in; the kubelet rejects a pod bound to its node that
+does not tolerate a NoExecute taint (Failed, reason TaintToleration); the taint-eviction
+controller deletes the pods a NoExecute taint is not tolerated by, and those tolerating it for
+tolerationSeconds after that time; DaemonSets leave out nodes they may not run on. Taints and
+labels are set with the real `kubectl taint` and `kubectl label`."""
 
 from __future__ import annotations
 
@@ -193,3 +194,29 @@ def _daemon_nodes(lab: Lab, ns: str, want: int) -> list[str]:
             return running
         assert time.monotonic() < deadline, running
         time.sleep(0.2)
+
+
+def test_the_scheduler_places_pods_only_where_their_node_selector_matches(lab, lab_ns):
+    """Two of them: spreading by load alone would put one on each node."""
+    for name in ("web-a", "web-b"):
+        lab.create_pod(lab_ns, pod(name, nodeSelector={"kubernetes.io/hostname": "node-2"}))
+    _, placed = lab.request("GET", f"/api/v1/namespaces/{lab_ns}/pods")
+
+    assert [p["spec"]["nodeName"] for p in placed["items"]] == ["node-2", "node-2"]
+
+
+def test_a_pod_no_node_label_matches_waits_until_a_node_is_labelled(lab, lab_ns, kubectl_bin):
+    lab.request("POST", f"/api/v1/namespaces/{lab_ns}/pods",
+                pod("web", nodeSelector={"netmon-test/pool": "capture"}))
+    pending = lab.wait_for_pod(lab_ns, "web", lambda p: any(
+        c["type"] == "PodScheduled" for c in p["status"].get("conditions", [])))
+    [cond] = [c for c in pending["status"]["conditions"] if c["type"] == "PodScheduled"]
+    assert cond["message"].startswith(
+        "0/2 nodes are available: 2 node(s) didn't match Pod's node affinity/selector. ")
+    done = lab.kubectl(kubectl_bin, "label", "nodes", "node-1", "netmon-test/pool=capture")
+    assert done.returncode == 0, done.stderr
+    try:
+        running = lab.wait_for_pod(lab_ns, "web", _failed_or_running)
+    finally:
+        lab.kubectl(kubectl_bin, "label", "nodes", "node-1", "netmon-test/pool-")
+    assert (running["spec"]["nodeName"], running["status"]["phase"]) == ("node-1", "Running")

@@ -190,7 +190,9 @@ def _daemon_nodes(lab: Lab, ns: str, want: int) -> list[str]:
         if len(running) == want:
             time.sleep(1)  # no more come
             _, body = lab.request("GET", f"/api/v1/namespaces/{ns}/pods")
-            assert len(body["items"]) == want, [p["metadata"]["name"] for p in body["items"]]
+            live = [p["metadata"]["name"] for p in body["items"]
+                    if not p["metadata"].get("deletionTimestamp")]
+            assert len(live) == want, live
             return running
         assert time.monotonic() < deadline, running
         time.sleep(0.2)
@@ -220,3 +222,27 @@ def test_a_pod_no_node_label_matches_waits_until_a_node_is_labelled(lab, lab_ns,
     finally:
         lab.kubectl(kubectl_bin, "label", "nodes", "node-1", "netmon-test/pool-")
     assert (running["spec"]["nodeName"], running["status"]["phase"]) == ("node-1", "Running")
+
+
+def test_a_daemon_pod_stays_when_its_node_gets_a_no_schedule_taint(lab, lab_ns, kubectl_bin):
+    lab.request("POST", f"/apis/apps/v1/namespaces/{lab_ns}/daemonsets",
+                fixtures.workload("DaemonSet", "agent", None))
+    assert _daemon_nodes(lab, lab_ns, want=2) == ["node-1", "node-2"]
+    _taint(lab, kubectl_bin, "node-1", f"{TAINT}:NoSchedule")
+    try:
+        assert _daemon_nodes(lab, lab_ns, want=2) == ["node-1", "node-2"]
+    finally:
+        _taint(lab, kubectl_bin, "node-1", f"{TAINT}:NoSchedule-")
+
+
+def test_a_no_execute_taint_takes_the_daemon_pod_off_its_node_for_good(lab, lab_ns,
+                                                                      kubectl_bin):
+    lab.request("POST", f"/apis/apps/v1/namespaces/{lab_ns}/daemonsets",
+                fixtures.workload("DaemonSet", "agent", None))
+    assert _daemon_nodes(lab, lab_ns, want=2) == ["node-1", "node-2"]
+    _taint(lab, kubectl_bin, "node-2", f"{TAINT}:NoExecute")
+    try:
+        time.sleep(2)  # evicted, and no new pod there meanwhile
+        assert _daemon_nodes(lab, lab_ns, want=1) == ["node-1"]
+    finally:
+        _taint(lab, kubectl_bin, "node-2", f"{TAINT}:NoExecute-")

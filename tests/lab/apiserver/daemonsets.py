@@ -108,15 +108,10 @@ def _by_node(ctl: Controller, ds: dict) -> dict[str, list[dict]]:
 
 def _manage(ctl: Controller, ds: dict, nodes: list[str], staying: set[str],
             revision: _Revision) -> None:
-    """podsShouldBeOnNode (no surge): create where a node has no pod at all, not even a
-    terminating one; delete ended pods and all but the oldest running one, and every pod on a
-    node where it may not go on running."""
+    """podsShouldBeOnNode (no surge): create where a node that should run the pod has none at
+    all, not even a terminating one; where one may go on running, delete ended pods and all but
+    the oldest running one; elsewhere, every pod."""
     groups = _by_node(ctl, ds)
-    for node, pods in groups.items():
-        if node not in staying:
-            for pod in pods:
-                if not is_terminating(pod):
-                    ctl.delete(pod)
     tolerations = daemon_tolerations(ds["spec"]["template"].get("spec") or {})
     for node in nodes:
         if node not in groups:
@@ -124,12 +119,14 @@ def _manage(ctl: Controller, ds: dict, nodes: list[str], staying: set[str],
             name = f"{ds['metadata']['name']}-{random_suffix()}"
             ctl.create_pod(ds, name, ds["spec"]["template"], labels,
                            {"nodeName": node, "tolerations": tolerations})
-            continue
-        for pod in groups[node]:
-            if has_ended(pod) and not is_terminating(pod):
+    for node, pods in groups.items():
+        if node not in staying:
+            doomed = pods
+        else:
+            doomed = [p for p in pods if has_ended(p)] + [p for p in pods if is_active(p)][1:]
+        for pod in doomed:
+            if not is_terminating(pod):
                 ctl.delete(pod)
-        for pod in [p for p in groups[node] if is_active(p)][1:]:
-            ctl.delete(pod)
 
 
 def _roll(ctl: Controller, ds: dict, nodes: list[str], revision: _Revision) -> None:

@@ -201,7 +201,9 @@ def test_an_on_delete_statefulset_takes_the_new_template_only_for_a_deleted_pod(
 
     _kubectl(lab, kubectl_bin, lab_ns, "rollout", "restart", "sts/db")
     kept = _pods(lab, lab_ns)  # the controller synced the update before kubectl got its answer
-    _kubectl(lab, kubectl_bin, lab_ns, "delete", "pod", "db-1")
+    # not kubectl's own wait: it lists by name after its first look, and a db-1 recreated
+    # in between (same name, new uid) leaves it waiting for a deletion that already happened
+    _kubectl(lab, kubectl_bin, lab_ns, "delete", "pod", "db-1", "--wait=false")
     new = lab.wait_for_pod(lab_ns, "db-1", lambda p: p["metadata"]["uid"] != old_uids["db-1"])
 
     status = _sts(lab, lab_ns, "db")["status"]

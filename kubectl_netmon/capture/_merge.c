@@ -55,7 +55,6 @@ static uint64_t hash_bytes(const Secret *s, uint64_t h, const uint8_t *p, Py_ssi
     return h;
 }
 
-static inline uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 
 /* merge.packet_key's fields over the IP packet at b[ip:end]; 0 if it is not IP */
 static int packet_key(const Secret *s, const uint8_t *b, Py_ssize_t ip, Py_ssize_t end,

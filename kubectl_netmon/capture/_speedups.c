@@ -16,18 +16,6 @@ static const char *const slot_names[N_SLOTS] = {
 PyTypeObject *packet_type = NULL;
 Py_ssize_t slot_at[N_SLOTS];
 
-static inline uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-static inline uint32_t be32(const uint8_t *p) {
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-static inline uint32_t le32(const uint8_t *p) {
-    return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
-}
-static inline uint32_t rd32(const uint8_t *p, int big) { return big ? be32(p) : le32(p); }
-static inline void put32(uint8_t *p, uint32_t v) {
-    p[0] = v & 0xFF; p[1] = v >> 8 & 0xFF; p[2] = v >> 16 & 0xFF; p[3] = v >> 24;
-}
-
 /* A record tuple (ts, iface, buf, start, end), with references of its own to iface and buf.
  * Untracked by the cycle collector: it holds ints and bytes only, so it can be in no cycle,
  * and a tracked one per packet made gen-0 collections run every few hundred packets. */
@@ -193,94 +181,6 @@ int unpack_record(PyObject *rec, unsigned long long *ts, Py_ssize_t *iface,
         return -1;
     }
     return 0;
-}
-
-/* epb_blocks(records, options, ifaces) -> bytes
- * PcapngWriter.write_batch's blocks: per record an EPB (little-endian) with options[i] after
- * its padded data. ifaces[i] = PcapngWriter._ifaces[i]: (ts divisor, -, byte order "<"|">"). */
-static PyObject *epb_blocks(PyObject *self, PyObject *args) {
-    PyObject *records, *options, *ifaces;
-    if (!PyArg_ParseTuple(args, "O!OO!", &PyList_Type, &records, &options, &PyList_Type,
-                          &ifaces))
-        return NULL;
-    Py_ssize_t n = PyList_GET_SIZE(records), nif = PyList_GET_SIZE(ifaces), total = 0;
-    if (options != Py_None && (!PyList_Check(options) || PyList_GET_SIZE(options) != n)) {
-        PyErr_SetString(PyExc_ValueError, "one options entry per record");
-        return NULL;
-    }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        unsigned long long ts;
-        Py_ssize_t iface, start, end, buflen;
-        const uint8_t *data;
-        if (unpack_record(PyList_GET_ITEM(records, i), &ts, &iface, &data, &start, &end,
-                          &buflen) < 0)
-            return NULL;
-        if (iface < 0 || iface >= nif) {
-            PyErr_Format(PyExc_ValueError, "interface %zd was not added", iface);
-            return NULL;
-        }
-        PyObject *fi = PyList_GET_ITEM(ifaces, iface);
-        if (!PyTuple_Check(fi) || PyTuple_GET_SIZE(fi) != 3
-            || !PyLong_CheckExact(PyTuple_GET_ITEM(fi, 0))
-            || !PyUnicode_CheckExact(PyTuple_GET_ITEM(fi, 2))) {
-            PyErr_SetString(PyExc_TypeError, "ifaces entries are (ts divisor, -, byte order)");
-            return NULL;
-        }
-        Py_ssize_t cap = end - start, opts = 0;
-        if (options != Py_None) {
-            PyObject *o = PyList_GET_ITEM(options, i);
-            if (!PyBytes_Check(o)) {
-                PyErr_SetString(PyExc_TypeError, "packet options must be bytes");
-                return NULL;
-            }
-            opts = PyBytes_GET_SIZE(o);
-        }
-        total += 32 + cap + (-cap & 3) + opts;
-    }
-    PyObject *result = PyBytes_FromStringAndSize(NULL, total);
-    if (result == NULL) return NULL;
-    uint8_t *w = (uint8_t *)PyBytes_AS_STRING(result);
-    Py_ssize_t last_iface = -1;  /* the interface whose divisor and byte order are at hand */
-    unsigned long long div = 1;
-    int big = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        unsigned long long ts;
-        Py_ssize_t iface, start, end, buflen;
-        const uint8_t *data;
-        unpack_record(PyList_GET_ITEM(records, i), &ts, &iface, &data, &start, &end, &buflen);
-        if (iface != last_iface) {
-            PyObject *fi = PyList_GET_ITEM(ifaces, iface);
-            div = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(fi, 0));
-            big = PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(fi, 2), ">") == 0;
-            last_iface = iface;
-        }
-        if (div > 1) ts /= div;
-        Py_ssize_t cap = end - start, pad = -cap & 3, opts = 0;
-        const char *o = NULL;
-        if (options != Py_None) {
-            PyObject *ob = PyList_GET_ITEM(options, i);
-            o = PyBytes_AS_STRING(ob);
-            opts = PyBytes_GET_SIZE(ob);
-        }
-        uint32_t length = (uint32_t)(32 + cap + pad + opts);
-        uint32_t wire = rd32(data + start - 4, big);
-        put32(w, EPB); put32(w + 4, length); put32(w + 8, (uint32_t)iface);
-        put32(w + 12, (uint32_t)(ts >> 32)); put32(w + 16, (uint32_t)ts);
-        put32(w + 20, (uint32_t)cap); put32(w + 24, wire > (uint32_t)cap ? wire : (uint32_t)cap);
-        memcpy(w + 28, data + start, cap);
-        w += 28 + cap;
-        memset(w, 0, pad);
-        w += pad;
-        if (opts) memcpy(w, o, opts);
-        w += opts;
-        put32(w, length);
-        w += 4;
-    }
-    if (PyErr_Occurred()) {
-        Py_DECREF(result);
-        return NULL;
-    }
-    return result;
 }
 
 /* packet_comments(records, fixed, comments, until, ttl) -> (found, until)
@@ -617,7 +517,7 @@ static PyMethodDef methods[] = {
     {"reverse_key", reverse_key, METH_O, "A packet key with addresses and ports swapped."},
     {"epbs", epbs, METH_VARARGS, "The valid EPBs of a buffer as records."},
     {"pcap_records", pcap_records, METH_VARARGS, "The complete pcap records of a buffer."},
-    {"epb_blocks", epb_blocks, METH_VARARGS, "EPBs of records with their options, as bytes."},
+    {"epb_gather", epb_gather, METH_VARARGS, "EPBs of records with their options, gathered."},
     {"packet_comments", packet_comments, METH_VARARGS, "Cached comment options per record."},
     {"set_packet_type", set_packet_type, METH_O, "The Packet slot class packets() fills."},
     {"packets", packets, METH_VARARGS, "Packets by the decoder's fast paths, None elsewhere."},
@@ -631,11 +531,12 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_speedups",
                                     "Compiled fast paths of the per-packet loops.", -1, methods};
 
 PyMODINIT_FUNC PyInit__speedups(void) {
-    if (PyType_Ready(&DeduperType) < 0 || PyType_Ready(&RecordHeapType) < 0) return NULL;
+    PyTypeObject *types[] = {&DeduperType, &RecordHeapType, &GatherType, &FileWriterType};
+    for (int i = 0; i < 4; i++)
+        if (PyType_Ready(types[i]) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;
-    PyTypeObject *types[] = {&DeduperType, &RecordHeapType};
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 4; i++) {
         Py_INCREF(types[i]);
         if (PyModule_AddObject(m, strrchr(types[i]->tp_name, '.') + 1, (PyObject *)types[i]) < 0) {
             Py_DECREF(types[i]);

@@ -9,6 +9,19 @@
 #include <stdint.h>
 #include <string.h>
 
+/* integers in the byte orders of the headers and of pcapng sections */
+static inline uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static inline uint32_t be32(const uint8_t *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static inline uint32_t le32(const uint8_t *p) {
+    return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
+}
+static inline uint32_t rd32(const uint8_t *p, int big) { return big ? be32(p) : le32(p); }
+static inline void put32(uint8_t *p, uint32_t v) {
+    p[0] = v & 0xFF; p[1] = v >> 8 & 0xFF; p[2] = v >> 16 & 0xFF; p[3] = v >> 24;
+}
+
 /* model.Packet's slots, in this order */
 enum { P_TS, P_IFACE, P_KEY, P_PROTO, P_SPORT, P_DPORT, P_IP_LEN, P_PAYLOAD_LEN, P_PAYLOAD,
        P_FLAGS, P_SEQ, P_ACK, P_WINDOW, P_FRAG, N_SLOTS };
@@ -23,6 +36,9 @@ PyObject *key_reversed(PyObject *key);
 /* A record tuple's fields, checked (its data within its buffer); 0, or -1 with an error. */
 int unpack_record(PyObject *rec, unsigned long long *ts, Py_ssize_t *iface,
                   const uint8_t **data, Py_ssize_t *start, Py_ssize_t *end, Py_ssize_t *buflen);
+/* _gather.c: EPBs gathered from the record buffers, written by a thread without the GIL */
+extern PyTypeObject GatherType, FileWriterType;
+PyObject *epb_gather(PyObject *self, PyObject *args);
 /* _merge.c: merge.Dedupe and merge.RecordHeap compiled */
 extern PyTypeObject DeduperType, RecordHeapType;
 

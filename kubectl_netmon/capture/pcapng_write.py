@@ -108,8 +108,10 @@ class PcapngWriter:
         """Write each record (capture.source.Record) of a batch, the hot path of a recording,
         with the original length from its header and options[i] (packet_options) on the
         i-th. Its interfaces must have been added, each with the byteorder of its records."""
-        if speedups.fast is not None:
-            self._file.write(speedups.fast.epb_blocks(batch, options or None, self._ifaces))
+        fast = speedups.fast
+        if fast is not None:  # a compiled FileWriter writes the pieces where they are
+            blocks = fast.epb_gather(batch, options or None, self._ifaces)
+            self._file.write(blocks if type(self._file) is fast.FileWriter else bytes(blocks))
             return
         head, tail, pads = _EPB.pack, _U32.pack, _PADS
         ifaces = self._ifaces

@@ -128,9 +128,9 @@ def _open_output(path: str):
 
 @contextlib.contextmanager
 def _threaded(file):
-    from kubectl_netmon.output.filethread import ThreadedFile
+    from kubectl_netmon.output.filethread import threaded
 
-    out = ThreadedFile(file)
+    out = threaded(file)
     try:
         yield out
     finally:

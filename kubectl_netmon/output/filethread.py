@@ -3,6 +3,8 @@
 A fast capture writes hundreds of MB/s; each write() of a full buffer may wait for the kernel
 (page cache, writeback) while no packet is read. Here write() hands the bytes to a writer
 thread (the file's write releases the GIL) and returns at once; at most DEPTH writes wait.
+`threaded()` gives the compiled twin (capture._speedups.FileWriter) where it is built: its
+thread writes without the GIL, also a pcapng writer's gathered blocks (no copy of the packets).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import queue
 import threading
 from typing import BinaryIO
+
+from kubectl_netmon.capture import speedups
 
 DEPTH = 8  # writes handed over and not written yet, at most (memory bound: 8 of ~1 MiB)
 
@@ -63,3 +67,18 @@ class ThreadedFile:
                 failed, self._error = True, e
             finally:
                 self._queue.task_done()
+
+
+def threaded(file: BinaryIO):
+    """`file` written by a thread: by the compiled FileWriter on its descriptor (what the file
+    object buffered goes first), else by a ThreadedFile. The file stays open after close()."""
+    fast = speedups.fast
+    if fast is not None:
+        try:
+            fd = file.fileno()
+        except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation: no descriptor
+            fd = -1
+        if fd >= 0:
+            file.flush()
+            return fast.FileWriter(fd, DEPTH)
+    return ThreadedFile(file)

@@ -183,17 +183,18 @@ int unpack_record(PyObject *rec, unsigned long long *ts, Py_ssize_t *iface,
     return 0;
 }
 
-/* packet_comments(records, fixed, comments, until, ttl) -> (found, until)
+/* packet_comments(records, fixed, comments, until, ttl) -> (found, until, misses)
  * Recording._options for IPv4 behind a fixed-size link header: found[i] is the cached options
  * of the record's address pair, None where the pair is not cached or not found so (the Python
- * code fills those). The cache is cleared whenever a record's ts reaches `until`. */
+ * code fills those; `misses` counts them). The cache is cleared whenever a record's ts reaches
+ * `until`. */
 static PyObject *packet_comments(PyObject *self, PyObject *args) {
     PyObject *records, *fixed, *comments;
     unsigned long long until, ttl;
     if (!PyArg_ParseTuple(args, "O!O!O!KK", &PyList_Type, &records, &PyList_Type, &fixed,
                           &PyDict_Type, &comments, &until, &ttl))
         return NULL;
-    Py_ssize_t n = PyList_GET_SIZE(records), nfixed = PyList_GET_SIZE(fixed);
+    Py_ssize_t n = PyList_GET_SIZE(records), nfixed = PyList_GET_SIZE(fixed), misses = 0;
     PyObject *found = PyList_New(n);
     if (found == NULL) return NULL;
     /* the previous IPv4 record's address pair and what the cache gave for it: a run of
@@ -242,7 +243,10 @@ static PyObject *packet_comments(PyObject *self, PyObject *args) {
                 last_opts = opts != NULL ? opts : Py_None;
             }
         }
-        if (opts == NULL) opts = Py_None;
+        if (opts == NULL) {
+            opts = Py_None;
+            misses++;
+        }
         Py_INCREF(opts);
         PyList_SET_ITEM(found, i, opts);
     }
@@ -250,7 +254,7 @@ static PyObject *packet_comments(PyObject *self, PyObject *args) {
         Py_DECREF(found);
         return NULL;
     }
-    return Py_BuildValue("NK", found, until);
+    return Py_BuildValue("NKn", found, until, misses);
 }
 
 int slot_offsets(PyObject *type, const char *const *names, int n, Py_ssize_t *at) {

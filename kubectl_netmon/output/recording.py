@@ -124,9 +124,9 @@ class Recording:
         if speedups.fast is None:
             return self._looked_up(batch)
         # the cached comments of IPv4 pairs found compiled; the rest here, in their places
-        found, self._comments_until = speedups.fast.packet_comments(
+        found, self._comments_until, misses = speedups.fast.packet_comments(
             batch, self._fixed, self._comments, self._comments_until, NAMES_TTL_NS)
-        if None in found:
+        if misses:
             rest = iter(self._looked_up([rec for rec, o in zip(batch, found) if o is None]))
             found = [o if o is not None else next(rest) for o in found]
         return found

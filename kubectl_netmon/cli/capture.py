@@ -116,9 +116,10 @@ def _open_output(path: str):
             yield out
         return
     try:
-        # The recording hands over a batch of blocks at a time (~100 KiB on a fast stream): a
-        # write larger than the buffer goes to the file as it is, no copy into the buffer; the
-        # buffer gathers the small ones (interface and name blocks, a quiet stream's packets).
+        # For the Python writer (no C extension): the recording hands over a batch of blocks at
+        # a time (~100 KiB on a fast stream); a write larger than the buffer goes to the file as
+        # it is, the buffer gathers the small ones (interface and name blocks, a quiet stream's
+        # packets). The compiled writer writes on the descriptor, each hand-over as it is.
         f = open(path, "wb", buffering=WRITE_BUFFER)  # noqa: SIM115 - closed below
     except OSError as e:
         raise _cannot_write(path, e) from None

@@ -169,6 +169,25 @@ def test_capture_to_stdout_streams_pcapng_into_a_live_reader(log4shell_lab, tsha
     assert "web.demo" in reader.stdout.split()
 
 
+def test_a_reader_that_stops_early_ends_the_capture_quietly_and_cleanly(log4shell_lab):  # noqa: F811
+    """As `capture --ns demo -w - | head -c 2000`: netmon ends long before its duration, like
+    cat on a closed pipe (exit 0, nothing said), and its capture pods are gone."""
+    netmon = subprocess.Popen(
+        [sys.executable, "-m", "kubectl_netmon", "capture", "--ns", "demo", "--duration", "90s",
+         "-w", "-", "-q"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env=log4shell_lab.env())
+    head = netmon.stdout.read(2000)
+    netmon.stdout.close()
+
+    assert netmon.wait(timeout=45) == 0
+    assert netmon.stderr.read() == b""
+    assert head[:4] == b"\x0a\x0d\x0d\x0a"  # a section header block first
+    config.load_kube_config(str(log4shell_lab.kubeconfig))
+    left = client.CoreV1Api().list_pod_for_all_namespaces(
+        label_selector="app.kubernetes.io/managed-by=kubectl-netmon").items
+    assert [p.metadata.name for p in left if p.metadata.deletion_timestamp is None] == []
+
+
 def test_capture_also_writes_json_lines_and_zeek_logs_when_asked(log4shell_lab, tmp_path):  # noqa: F811
     out, logs = tmp_path / "web.pcapng", tmp_path / "zeek"
 

@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/uio.h>
@@ -198,7 +199,8 @@ typedef struct {
     int closing, failed, error; /* error: an errno not yet raised; failed: the rest is dropped */
 } FileWriter;
 
-/* Write all of iov[0:n] to fd, going on after partial writes and EINTR; 0, or an errno. */
+/* Write all of iov[0:n] to fd, going on after partial writes, EINTR and a full non-blocking
+ * descriptor (stdout may be one, set so by whoever shares it); 0, or an errno. */
 static int write_all(int fd, const struct iovec *iov, Py_ssize_t n) {
     struct iovec part[IOV_MAX];
     while (n > 0) {
@@ -210,6 +212,10 @@ static int write_all(int fd, const struct iovec *iov, Py_ssize_t n) {
             ssize_t wrote = writev(fd, at, left);
             if (wrote < 0) {
                 if (errno == EINTR) continue;
+                if (errno == EAGAIN || errno == EWOULDBLOCK) {  /* a non-blocking pipe, full */
+                    struct pollfd p = {fd, POLLOUT, 0};
+                    if (poll(&p, 1, -1) >= 0 || errno == EINTR) continue;
+                }
                 return errno;
             }
             while (left > 0 && (size_t)wrote >= at->iov_len) {

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import os
+import select
+import time
 
 import pytest
 
@@ -66,6 +68,26 @@ def test_a_writer_waits_for_the_disk_when_its_depth_is_handed_over(tmp_path):
             out.write(piece)
         out.close()
     assert path.read_bytes() == b"".join(PIECES)
+
+
+def test_a_full_non_blocking_pipe_is_waited_for_not_failed():
+    """stdout may be a non-blocking pipe (whoever shares it set O_NONBLOCK): a write that finds
+    it full waits until the reader drains it."""
+    if speedups.fast is None:
+        pytest.skip("the C extension is not built here (no compiler when installed)")
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    data = bytes(range(256)) * 4096  # 1 MiB, 16 times a pipe's buffer
+    out = speedups.fast.FileWriter(write_end)
+    out.write(data)
+    got, deadline = bytearray(), time.monotonic() + 10
+    while len(got) < len(data) and time.monotonic() < deadline:
+        if select.select([read_end], [], [], 0.2)[0]:
+            got += os.read(read_end, 65536)
+    out.close()  # raises what a write met
+    os.close(read_end)
+    os.close(write_end)
+    assert got == data
 
 
 def _recorded(fileobj, packets: int) -> None:

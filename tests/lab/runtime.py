@@ -2,8 +2,12 @@
 
 Layout (all inside namespaces this runtime creates, named `<prefix>-...`):
   fabric netns: bridge `br0`; node N's `eth0` (InternalIP 172.31.0.(10+N)/24) is plugged into it.
+                br0 holds the control plane's address 172.31.0.1 and the `kubernetes` Service's
+                ClusterIP 10.96.0.1, where the API server also listens (port 443: what
+                kube-proxy's DNAT to the API server gives a pod), with routes to every pod CIDR.
   node netns:   bridge `cni0` with the first IP of the pod CIDR 10.244.N.0/24, IP forwarding on,
-                a route to every other node's pod CIDR via that node's InternalIP.
+                a route to every other node's pod CIDR via that node's InternalIP, and to the
+                ClusterIP via the control plane.
   pod netns:    `eth0` (peer `vethXXXXXXXX` on the node's cni0), an IP from the node's CIDR,
                 default route via cni0's IP. hostNetwork pods run in the node netns instead.
 IPv6 is off in every namespace, so captures hold only the traffic the lab's programs make.
@@ -20,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 from collections.abc import Callable, Sequence
@@ -34,6 +39,7 @@ from tests.lab.node.state import StateFile
 __all__ = ["ContainerNotRunning", "ExecNotFound", "NodeInfo", "Runtime"]
 
 REPO = Path(__file__).resolve().parents[2]
+CONTROL_PLANE_IP = "172.31.0.1"
 
 
 class ContainerNotRunning(Exception):
@@ -65,6 +71,8 @@ class Runtime:
     """Creates nodes and pods, runs containers and execs; thread-safe (the API server calls it
     from its request threads)."""
 
+    KUBERNETES_SERVICE = ("10.96.0.1", 443)  # the `kubernetes` Service's ClusterIP and port
+
     def __init__(self, state_dir: Path, prefix: str = "nml") -> None:
         """Raises RuntimeError when state_dir still records another runtime's namespaces (a
         crashed lab): Runtime.cleanup_leftovers(state_dir) first, or they would be forgotten."""
@@ -88,17 +96,26 @@ class Runtime:
             fabric = f"{self.prefix}-fabric"
             self._new_netns(fabric)
             netns.sysctl(fabric, "net.ipv6.conf.all.disable_ipv6=1")
-            netns.ip_batch(fabric, ["link add br0 type bridge", "link set br0 up"])
+            netns.ip_batch(fabric, ["link add br0 type bridge", "link set br0 up",
+                                    f"addr add {CONTROL_PLANE_IP}/24 dev br0",
+                                    f"addr add {self.KUBERNETES_SERVICE[0]}/32 dev br0"])
             nodes = [self._create_node(i, fabric) for i in range(1, n + 1)]
+            netns.ip_batch(fabric, [f"route add {node.pod_cidr} via {node.internal_ip}"
+                                    for node in nodes])
             for node in nodes:
                 routes = [
                     f"route add {other.pod_cidr} via {other.internal_ip}"
                     for other in nodes
                     if other is not node
                 ]
-                if routes:
-                    netns.ip_batch(node.netns, routes)
+                netns.ip_batch(node.netns, [
+                    *routes, f"route add {self.KUBERNETES_SERVICE[0]}/32 via {CONTROL_PLANE_IP}"])
             return nodes
+
+    def listen_for_pods(self) -> socket.socket:
+        """A socket listening on the `kubernetes` Service's ClusterIP and port, which pods and
+        nodes reach: what the API server serves them on."""
+        return netns.listen_in(f"{self.prefix}-fabric", self.KUBERNETES_SERVICE)
 
     def _create_node(self, i: int, fabric: str) -> NodeInfo:
         name = f"node-{i}"
@@ -182,7 +199,7 @@ class Runtime:
             full_env = procs.container_env(env)
             log = self.container_log(uid, name)
             log.parent.mkdir(parents=True, exist_ok=True)
-            mounts = self._node_files() + [(str(self._volume(uid, vol)), path)
+            mounts = self._node_files() + [(str(self.volume(uid, vol)), path)
                                            for vol, path in volumes]
             stage = self.state_dir / "stage"
             stage.mkdir(exist_ok=True)
@@ -204,7 +221,7 @@ class Runtime:
         dirs = (REPO, self.state_dir.resolve())
         return [(str(d), str(d)) for d in dirs if d.is_relative_to("/tmp")]
 
-    def _volume(self, uid: str, name: str) -> Path:
+    def volume(self, uid: str, name: str) -> Path:
         """An emptyDir volume's directory: one per pod, kept across container restarts."""
         path = self.state_dir / "pods" / uid / "volumes" / name
         path.mkdir(parents=True, exist_ok=True)

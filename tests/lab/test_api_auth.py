@@ -28,7 +28,7 @@ def test_the_certificates_organisation_is_the_users_group(lab, kubectl_bin):
 
 
 def test_a_certificate_from_another_authority_is_refused_in_the_handshake(lab, tmp_path):
-    make_certs(tmp_path)  # a second, unrelated CA and its admin certificate
+    make_certs(tmp_path, "10.96.0.1")  # a second, unrelated CA and its admin certificate
     ctx = ssl.create_default_context(cafile=str(lab.ca))
     ctx.load_cert_chain(tmp_path / "admin.crt", tmp_path / "admin.key")
     conn = http.client.HTTPSConnection("127.0.0.1", lab.port, context=ctx, timeout=30)

@@ -1,56 +1,86 @@
-"""kubectl-netmon run in a pod: no kubeconfig, the service account's token, CA and namespace at
-/var/run/secrets/kubernetes.io/serviceaccount and KUBERNETES_SERVICE_HOST/PORT, as the kubelet
-gives a container. The real CLI runs in a mount namespace of its own where those files are (a
-tmpfs over /run, so nothing is written to the host), against the lab's log4shell scenario."""
+"""kubectl-netmon run in a pod of the cluster: no kubeconfig, only what the kubelet gives a
+container (the `kubernetes` Service's KUBERNETES_SERVICE_HOST/PORT, the service account's bound
+token, CA and namespace under /var/run/secrets/kubernetes.io/serviceaccount). The real CLI runs
+as a lab pod in namespace demo of the log4shell scenario, reaches the API server over the pod
+network, and is allowed what its service account's RBAC rules allow."""
 
 from __future__ import annotations
 
 import json
-import os
-import shlex
-import shutil
-import subprocess
 import sys
-from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
-import yaml
 
+from tests.lab.fixtures import Lab
 from tests.live.fixtures import REPO, RunningLab, log4shell_lab  # noqa: F401 - the fixture
 
-SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+ACCOUNT = "netmon"
+USER = f"system:serviceaccount:demo:{ACCOUNT}"
+# What `watch pod` needs in ephemeral mode (README: what the cluster must allow)
+WATCH_RULES = [
+    {"verbs": ["get", "list", "watch"], "apiGroups": [""],
+     "resources": ["pods", "nodes", "services", "namespaces"]},
+    {"verbs": ["patch"], "apiGroups": [""], "resources": ["pods/ephemeralcontainers"]},
+    {"verbs": ["get", "create"], "apiGroups": [""], "resources": ["pods/exec"]},
+]
 
 
-def _in_a_pod(lab: RunningLab, tmp: Path, *args: str) -> subprocess.CompletedProcess:
-    """The CLI as a pod runs it: the lab admin's token as the service account's, namespace demo."""
-    if not shutil.which("unshare"):
-        pytest.skip("unshare (util-linux) is not installed")
-    doc = yaml.safe_load(lab.kubeconfig.read_text())
-    cluster = next(c["cluster"] for c in doc["clusters"])
-    user = next(u["user"] for u in doc["users"] if u["user"].get("token"))
-    sa = tmp / "sa"
-    sa.mkdir()
-    (sa / "token").write_text(user["token"])
-    shutil.copy(cluster["certificate-authority"], sa / "ca.crt")
-    (sa / "namespace").write_text("demo")
-    server = urlparse(cluster["server"])
-    env = {k: v for k, v in os.environ.items() if k not in ("KUBECONFIG", "HOME")}
-    env.update(HOME=str(tmp), KUBERNETES_SERVICE_HOST=server.hostname,
-               KUBERNETES_SERVICE_PORT=str(server.port))
-    script = (f"mount -t tmpfs tmpfs /run && mkdir -p {SA_DIR} && cp {sa}/* {SA_DIR}/ && "
-              f"exec {shlex.join([sys.executable, '-m', 'kubectl_netmon', *args])}")
-    return subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
-                          cwd=REPO, env=env, capture_output=True, timeout=120)
+@pytest.fixture
+def demo(log4shell_lab: RunningLab) -> Lab:  # noqa: F811
+    """The log4shell lab as tests/lab drives one (raw requests, RBAC rules)."""
+    info = json.loads((log4shell_lab.state_dir / "server.json").read_text())
+    return Lab(log4shell_lab.state_dir, info)
 
 
-def test_in_a_pod_the_service_account_and_its_namespace_are_used(log4shell_lab,  # noqa: F811
-                                                                 tmp_path):
-    run = _in_a_pod(log4shell_lab, tmp_path, "watch", "pod", "web", "--duration", "6s",
-                    "-o", "json")
+def _run_in_a_pod(lab: Lab, name: str, *args: str) -> tuple[str, str]:
+    """Run `kubectl-netmon ARGS` as the only container of pod `name` in demo, with the service
+    account ACCOUNT; (its phase once ended, its log)."""
+    manifest = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {
+            "serviceAccountName": ACCOUNT,
+            "restartPolicy": "Never",
+            "containers": [{
+                "name": "netmon",
+                "image": "python:3.11-slim",  # the lab runs the node's own python
+                "command": [sys.executable, "-m", "kubectl_netmon", *args],
+                "workingDir": str(REPO),
+                "env": [{"name": "HOME", "value": "/tmp"}],  # the node's ~/.kube is no image's
+            }],
+        },
+    }
+    code, body = lab.request("POST", "/api/v1/namespaces/demo/pods", manifest)
+    assert code == 201, body
+    try:
+        ended = lab.wait_for_pod("demo", name, lambda p: p["status"].get("phase") in (
+            "Succeeded", "Failed"))
+        _, log = lab.request("GET", f"/api/v1/namespaces/demo/pods/{name}/log")
+        return ended["status"]["phase"], log
+    finally:
+        lab.request("DELETE", f"/api/v1/namespaces/demo/pods/{name}?gracePeriodSeconds=0")
 
-    assert run.returncode == 0, run.stderr.decode()
-    conns = [r for r in map(json.loads, run.stdout.splitlines()) if r["_path"] == "conn"]
+
+def test_in_a_pod_the_service_account_and_its_namespace_are_used(demo):
+    with demo.rules(USER, WATCH_RULES):
+        phase, log = _run_in_a_pod(demo, "netmon-in-cluster", "watch", "pod", "web",
+                                   "--duration", "6s", "-o", "json")
+
+    assert phase == "Succeeded", log
+    conns = [r for r in map(json.loads, (line for line in log.splitlines()
+                                         if line.startswith("{"))) if r["_path"] == "conn"]
     named = {(c.get(f"{side}_pod.ns"), c.get(f"{side}_pod.name"))
              for c in conns for side in ("orig", "resp")}
-    assert ("demo", "web") in named, run.stderr.decode()
+    assert ("demo", "web") in named, log
+
+
+def test_in_a_pod_a_missing_permission_of_the_service_account_is_named(demo):
+    """Without patch on pods/ephemeralcontainers: one clear line naming it, the pod fails."""
+    with demo.rules(USER, [WATCH_RULES[0], WATCH_RULES[2]]):
+        phase, log = _run_in_a_pod(demo, "netmon-denied", "watch", "pod", "web",
+                                   "--duration", "6s", "--mode", "ephemeral")
+
+    assert phase == "Failed", log
+    assert 'patch pods/ephemeralcontainers in namespace "demo"' in log, log
+    assert "Traceback" not in log

@@ -13,6 +13,7 @@ from . import pki, scheduler
 from .api import Api
 from .kubelet import Kubelet
 from .messages import Request
+from .podaccess import PodAccess
 from .podstatus import now
 from .rbac import Policy
 from .store import Store
@@ -89,25 +90,30 @@ class LabCluster:
         self.store = Store()
         self.port = free_port()
         self.url = f"https://127.0.0.1:{self.port}"
-        ca, cert, key = pki.make_certs(state_dir / "pki")
+        service_ip, service_port = runtime.KUBERNETES_SERVICE
+        ca, cert, key = pki.make_certs(state_dir / "pki", service_ip)
         self.tokens = pki.write_policy(state_dir / "policy.json")
         pki.write_kubeconfig(state_dir / "kubeconfig", self.url, ca, self.tokens)
-        self._seed()
+        self._seed(service_ip, service_port)
         infos = runtime.create_nodes(nodes)
         for info in infos:
             self.store.create("nodes", node_object(info))
-        self.kubelet = Kubelet(self.store, runtime, {i.name: i for i in infos})
+        policy = Policy(state_dir / "policy.json")
+        self.kubelet = Kubelet(self.store, runtime, {i.name: i for i in infos},
+                               PodAccess(policy, ca, runtime, self.store))
         self.requeue = scheduler.Requeue(self.store, lambda: self.kubelet.nodes)
         self.api = Api(
             self.store,
-            Policy(state_dir / "policy.json"),
+            policy,
             self.kubelet,
             runtime,
             f"127.0.0.1:{self.port}",
         )
-        self.http = ApiHttpServer(self.api, "127.0.0.1", self.port, cert, key, ca)
+        self.http = ApiHttpServer(self.api, ("127.0.0.1", self.port), cert, key, ca)
+        # what pods reach as the `kubernetes` Service (in-cluster clients, their tokens)
+        self.http_for_pods = ApiHttpServer(self.api, runtime.listen_for_pods(), cert, key, ca)
 
-    def _seed(self) -> None:
+    def _seed(self, service_ip: str, service_port: int) -> None:
         for name in SYSTEM_NAMESPACES:
             self.store.create(
                 "namespaces",
@@ -138,10 +144,11 @@ class LabCluster:
                 },
                 "spec": {
                     "ports": [
-                        {"name": "https", "protocol": "TCP", "port": 443, "targetPort": 6443}
+                        {"name": "https", "protocol": "TCP", "port": service_port,
+                         "targetPort": 6443}
                     ],
-                    "clusterIP": "10.96.0.1",
-                    "clusterIPs": ["10.96.0.1"],
+                    "clusterIP": service_ip,
+                    "clusterIPs": [service_ip],
                     "type": "ClusterIP",
                     "sessionAffinity": "None",
                     "ipFamilies": ["IPv4"],
@@ -184,12 +191,15 @@ class LabCluster:
         self.api.apps.start()
         self.api.taint_eviction.start()
         self.http.serve_in_thread()
+        self.http_for_pods.serve_in_thread()
 
     def stop(self) -> None:
         """Stop serving, stop every pod, end watches."""
         self.http.shutdown()
+        self.http_for_pods.shutdown()
         self.api.taint_eviction.stop()
         self.requeue.stop()
         self.kubelet.stop()
         self.store.close()
         self.http.server_close()
+        self.http_for_pods.server_close()

@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from . import events, images, podstatus
+from .podaccess import PodAccess
 from .podstatus import now
 from .scheduler import schedule
 from .store import Store
@@ -44,6 +45,7 @@ class _Pod:
         self.done = False  # terminal: nothing restarts any more
         self.deadline: threading.Timer | None = None
         self.deadline_seconds: int | None = None
+        self.api_mounts: list[tuple[str, str]] = []  # the service account token's volume
 
     @property
     def stopped(self) -> bool:
@@ -53,8 +55,9 @@ class _Pod:
 class Kubelet:
     """Watches the store's pods and runs them on the runtime's nodes."""
 
-    def __init__(self, store: Store, runtime: Any, nodes: dict[str, Any]) -> None:
-        self.store, self.runtime, self.nodes = store, runtime, nodes
+    def __init__(self, store: Store, runtime: Any, nodes: dict[str, Any],
+                 access: PodAccess) -> None:
+        self.store, self.runtime, self.nodes, self.access = store, runtime, nodes, access
         self._pods: dict[str, _Pod] = {}
         self._log_starts: dict[tuple[str, str], list[tuple[str, int]]] = {}
         self._pulled: set[tuple[str, str]] = set()  # (node, image) pulled since the lab started
@@ -204,6 +207,7 @@ class Kubelet:
         ip = self.runtime.start_pod(pod.uid, node.name, bool(spec.get("hostNetwork")))
         with pod.lock:
             pod.sandbox = True
+        pod.api_mounts = self.access.mounts(pod.uid, spec, pod.ns, pod.name)
         if pod.stopped:
             return
 
@@ -288,7 +292,7 @@ class Kubelet:
             "status.podIP": obj["status"].get("podIP", ""),
             "status.hostIP": obj["status"].get("hostIP", ""),
         }
-        env = {"HOSTNAME": pod.name}
+        env = {"HOSTNAME": pod.name, **self.access.env}
         for e in c.get("env", []):
             ref = (e.get("valueFrom") or {}).get("fieldRef", {}).get("fieldPath")
             env[e["name"]] = fields.get(ref, "") if ref else e.get("value", "")
@@ -314,7 +318,7 @@ class Kubelet:
                     self._env(pod, obj, c),
                     c.get("workingDir"),
                     lambda code: self._reaped(pod, c["name"], on_exit, code, started, cid),
-                    _empty_dirs(obj, c),
+                    _empty_dirs(obj, c) + (pod.api_mounts if key != EPHEMERAL else []),
                 )
             except Exception as e:  # ExecNotFound: containerd's StartError, exit code 128
                 self._spawn(on_exit, 128, started, cid, str(e))
@@ -586,6 +590,7 @@ class Kubelet:
             if not pod.sandbox:
                 return
             pod.sandbox = False
+        self.access.revoke(pod.uid)
         self.runtime.stop_pod(pod.uid)
 
 

@@ -43,9 +43,10 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
     )
 
 
-def make_certs(pki: Path) -> tuple[Path, Path, Path]:
-    """A CA, a serving certificate for 127.0.0.1/localhost and the admin's client certificate
-    (admin.crt, admin.key); returns the (ca, serving cert, serving key) paths."""
+def make_certs(pki: Path, service_ip: str) -> tuple[Path, Path, Path]:
+    """A CA, a serving certificate for 127.0.0.1/localhost and for the `kubernetes` Service
+    (its ClusterIP and names), and the admin's client certificate (admin.crt, admin.key);
+    returns the (ca, serving cert, serving key) paths."""
     pki.mkdir(parents=True, exist_ok=True)
     now = datetime.datetime.now(datetime.timezone.utc)
     start, end = now - datetime.timedelta(hours=1), now + datetime.timedelta(days=30)
@@ -70,7 +71,11 @@ def make_certs(pki: Path) -> tuple[Path, Path, Path]:
         [
             x509.DNSName("localhost"),
             x509.DNSName("kubernetes"),
+            x509.DNSName("kubernetes.default"),
+            x509.DNSName("kubernetes.default.svc"),
+            x509.DNSName("kubernetes.default.svc.cluster.local"),
             x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+            x509.IPAddress(ipaddress.ip_address(service_ip)),
         ]
     )
     cert = (

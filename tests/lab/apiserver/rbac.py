@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,6 +63,8 @@ class Policy:
         self._mtime = -1
         self._users: dict[str, dict] = {}
         self._rules: dict[str, list[dict]] = {}
+        # pods' tokens: token -> user, groups, whether the pod it is bound to still exists
+        self._minted: dict[str, tuple[str, list[str], Callable[[], bool]]] = {}
 
     def _load(self) -> None:
         mtime = os.stat(self.path).st_mtime_ns
@@ -69,8 +72,23 @@ class Policy:
             data = json.loads(self.path.read_text())
             self._users, self._rules, self._mtime = data["users"], data.get("rules", {}), mtime
 
+    def mint(self, token: str, user: str, groups: list[str], bound: Callable[[], bool]) -> None:
+        """Accept `token` for `user` (a pod's service account token) while bound() holds, until
+        revoke()."""
+        with self._lock:
+            self._minted[token] = user, groups, bound
+
+    def revoke(self, token: str) -> None:
+        with self._lock:
+            self._minted.pop(token, None)
+
     def user_for(self, token: str) -> tuple[str, list[str]] | None:
         """(user name, groups) for a bearer token, or None when the token is unknown."""
+        with self._lock:
+            minted = self._minted.get(token)
+        if minted is not None:
+            user, groups, bound = minted
+            return (user, ["system:authenticated", *groups]) if bound() else None
         with self._lock:
             self._load()
             for name, user in self._users.items():

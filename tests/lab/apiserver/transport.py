@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import select
+import socket
 import ssl
 import sys
 import threading
@@ -151,9 +152,16 @@ class ApiHttpServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, api: Api, host: str, port: int, cert: Path, key: Path,
-                 client_ca: Path) -> None:
-        super().__init__((host, port), _Handler)
+    def __init__(self, api: Api, listener: tuple[str, int] | socket.socket, cert: Path,
+                 key: Path, client_ca: Path) -> None:
+        """listener: the address to listen on, or a socket already listening (one made in the
+        pods' network namespace)."""
+        if isinstance(listener, socket.socket):
+            super().__init__(listener.getsockname(), _Handler, bind_and_activate=False)
+            self.socket.close()
+            self.socket = listener
+        else:
+            super().__init__(listener, _Handler)
         self.api = api
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.minimum_version = ssl.TLSVersion.TLSv1_2

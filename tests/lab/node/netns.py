@@ -5,13 +5,17 @@ Every call names its namespace (`ip -n NS`), so nothing is ever created in the h
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
+import socket
 import subprocess
+import threading
 from pathlib import Path
 
 IP = shutil.which("ip") or "/usr/sbin/ip"
 NETNS_DIR = Path("/run/netns")
+CLONE_NEWNET = 0x40000000
 
 
 class PlumbingError(RuntimeError):
@@ -54,6 +58,32 @@ def delete_netns(name: str) -> None:
     """Remove a named namespace; its links (veth ends, bridges) go with it."""
     if exists(name):
         ip(None, "netns", "delete", name)
+
+
+def listen_in(name: str, addr: tuple[str, int]) -> socket.socket:
+    """A TCP socket listening on addr inside the named namespace, for a server of this process:
+    a short-lived thread enters the namespace (setns is per thread) and makes it there; the
+    socket stays in that namespace after the thread ends."""
+    made: list = []
+
+    def make() -> None:
+        try:
+            fd = os.open(NETNS_DIR / name, os.O_RDONLY)
+            try:
+                if ctypes.CDLL(None, use_errno=True).setns(fd, CLONE_NEWNET) != 0:
+                    raise OSError(ctypes.get_errno(), f"setns into {name}")
+            finally:
+                os.close(fd)
+            made.append(socket.create_server(addr))
+        except OSError as e:
+            made.append(e)
+
+    thread = threading.Thread(target=make, name=f"listen-in-{name}")
+    thread.start()
+    thread.join()
+    if isinstance(made[0], OSError):
+        raise PlumbingError(f"listening on {addr[0]}:{addr[1]} in {name}: {made[0]}")
+    return made[0]
 
 
 def pids_in(name: str) -> list[int]:

@@ -1,10 +1,10 @@
 """Container and exec processes: real processes inside a pod's network namespace.
 
-Each container also gets its own mount namespace: the node's filesystem (the lab has no images)
-with a fresh tmpfs on /tmp, as each container has its own root fs, so what it writes to /tmp is
-seen neither by the host nor by the pod's other containers and goes away with it. The namespace
-is a slave of the host's, so a netns deleted on the host is not pinned by a container's copy of
-/run/netns. An exec joins the container's network and mount namespaces and working directory.
+Each container also gets its own mount namespace: the node's filesystem (the lab has no images) with
+a fresh tmpfs on /tmp and on /run, as each container has its own root fs, so what it writes there is
+seen neither by the host nor by the pod's other containers and goes away with it. The namespace is a
+slave of the host's, so a netns deleted on the host is not pinned by a container's copy of its
+mount. An exec joins the container's network and mount namespaces and working directory.
 
 Missing executables are refused before anything starts, with the words containerd and runc use
 (containerd 1.6+/runc 1.1+), so a client sees what a real cluster would show.
@@ -34,18 +34,22 @@ SH = shutil.which("sh") or "/bin/sh"
 MOUNT = shutil.which("mount") or "/usr/bin/mount"
 MKDIR = shutil.which("mkdir") or "/usr/bin/mkdir"
 
-# Inside the container's new mount namespace, before its command: a fresh tmpfs, first at the
-# stage directory so the volumes (which may live under the node's /tmp) can still be bound into
-# it, then moved onto /tmp; mount points under /tmp are created, as runc creates them in the
-# rootfs (elsewhere they must exist on the node: the lab has no image to create them in); then
-# the working directory. $1 stage, $2 working directory, SOURCE TARGET pairs, `--`, the command.
+# Inside the container's new mount namespace, before its command: a fresh tmpfs on /run (an image's
+# /run is its own, empty; the service account token goes under /var/run, a link to it); a fresh
+# tmpfs, first at the stage directory so the volumes (which may live under the node's /tmp) can
+# still be bound into it, then moved onto /tmp; mount points under /tmp and /run are created, as
+# runc creates them in the rootfs (elsewhere they must exist on the node: the lab has no image to
+# create them in); then the working directory. $1 stage, $2 working directory, SOURCE TARGET pairs,
+# `--`, the command.
 # Its stdin is the write end of a pipe whose closing (stdin becomes /dev/null) tells the runtime
 # that the namespace is ready. Tools by absolute path: the container's PATH is the pod's.
 SETUP_SCRIPT = f"""stage="$1"; wd="$2"; shift 2
+{MOUNT} -t tmpfs -o mode=755,nosuid,nodev lab-run /run || exit 127
 {MOUNT} -t tmpfs -o mode=1777,nosuid,nodev lab-tmp "$stage" || exit 127
 while [ "$1" != -- ]; do
   case "$2" in
     /tmp|/tmp/*) target="$stage${{2#/tmp}}"; {MKDIR} -p "$target" || exit 127 ;;
+    /run/*|/var/run/*) target="$2"; {MKDIR} -p "$target" || exit 127 ;;
     *) target="$2" ;;
   esac
   {MOUNT} --bind "$1" "$target" || exit 127

@@ -19,3 +19,8 @@ class CaptureError(NetmonError):
 
 class ClusterError(NetmonError):
     """The cluster refused or failed an operation (API error, RBAC, admission, timeouts)."""
+
+
+class OutputError(NetmonError):
+    """A file the command writes failed (disk full, quota, a device error); what was written
+    before the failure is kept."""

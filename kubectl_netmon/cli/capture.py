@@ -96,7 +96,7 @@ def run_capture(kube: KubeFlags, opts: LiveOptions, path: str, tty: bool) -> Non
                 outs.append(status)
                 ticks.append(status.refresh)
             live.tap = lambda merged: _recording(
-                Recording(merged, out, pods), ticks)
+                Recording(merged, out, pods, f"-w {path}"), ticks)
             return outs
 
         live.on_tick = lambda: [tick() for tick in ticks]
@@ -112,7 +112,7 @@ def _recording(recording, ticks: list):
 def _open_output(path: str):
     """The pcapng's file, written by a thread of its own (output.filethread)."""
     if path == "-":
-        with _threaded(sys.stdout.buffer) as out:
+        with _threaded(sys.stdout.buffer, path) as out:
             yield out
         return
     try:
@@ -123,16 +123,22 @@ def _open_output(path: str):
         f = open(path, "wb", buffering=WRITE_BUFFER)  # noqa: SIM115 - closed below
     except OSError as e:
         raise _cannot_write(path, e) from None
-    with f, _threaded(f) as out:
+    with f, _threaded(f, path) as out:
         yield out
 
 
 @contextlib.contextmanager
-def _threaded(file):
+def _threaded(file, path: str):
+    """`file` written by a thread; closing it writes what is left (its failure an OutputError,
+    as the recording's own)."""
     from kubectl_netmon.output.filethread import threaded
+    from kubectl_netmon.output.recording import write_failure
 
     out = threaded(file)
     try:
         yield out
     finally:
-        out.close()
+        try:
+            out.close()
+        except OSError as e:
+            raise write_failure(f"-w {path}", e) from None

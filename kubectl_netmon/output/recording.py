@@ -24,6 +24,8 @@ from kubectl_netmon.capture.pcapng_write import PcapngWriter, packet_options
 from kubectl_netmon.capture.source import Interface, Record
 from kubectl_netmon.enrich.capture_names import USERAPPL, holder_comment, nrb_name
 from kubectl_netmon.enrich.podmap import PodInfo, PodMap, Span
+from kubectl_netmon.errors import OutputError
+from kubectl_netmon.output.escape import escape
 
 # names of an address pair are looked up again after this, and whenever the pod map changed
 NAMES_TTL_NS = 1_000_000_000
@@ -43,8 +45,12 @@ class RecordSource(Protocol):
 class Recording:
     """A RecordSource that writes what passes through it (see the module doc)."""
 
-    def __init__(self, source: RecordSource, fileobj: BinaryIO, pods: PodMap | None) -> None:
-        """`pods`: who held which address when (None: record the packets only)."""
+    def __init__(self, source: RecordSource, fileobj: BinaryIO, pods: PodMap | None,
+                 name: str = "the recording") -> None:
+        """`pods`: who held which address when (None: record the packets only); `name`: the
+        file as its failures name it (OutputError; a broken pipe stays BrokenPipeError: the
+        reader of a stream went away)."""
+        self.name = name
         self.interfaces = source.interfaces
         self._source = source
         self._writer = PcapngWriter(fileobj, USERAPPL)
@@ -67,21 +73,31 @@ class Recording:
     def batches(self) -> Iterator[list[Record]]:
         """The source's batches, each written before it is passed on; at the end, what the
         pod map learnt meanwhile about the captured addresses."""
-        write, links = self._writer.write_batch, self._links
+        links = self._links
         for batch in self._source.batches():
-            if len(links) < len(self.interfaces):
-                self._add_interfaces()
-            write(batch, self._options(batch) if self._pods is not None else None)
-            if self._pods is not None and batch[-1][0] >= self._holdings_due:
-                self._catch_up(batch[-1][0])
+            try:
+                if len(links) < len(self.interfaces):
+                    self._add_interfaces()
+                self._writer.write_batch(batch, self._options(batch) if self._pods is not None
+                                         else None)
+                if self._pods is not None and batch[-1][0] >= self._holdings_due:
+                    self._catch_up(batch[-1][0])
+            except OSError as e:
+                raise write_failure(self.name, e) from None
             yield batch
-        if self._pods is not None:
-            self._write_changed_holdings()
-        self._writer.flush()
+        try:
+            if self._pods is not None:
+                self._write_changed_holdings()
+            self._writer.flush()
+        except OSError as e:
+            raise write_failure(self.name, e) from None
 
     def flush(self) -> None:
         """Push what was written to the file (a pipe reader sees it at once)."""
-        self._writer.flush()
+        try:
+            self._writer.flush()
+        except OSError as e:
+            raise write_failure(self.name, e) from None
 
     def _write_holdings(self, holdings: list[tuple[str, Span]]) -> None:
         """Name Resolution Blocks carrying these holdings (names for those not named so)."""
@@ -185,6 +201,15 @@ class Recording:
         if (ip, span.since_ns, span.info) not in self._written:
             self._write_holdings([(ip, span)])
         return span.info.label
+
+
+def write_failure(name: str, e: OSError) -> OSError | OutputError:
+    """A failed write of the recording (raised by the next call: a thread writes it) as an
+    OutputError; a broken pipe as it is (the reader of a stream went away)."""
+    if isinstance(e, BrokenPipeError):
+        return e
+    return OutputError(f"{escape(name)}: cannot write it ({escape(e.strerror or str(e))}); what "
+                       "was recorded before the failure is in it")
 
 
 def _text(packed: bytes) -> str:

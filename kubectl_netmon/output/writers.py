@@ -14,7 +14,7 @@ from typing import IO
 from kubectl_netmon.capture.conn import Conn
 from kubectl_netmon.detect.base import Notice
 from kubectl_netmon.enrich.podmap import PodMap
-from kubectl_netmon.errors import NetmonError, UsageError
+from kubectl_netmon.errors import NetmonError, OutputError, UsageError
 from kubectl_netmon.output.escape import escape
 from kubectl_netmon.output.zeek import conn_json, notice_record
 
@@ -108,19 +108,35 @@ class ZeekDirWriter:
 
     def flush(self) -> None:
         """What was written so far into the files (a live capture's tick: `tail -f` sees it)."""
-        for f in self._files.values():
-            f.flush()
+        for path, f in self._files.items():
+            try:
+                f.flush()
+            except OSError as e:
+                raise self._failed(path, e) from None
 
     def close(self) -> None:
-        for f in self._files.values():
-            f.close()
-        self._files.clear()
+        files, self._files = self._files, {}
+        for path, f in files.items():
+            try:
+                f.close()
+            except OSError as e:
+                raise self._failed(path, e) from None
 
     def _write(self, path: str, text: str) -> None:
         f = self._files.get(path)
         if f is None:
             f = self._files[path] = self._open(path)
-        f.write(text + "\n")
+        try:
+            f.write(text + "\n")
+        except OSError as e:
+            raise self._failed(path, e) from None
+
+    def _failed(self, path: str, e: OSError) -> OutputError:
+        """A failed write (disk full) naming the log; what was written before stays."""
+        name = os.path.join(self._dir, f"{path}.log")
+        return OutputError(f"--zeek-dir: cannot write {escape(name)} "
+                           f"({escape(e.strerror or str(e))}); what was written before the "
+                           "failure is in it")
 
     def _open(self, path: str) -> IO[str]:
         name = os.path.join(self._dir, f"{path}.log")

@@ -364,6 +364,17 @@ def test_a_zeek_dir_that_is_a_file_is_a_usage_error_naming_it(attack, tmp_path):
         "the logs"])
 
 
+
+def test_a_zeek_log_that_cannot_be_written_is_named_with_the_reason(attack, tmp_path):
+    """A full disk (conn.log is /dev/full): one line naming the log, exit 1, no traceback."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "conn.log").symlink_to("/dev/full")
+    proc = analyze(attack, "--zeek-dir", logs)
+    assert (proc.returncode, stderr_lines(proc)) == (1, [
+        f"error: --zeek-dir: cannot write {logs / 'conn.log'} (No space left on device); what "
+        "was written before the failure is in it"])
+
 # -- inspect ----------------------------------------------------------------------------------
 
 def test_inspect_prints_wiresharks_dissection_of_that_flow(attack, tshark):

@@ -153,3 +153,20 @@ def test_an_unknown_image_in_ephemeral_mode_leaves_a_container_that_never_runs(l
     states = [s["state"] for s in web["status"].get("ephemeralContainerStatuses", [])]
     assert states and all("running" not in s for s in states)
 
+
+
+def test_a_capture_file_that_cannot_be_written_is_named_and_the_cluster_left_clean(lab, lab_ns,
+                                                                                tmp_path):
+    """A full disk (-w /dev/full) mid-capture: one line naming the file, exit 1, the capture
+    pod gone."""
+    lab.create_pod(lab_ns, pod("web"))
+    done = subprocess.run(
+        [sys.executable, "-m", "kubectl_netmon", "capture", "web", "-n", lab_ns, "--mode", "node",
+         "--duration", "60s", "-w", "/dev/full", "-q"],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "KUBECONFIG": str(lab.kubeconfig)})
+
+    assert (done.returncode, done.stderr.splitlines()) == (1, [
+        "error: -w /dev/full: cannot write it (No space left on device); what was recorded "
+        "before the failure is in it"])
+    assert netmon_left(lab, lab_ns) == [] and netmon_left(lab, "default") == []

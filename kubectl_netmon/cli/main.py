@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import sys
 from typing import NoReturn
@@ -11,6 +12,9 @@ import click
 
 from kubectl_netmon import __version__
 from kubectl_netmon.errors import NetmonError
+
+# errors of an output that is full or failing (not a reader that went away: EPIPE is a quiet end)
+_OUTPUT_FULL = frozenset((errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO))
 
 
 class _StdoutClosed(Exception):
@@ -78,13 +82,28 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(0)
     except KeyboardInterrupt:
         sys.exit(130)
+    except OSError as e:
+        if e.errno not in _OUTPUT_FULL:
+            _internal_error(e)
+        # the product's own files say which failed; what reaches here is stdout's
+        click.echo(f"error: {_cannot_write_stdout(e)}", err=True)
+        sys.exit(1)
     except Exception as e:  # a bug: still one line for the user; NETMON_DEBUG=1 shows where
-        if os.environ.get("NETMON_DEBUG"):
-            raise
-        from kubectl_netmon.output.escape import escape
-        click.echo(f"internal error: {type(e).__name__}: {escape(str(e))}; please report it "
-                   "(run with NETMON_DEBUG=1 for the traceback)", err=True)
-        sys.exit(70)
+        _internal_error(e)
+
+
+def _internal_error(e: Exception) -> NoReturn:
+    """A bug: still one line for the user; NETMON_DEBUG=1 shows where."""
+    if os.environ.get("NETMON_DEBUG"):
+        raise e
+    from kubectl_netmon.output.escape import escape
+    click.echo(f"internal error: {type(e).__name__}: {escape(str(e))}; please report it "
+               "(run with NETMON_DEBUG=1 for the traceback)", err=True)
+    sys.exit(70)
+
+
+def _cannot_write_stdout(e: OSError) -> str:
+    return f"cannot write the output ({e.strerror}); what was written before the failure is in it"
 
 
 def run() -> NoReturn:
@@ -102,9 +121,16 @@ def run() -> NoReturn:
     if isinstance(code, str):
         print(code, file=sys.stderr)
         code = 1
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):  # a reader that went away, or closed
-            stream.flush()
+    try:
+        sys.stdout.flush()
+    except OSError as e:  # what was still buffered: a full disk fails the run, as a write did
+        if e.errno in _OUTPUT_FULL and not code:
+            print(f"error: {_cannot_write_stdout(e)}", file=sys.stderr)
+            code = 1
+    except ValueError:  # closed
+        pass
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.flush()
     os._exit(code or 0)
 
 

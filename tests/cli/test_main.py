@@ -77,6 +77,21 @@ def test_a_reader_that_stops_reading_ends_analyze_quietly_with_exit_0(tmp_path):
     assert (proc.returncode, err) == (0, "")
 
 
+@pytest.mark.parametrize("output", [["-o", "json"], []], ids=["json", "table"])
+def test_an_output_that_cannot_be_written_fails_the_run_with_one_line(tmp_path, output):
+    """`kubectl netmon analyze F > /dev/full`: the full disk is said, exit 1, no internal error
+    (json: a record per flow, more than a buffer, written on the way; the table: at exit)."""
+    capture = udp_datagrams(tmp_path / "flows.pcap", [200 * i for i in range(40)])
+    with open("/dev/full", "wb") as full:
+        done = subprocess.run([*NETMON, "analyze", str(capture), *output], cwd=REPO,
+                              stdout=full, stderr=subprocess.PIPE, timeout=WAIT_S)
+
+    assert done.returncode == 1
+    assert done.stderr.decode().splitlines()[-1] == (
+        "error: cannot write the output (No space left on device); what was written before "
+        "the failure is in it")
+
+
 @pytest.mark.parametrize("args, message", [
     (["-o", "bogus", "a.pcap"], "error: Invalid value for '-o' / '--output': 'bogus' is not "
                                 "one of 'table', 'json'; see 'kubectl-netmon analyze --help'"),

@@ -103,7 +103,12 @@ def _load_pods(opts: EnrichOptions) -> PodMap:
         from kubectl_netmon.enrich.pods_json import load_pods_json
         return load_pods_json(opts.pods_json)
     from kubectl_netmon.cluster.podsource import PodSource
-    return PodSource(opts.kube.connect().client).sync()
+    cluster = opts.kube.connect()
+    source = PodSource(cluster.client, namespaces=[cluster.namespace])
+    pods = source.sync()
+    for limit in source.limits:
+        click.echo(f"enrich: {limit}", err=True)
+    return pods
 
 
 def _make_dir(path: str) -> None:

@@ -98,11 +98,15 @@ class LiveRun:
         keep_freed_memory()
         cluster = self.kube.connect()
         targets = self._check_targets(cluster.namespace, cluster.client)
-        self.podsource = source = PodSource(cluster.client)
+        self.podsource = source = PodSource(
+            cluster.client, namespaces=[*targets.namespaces(), targets.namespace or
+                                        cluster.namespace])
         self._follow = follow = Follow(targets, self.opts.container)
         if follow.following:
             source.on_pod = follow.seen
         pods = source.sync()
+        for limit in source.limits:
+            self.on_status(limit)
         stop_watch = threading.Event()
         threading.Thread(target=self._watch_pods, args=(source, stop_watch), daemon=True,
                          name="netmon-pods").start()

@@ -56,8 +56,11 @@ def run_zeek_table(opts: ZeekTableOptions) -> None:
     from kubectl_netmon.zeeklog.files import replace_atomically
     from kubectl_netmon.zeeklog.script import zeek_script
 
-    source = PodSource(opts.kube.connect().client)
+    cluster = opts.kube.connect()
+    source = PodSource(cluster.client, namespaces=[cluster.namespace])
     source.sync()
+    for limit in source.limits:
+        click.echo(f"zeek-table: {limit}", err=True)
     writer = TableWriter(opts.table, source)
     writer.update()
     if opts.script is not None:

@@ -4,10 +4,15 @@ A pod's addresses enter the map when it has them (since its start time: it canno
 earlier), and leave it (end at the time we see it) when it is deleted, finishes, or its
 addresses change. Node addresses (InternalIP, ExternalIP) name their node, which is what
 hostNetwork pods send from. A service's ClusterIPs name the service from its creation (a client
-in a pod sends to them before kube-proxy rewrites the address on the node); a user who may not
-list services still gets pods and nodes. A watch that the server expires (410 Gone) is resumed by
-listing again: pods missing from the new list are ended then. Objects are read as plain JSON
-dicts, the shape `kubectl get -o json` and our pods JSON snapshots have, not as client models.
+in a pod sends to them before kube-proxy rewrites the address on the node).
+
+A user whose rights end at a namespace (a RoleBinding, no ClusterRole) still gets names: pods
+and services are listed in all namespaces where allowed, else in each of `namespaces` (the
+targets'); nodes and services are left out where not allowed. `limits` says what was left out.
+
+A watch that the server expires (410 Gone) is resumed by listing again: pods missing from the new
+list are ended then. Objects are read as plain JSON dicts, the shape `kubectl get -o json` and our
+pods JSON snapshots have, not as client models.
 """
 
 from __future__ import annotations
@@ -17,8 +22,9 @@ import json
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import urllib3
 from kubernetes.client import ApiClient, CoreV1Api
@@ -31,7 +37,10 @@ from kubectl_netmon.output.escape import escape
 _ENDED_PHASES = ("Succeeded", "Failed")
 _NODE_ADDRESS_TYPES = ("InternalIP", "ExternalIP")
 RESOURCES = ("nodes", "pods", "services")
-OPTIONAL = ("services",)  # forbidden to list them: go on without their names
+OPTIONAL = ("nodes", "services")  # forbidden to list them: go on without their names
+NAMESPACED = ("pods", "services")
+# what is listed and watched: (resource, namespace), "" for all namespaces
+Source = tuple[str, str]
 _GONE = 410
 WATCH_SECONDS = 300  # each watch request ends after this; the next resumes where it stopped
 RETRIES = 5  # lost watch connections in a row before --watch gives up
@@ -56,25 +65,55 @@ class PodSource:
     """
 
     def __init__(self, client: ApiClient, pods: PodMap | None = None,
-                 clock: Callable[[], int] = time.time_ns) -> None:
+                 clock: Callable[[], int] = time.time_ns, namespaces: Sequence[str] = ()
+                 ) -> None:
+        """`namespaces`: where to list pods and services when the user may not list them in
+        all namespaces."""
         self.pods = pods if pods is not None else PodMap()
+        self.namespaces = list(dict.fromkeys(namespaces))
+        self.limits: list[str] = []  # what the user's rights left out, one line each (sync())
+        self._sources: list[Source] = [(r, "") for r in RESOURCES]
         self._api = CoreV1Api(client)
         self._clock = clock
         self._held: dict[str, dict[str, _Held]] = {"pods": {}, "services": {}}  # by uid
         self._nodes: dict[str, str] = {}  # node address -> node name
-        self._rv: dict[str, str] = {}  # resource -> resourceVersion to watch from
+        self._rv: dict[Source, str] = {}  # resourceVersion to watch from
         self._past: set[str] = set()  # uids of pods seen only after they finished
         self.on_pod: Callable[[dict, bool], None] | None = None
 
     def sync(self) -> PodMap:
-        """List nodes, pods and services once (enough for enriching logs); returns the map."""
+        """List nodes, pods and services once (enough for enriching logs), where the user may;
+        returns the map. run() then watches what was listed."""
+        self._sources, self.limits = [], []
         for resource in RESOURCES:
-            try:
-                self._apply_list(resource, *self._list(resource))
-            except _Forbidden:
-                if resource not in OPTIONAL:
-                    raise
+            self._sources += self._listed(resource)
         return self.pods
+
+    def _listed(self, resource: str) -> list[Source]:
+        """List the resource in all namespaces, else in each of ours; the sources listed."""
+        try:
+            self._apply_list((resource, ""), *self._list((resource, "")))
+            return [(resource, "")]
+        except _Forbidden as e:
+            denied = e
+        sources = [(resource, ns) for ns in self.namespaces] if resource in NAMESPACED else []
+        try:
+            for source in sources:
+                self._apply_list(source, *self._list(source))
+        except _Forbidden:
+            if resource not in OPTIONAL:
+                raise
+            sources = []
+        if not sources and resource not in OPTIONAL:
+            raise denied
+        if sources:
+            plural = "s" if len(self.namespaces) > 1 else ""
+            self.limits.append(f"{resource} are named in namespace{plural} "
+                               f"{', '.join(self.namespaces)} only: no permission to list "
+                               f"{resource} in all namespaces")
+        else:
+            self.limits.append(f"{resource} are not named: no permission to list {resource}")
+        return sources
 
     def current(self) -> dict[str, PodInfo]:
         """Every address held now: pods' and services' addresses, then nodes' not used by a
@@ -91,34 +130,34 @@ class PodSource:
         that affects who holds an address. Lists first unless sync() ran."""
         stop = stop or threading.Event()
         events: queue.Queue = queue.Queue()
-        for resource in RESOURCES:
-            threading.Thread(target=self._feed, args=(resource, events, stop, watch_seconds),
-                             daemon=True, name=f"netmon-watch-{resource}").start()
-        running = len(RESOURCES)
+        for source in self._sources:
+            threading.Thread(target=self._feed, args=(source, events, stop, watch_seconds),
+                             daemon=True, name=f"netmon-watch-{source[0]}").start()
+        running = len(self._sources)
         while running:
-            kind, resource, payload = events.get()
+            kind, source, payload = events.get()
             if kind == "stopped":
                 running -= 1
             elif kind == "error":
                 stop.set()
                 raise payload
-            elif self._apply(kind, resource, payload):
+            elif self._apply(kind, source, payload):
                 on_change()
 
     # -- reading (watch threads) ----------------------------------------------------------
 
-    def _feed(self, resource: str, events: queue.Queue, stop: threading.Event,
+    def _feed(self, source: Source, events: queue.Queue, stop: threading.Event,
               watch_seconds: int) -> None:
-        """List (when needed) and watch one resource, queueing ("list"|"event", ...). A lost
+        """List (when needed) and watch one source, queueing ("list"|"event", ...). A lost
         connection is retried with backoff, resuming where it stopped; RETRIES in a row end it."""
-        rv, failures = self._rv.get(resource), 0
+        rv, failures = self._rv.get(source), 0
         try:
             while not stop.is_set():
                 try:
                     if rv is None:
-                        items, rv = self._list(resource)
-                        events.put(("list", resource, items))
-                    rv = self._watch(resource, rv, events, stop, watch_seconds)
+                        items, rv = self._list(source)
+                        events.put(("list", source, items))
+                    rv = self._watch(source, rv, events, stop, watch_seconds)
                     failures = 0
                 except _Unreachable:
                     failures += 1
@@ -126,64 +165,71 @@ class PodSource:
                         raise
                     stop.wait(min(2 ** failures, 30))
         except _Forbidden as e:
-            if resource not in OPTIONAL:
-                events.put(("error", resource, e))
+            if source[0] not in OPTIONAL:
+                events.put(("error", source, e))
         except ClusterError as e:
-            events.put(("error", resource, e))
+            events.put(("error", source, e))
         finally:
-            events.put(("stopped", resource, None))
+            events.put(("stopped", source, None))
 
-    def _watch(self, resource: str, rv: str, events: queue.Queue, stop: threading.Event,
+    def _watch(self, source: Source, rv: str, events: queue.Queue, stop: threading.Event,
                seconds: int) -> str | None:
         """One watch request from rv; the rv to resume from, or None to list again (410)."""
-        resp = self._request(resource, watch=True, resource_version=rv,
+        what = _what(source)
+        resp = self._request(source, watch=True, resource_version=rv,
                              allow_watch_bookmarks=True, timeout_seconds=seconds,
                              _request_timeout=(30, seconds + 30))
         try:
             if resp.status == _GONE:
                 return None
-            _check(resp, resource)
+            _check(resp, what)
             for line in _lines(resp):
                 event = json.loads(line)
                 obj = event.get("object") or {}
                 if event.get("type") == "ERROR":
                     if obj.get("code") == _GONE:
                         return None
-                    raise ClusterError(f"watching {resource}: {_status_text(obj)}")
+                    raise ClusterError(f"watching {what}: {_status_text(obj)}")
                 rv = (obj.get("metadata") or {}).get("resourceVersion") or rv
                 if event.get("type") != "BOOKMARK":
-                    events.put(("event", resource, (event.get("type"), obj)))
+                    events.put(("event", source, (event.get("type"), obj)))
                 if stop.is_set():
                     break
             return rv
         except (urllib3.exceptions.HTTPError, OSError, ValueError) as e:
-            raise _Unreachable(f"watching {resource}: connection lost "
+            raise _Unreachable(f"watching {what}: connection lost "
                                f"({_network_reason(e)})") from None
         finally:
             resp.release_conn()
 
-    def _list(self, resource: str) -> tuple[list[dict], str]:
-        resp = self._request(resource, _request_timeout=LIST_TIMEOUT)
+    def _list(self, source: Source) -> tuple[list[dict], str]:
+        resp = self._request(source, _request_timeout=LIST_TIMEOUT)
         try:
-            _check(resp, resource)
+            _check(resp, _what(source))
             doc = json.loads(resp.data)
         except ValueError:
-            raise ClusterError(f"listing {resource}: the API server sent something that is "
-                               "not JSON") from None
+            raise ClusterError(f"listing {_what(source)}: the API server sent something that "
+                               "is not JSON") from None
         finally:
             resp.release_conn()
         return doc.get("items") or [], (doc.get("metadata") or {}).get("resourceVersion") or ""
 
-    def _request(self, resource: str, **kwargs):
+    def _request(self, source: Source, **kwargs):
         """The raw HTTP response of a list or watch (no model decoding: dicts are enough)."""
-        call = {"nodes": self._api.list_node, "pods": self._api.list_pod_for_all_namespaces,
-                "services": self._api.list_service_for_all_namespaces}[resource]
+        resource, ns = source
+        api = self._api
+        if ns:
+            call = partial({"pods": api.list_namespaced_pod,
+                            "services": api.list_namespaced_service}[resource], ns)
+        else:
+            call = {"nodes": api.list_node, "pods": api.list_pod_for_all_namespaces,
+                    "services": api.list_service_for_all_namespaces}[resource]
         try:
             return call(_preload_content=False, **kwargs)
         except ApiException as e:  # older clients raise for non-2xx themselves
             if e.status == _GONE:
                 return _Gone()
-            raise _error(resource, e.status, e.body) from None
+            raise _error(_what(source), e.status, e.body) from None
         except (urllib3.exceptions.HTTPError, OSError) as e:
             host = self._api.api_client.configuration.host
             raise _Unreachable(f"cannot reach the API server at {escape(host)} "
@@ -191,9 +237,10 @@ class PodSource:
 
     # -- applying (caller's thread) -------------------------------------------------------
 
-    def _apply(self, kind: str, resource: str, payload) -> bool:
+    def _apply(self, kind: str, source: Source, payload) -> bool:
         if kind == "list":
-            return self._apply_list(resource, payload, None)
+            return self._apply_list(source, payload, None)
+        resource = source[0]
         etype, obj = payload
         if resource == "nodes":
             return self._node(obj, deleted=etype == "DELETED")
@@ -201,11 +248,12 @@ class PodSource:
             return self._service(obj, deleted=etype == "DELETED", now=self._clock())
         return self._pod(obj, deleted=etype == "DELETED", now=self._clock())
 
-    def _apply_list(self, resource: str, items: list[dict], rv: str | None) -> bool:
-        """A full list: apply every object; pods and services we hold that are gone from it have
-        ended."""
+    def _apply_list(self, source: Source, items: list[dict], rv: str | None) -> bool:
+        """A full list: apply every object; pods and services we hold (in its namespace) that
+        are gone from it have ended."""
         if rv is not None:
-            self._rv[resource] = rv
+            self._rv[source] = rv
+        resource, ns = source
         if resource == "nodes":
             return any([self._node(obj) for obj in items])
         now = self._clock()
@@ -213,7 +261,8 @@ class PodSource:
         apply = self._service if resource == "services" else self._pod
         changed = [apply(obj, now=now) for obj in items]
         held = self._held[resource]
-        gone = [uid for uid in list(held) if uid not in seen]
+        gone = [uid for uid, h in list(held.items())
+                if uid not in seen and (not ns or h.info.ns == ns)]
         changed += [self._release(held, uid, now) for uid in gone]
         if resource == "pods" and self.on_pod is not None:
             for uid in gone:  # deleted while the watch was away: all we know is who
@@ -311,6 +360,12 @@ class _Gone:
 
     def release_conn(self) -> None:
         """Nothing to release."""
+
+
+def _what(source: Source) -> str:
+    """A source as messages name it: "pods", "pods in namespace shop"."""
+    resource, ns = source
+    return f"{resource} in namespace {ns}" if ns else resource
 
 
 def _check(resp, resource: str) -> None:

@@ -113,12 +113,54 @@ def test_the_watch_adds_a_new_pod_and_ends_a_deleted_one(lab, lab_ns):
     assert source.pods.lookup(ip, api_time_ns(web["status"]["startTime"])).name == "web"
 
 
-def test_a_user_without_list_rights_gets_one_cluster_error_line(lab):
-    source = PodSource(load_cluster(str(lab.kubeconfig), context="lab-restricted").client)
+def restricted(lab, namespaces: list[str] = ()) -> PodSource:
+    """A PodSource logged in as lab-restricted, falling back to these namespaces."""
+    client = load_cluster(str(lab.kubeconfig), context="lab-restricted").client
+    return PodSource(client, namespaces=namespaces)
+
+
+def test_a_user_without_list_rights_gets_one_cluster_error_line(lab, lab_ns):
     with lab.rules("lab-restricted", []), pytest.raises(ClusterError) as e:
-        source.sync()
-    assert str(e.value).startswith("listing nodes: HTTP 403: ")
+        restricted(lab, [lab_ns]).sync()
+    assert str(e.value).startswith(f"listing pods in namespace {lab_ns}: HTTP 403: ")
     assert "\n" not in str(e.value)
+
+
+def test_a_user_whose_rights_end_at_a_namespace_gets_its_pods_named_and_watched(lab, lab_ns):
+    """A RoleBinding, no ClusterRole: pods of the namespace are named, and said so once."""
+    web = lab.create_pod(lab_ns, pod("web"))
+    rules = [{"verbs": ["get", "list", "watch"], "apiGroups": [""], "resources": ["pods"],
+              "namespaces": [lab_ns]}]
+    source = restricted(lab, [lab_ns])
+    with lab.rules("lab-restricted", rules):
+        source.sync()
+        watching = Watching(source)
+        try:
+            lab.create_pod(lab_ns, pod("api"))
+            found = watching.until(lambda current: any(i.name == "api" for i in current.values()))
+        finally:
+            watching.close()
+    assert found[web["status"]["podIP"]].name == "web"
+    assert source.limits == [
+        "nodes are not named: no permission to list nodes",
+        f"pods are named in namespace {lab_ns} only: no permission to list pods in all "
+        "namespaces",
+        "services are not named: no permission to list services"]
+
+
+def test_a_namespaces_new_list_ends_only_that_namespaces_pods():
+    """After an expired watch in one namespace, its relist says nothing about another's pods."""
+    in_shop = stub_pod("web", "10.0.0.1", "u1")
+    in_bank = dict(stub_pod("api", "10.0.0.2", "u2"))
+    in_bank["metadata"] = {**in_bank["metadata"], "namespace": "bank"}
+    source = PodSource(stub_client("http://127.0.0.1:9"))
+    source._apply_list(("pods", "shop"), [in_shop], None)
+    source._apply_list(("pods", "bank"), [in_bank], None)
+
+    source._apply_list(("pods", "shop"), [], None)
+
+    current = source.current()
+    assert "10.0.0.1" not in current and current["10.0.0.2"].name == "api"
 
 
 def service(name: str) -> dict:

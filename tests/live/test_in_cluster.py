@@ -75,6 +75,24 @@ def test_in_a_pod_the_service_account_and_its_namespace_are_used(demo):
     assert ("demo", "web") in named, log
 
 
+def test_a_service_account_whose_rights_end_at_its_namespace_names_that_namespaces_pods(demo):
+    """A RoleBinding in demo only (no nodes, no other namespace): the capture runs, demo's pods
+    are named, and it says what it could not name."""
+    in_demo = [{**rule, "namespaces": ["demo"]} for rule in WATCH_RULES]
+    in_demo[0] = {**in_demo[0], "resources": ["pods"]}
+    with demo.rules(USER, in_demo):
+        phase, log = _run_in_a_pod(demo, "netmon-namespaced", "watch", "pod", "web",
+                                   "--duration", "6s", "-o", "json")
+
+    assert phase == "Succeeded", log
+    conns = [r for r in map(json.loads, (line for line in log.splitlines()
+                                         if line.startswith("{"))) if r["_path"] == "conn"]
+    assert "web" in {c.get("resp_pod.name") for c in conns}, log
+    assert "pods are named in namespace demo only: no permission to list pods in all " \
+           "namespaces" in log
+    assert "nodes are not named: no permission to list nodes" in log
+
+
 def test_in_a_pod_a_missing_permission_of_the_service_account_is_named(demo):
     """Without patch on pods/ephemeralcontainers: one clear line naming it, the pod fails."""
     with demo.rules(USER, [WATCH_RULES[0], WATCH_RULES[2]]):

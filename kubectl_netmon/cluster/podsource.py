@@ -384,7 +384,7 @@ def _api_text(status: int, body: bytes | str | None) -> str:
         message = json.loads(body or b"{}").get("message")
     except (ValueError, AttributeError):
         message = None
-    hint = " (check RBAC: get/list/watch on pods and nodes)" if status in (401, 403) else ""
+    hint = " (check RBAC: get/list/watch on pods)" if status in (401, 403) else ""
     return f"HTTP {status}: {escape(str(message or body or '')[:300])}{hint}"
 
 

@@ -19,19 +19,24 @@ from kubectl_netmon.output.escape import escape
 GLOBAL_FLAGS = frozenset(("--kubeconfig", "--context", "-n", "--namespace", "--request-timeout"))
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_LONGEST_S = 10 * 365 * 86400  # a longer duration is a mistake (and overflows)
 
 
 def parse_duration(text: str, flag: str) -> float:
-    """kubectl's duration syntax ("30s", "1m30s", "500ms"; a bare number is seconds) in s."""
+    """kubectl's duration syntax ("30s", "1m30s", "500ms"; a bare number is seconds) in s;
+    a negative or endless one ("inf", "nan", 1e400) is a UsageError."""
     text = text.strip()
     try:
-        return float(text)
+        seconds = float(text)
     except ValueError:
-        pass
-    parts = _DURATION.findall(text)
-    if not parts or "".join(n + u for n, u in parts) != text:
+        parts = _DURATION.findall(text)
+        if not parts or "".join(n + u for n, u in parts) != text:
+            raise UsageError(f"{flag} {escape(text)}: not a duration; write e.g. 30s, 5m or "
+                             "1h30m") from None
+        seconds = sum(float(n) * _UNIT_S[u] for n, u in parts)
+    if not 0 <= seconds < _LONGEST_S:
         raise UsageError(f"{flag} {escape(text)}: not a duration; write e.g. 30s, 5m or 1h30m")
-    return sum(float(n) * _UNIT_S[u] for n, u in parts)
+    return seconds
 
 
 def after_command(argv: list[str]) -> list[str]:

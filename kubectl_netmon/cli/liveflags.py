@@ -12,6 +12,7 @@ import click
 from kubectl_netmon.cli.kubeflags import parse_duration
 from kubectl_netmon.cluster.specs import DEFAULT_IMAGE
 from kubectl_netmon.errors import UsageError
+from kubectl_netmon.output.escape import escape
 
 
 @dataclass
@@ -70,7 +71,7 @@ def live_flags(command: Callable) -> Callable:
                 image: str, image_pull_secret: str, mode: str, node_namespace: str, output: str,
                 zeek_dir: str | None, no_detect: bool, quiet: bool, **kwargs):
         opts = LiveOptions(bpf_filter=bpf, snaplen=snaplen,
-                           duration_s=parse_duration(duration, "--duration") if duration else None,
+                           duration_s=_capture_duration(duration) if duration else None,
                            count=count, image=image, image_pull_secret=image_pull_secret,
                            mode=_mode_for(mode, image_pull_secret),
                            node_namespace=node_namespace, output=output, zeek_dir=zeek_dir,
@@ -93,3 +94,11 @@ def _mode_for(mode: str, pull_secret: str) -> str:
                          "node, or leave the flag out if the pod's secrets cover the image")
     return "node"
 
+
+def _capture_duration(text: str) -> float:
+    """--duration in seconds: more than 0 (no --duration captures until Ctrl-C)."""
+    seconds = parse_duration(text, "--duration")
+    if seconds <= 0:
+        raise UsageError(f"--duration {escape(text)}: must be more than 0; leave it out to "
+                         "capture until Ctrl-C")
+    return seconds

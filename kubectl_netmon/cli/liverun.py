@@ -122,10 +122,12 @@ class LiveRun:
         with self._points_lock:
             pairs = list(zip(self._points, self.merged.streams))
         gone = [self._pod_ended(p) for p, _ in pairs]
+        # a capture that failed (dumpcap's exit status came) says why, not how its output ended
+        broke = [bool(s.error) and not g and not p.failed for (p, s), g in zip(pairs, gone)]
         dropped = [f"the stream from {s.name} dropped after {s.packets} packets ({s.error})"
-                   for (_, s), g in zip(pairs, gone) if s.error and not g]
+                   for (_, s), b in zip(pairs, broke) if b]
         ended = [f"{p.name}: pod ended ({p.stream.bytes_received} bytes received)" if g
-                 else p.ended() for (p, s), g in zip(pairs, gone) if g or not s.error]
+                 else p.ended() for (p, _), g, b in zip(pairs, gone, broke) if not b]
         return LiveResult(status, result, decode, ended, dropped)
 
     def _pod_ended(self, point) -> bool:

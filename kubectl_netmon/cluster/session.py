@@ -89,6 +89,13 @@ class CapturePoint:
     namespace: str = ""
     pod: str = ""
     container: str = ""
+    stderr: StderrLines | None = None
+
+    @property
+    def failed(self) -> bool:
+        """The remote capture exited with an error (its exit status came)."""
+        status = self.stream.exit
+        return status is not None and status.code != 0
 
     def ended(self) -> str:
         """How the capture ended, in one line (call after the output is exhausted)."""
@@ -102,6 +109,9 @@ class CapturePoint:
             return (f"{self.name}: capture failed: the image has no dumpcap; use an --image "
                     f"that has dumpcap/tshark ({got})")
         if status.code is not None:  # dumpcap's own words came as status lines on stderr
+            if self.stderr is not None and self.stderr.error:
+                return f"{self.name}: capture failed: {self.stderr.error} (exit code " \
+                    f"{status.code}{_killed(status.code)}, {got})"
             return f"{self.name}: capture failed, exit code {status.code}{_killed(status.code)} " \
                 f"({got})"
         return f"{self.name}: capture failed: {escape(status.message)} ({got})"
@@ -116,20 +126,34 @@ def _killed(code: int) -> str:
 
 
 _OUTPUT_FILE_LINE = b"File: -"
+_COMPLAINT = b"dumpcap: "  # how dumpcap starts an error message
+_SEE_GUIDE = b"See the User's Guide"
 
 
 class StderrLines:
     """Remote stderr, which arrives in arbitrary chunks, as whole escaped status lines (but
-    dumpcap's "File: -", which names the output we are reading)."""
+    dumpcap's "File: -", which names the output we are reading). `error`: dumpcap's last
+    complaint ("dumpcap: Invalid capture filter ..." and the line explaining it), for the
+    message of a capture that failed."""
 
     def __init__(self, prefix: str, on_status: Callable[[str], None]) -> None:
         self.prefix, self.on_status, self.buf = prefix, on_status, b""
+        self._error: list[str] = []
+
+    @property
+    def error(self) -> str:
+        return " ".join(self._error)
 
     def __call__(self, data: bytes) -> None:
         *lines, self.buf = (self.buf + data).replace(b"\r", b"\n").split(b"\n")
         for line in map(bytes.strip, lines):
             if line and line != _OUTPUT_FILE_LINE:
-                self.on_status(f"{self.prefix}: {escape(line)}")
+                text = escape(line)
+                if line.startswith(_COMPLAINT):
+                    self._error = [text]
+                elif len(self._error) == 1 and not line.startswith(_SEE_GUIDE):
+                    self._error.append(text)
+                self.on_status(f"{self.prefix}: {text}")
 
 
 @dataclass
@@ -315,10 +339,10 @@ class CaptureSession:
         opts = self.options
         dumpcap = specs.dumpcap_argv(plan.interface, plan.bpf_filter, opts.snaplen,
                                      opts.duration_s, opts.count, opts.max_duration_s)
+        stderr = StderrLines(plan.name, self.on_status)
         stream = ExecStream(self.api_client.configuration, plan.namespace, plan.pod,
                             specs.capture_command(plan.container, dumpcap), plan.container,
-                            stdin=True, on_stderr=StderrLines(plan.name, self.on_status),
-                            timeout=opts.request_timeout)
+                            stdin=True, on_stderr=stderr, timeout=opts.request_timeout)
         stream.connect()
         chunks = stream.chunks()
         silent = _Deadline(opts.request_timeout, stream.close)
@@ -333,7 +357,7 @@ class CaptureSession:
             raise ClusterError(_never_started(plan, opts.request_timeout))
         return CapturePoint(plan.name, plan.node, plan.description, stream,
                             itertools.chain((first,), chunks) if first else chunks, plan.pods,
-                            plan.interface, plan.namespace, plan.pod, plan.container)
+                            plan.interface, plan.namespace, plan.pod, plan.container, stderr)
 
     def stop(self) -> None:
         """Ask every capture to finish: stdin is half-closed (v5), the remote watchdog stops

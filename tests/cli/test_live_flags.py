@@ -24,3 +24,21 @@ def test_a_pull_secret_in_ephemeral_mode_is_a_usage_error(command):
         "error: --image-pull-secret needs node mode: an ephemeral container pulls with its "
         "pod's own imagePullSecrets (fixed once the pod runs); use --mode node, or leave the "
         "flag out if the pod's secrets cover the image"])
+
+
+@pytest.mark.parametrize("value, message", [
+    ("0", "--duration 0: must be more than 0; leave it out to capture until Ctrl-C"),
+    ("0s", "--duration 0s: must be more than 0; leave it out to capture until Ctrl-C"),
+    ("-5", "--duration -5: not a duration; write e.g. 30s, 5m or 1h30m"),
+    ("inf", "--duration inf: not a duration; write e.g. 30s, 5m or 1h30m"),
+    ("nan", "--duration nan: not a duration; write e.g. 30s, 5m or 1h30m"),
+    ("1e400", "--duration 1e400: not a duration; write e.g. 30s, 5m or 1h30m"),
+    ("5 minutes", "--duration 5 minutes: not a duration; write e.g. 30s, 5m or 1h30m"),
+])
+def test_a_duration_that_cannot_bound_a_capture_is_refused_before_the_cluster(value, message):
+    """Before anything is created (an ephemeral container could never be removed)."""
+    run = subprocess.run([sys.executable, "-m", "kubectl_netmon", "watch", "pod", "web",
+                          f"--duration={value}"], cwd=REPO, capture_output=True, text=True,
+                         timeout=60, env={"PATH": "/usr/bin:/bin", "KUBECONFIG": "/nonexistent"})
+
+    assert (run.returncode, run.stderr.splitlines()) == (2, [f"error: {message}"])

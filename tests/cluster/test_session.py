@@ -58,3 +58,16 @@ def _point(status: ExitStatus | None, received: int = 100) -> CapturePoint:
 )
 def test_how_a_point_ended_in_one_line(status, ended):
     assert _point(status).ended() == ended
+
+
+def test_a_failed_capture_says_what_dumpcap_complained_of():
+    point = _point(ExitStatus(1), received=0)
+    point.stderr = StderrLines(point.name, lambda line: None)
+    point.stderr(b"Capturing on 'eth0'\ndumpcap: Invalid capture filter \"tcp port\" for interface"
+                 b" 'eth0'.\n\nThat string isn't a valid capture filter (syntax error).\nSee the "
+                 b"User's Guide for a description of the capture filter syntax.\n")
+
+    assert point.ended() == (
+        'shop/web: capture failed: dumpcap: Invalid capture filter "tcp port" for interface '
+        "'eth0'. That string isn't a valid capture filter (syntax error). (exit code 1, 0 bytes "
+        "received)")

@@ -169,7 +169,10 @@ def test_a_bad_filter_is_reported_by_dumpcap_and_fails_the_point(lab, lab_ns, ap
     statuses: list[str] = []
     [point], _ = _capture(api, lab_ns, "web", statuses, bpf_filter="no such filter")
     assert any("Invalid capture filter" in s for s in statuses)
-    assert point.ended() == f"{lab_ns}/web: capture failed, exit code 1 (0 bytes received)"
+    assert point.ended() == (
+        f'{lab_ns}/web: capture failed: dumpcap: Invalid capture filter "no such filter" for '
+        "interface 'eth0'. That string isn't a valid capture filter (can't parse filter "
+        "expression: syntax error). (exit code 1, 0 bytes received)")
 
 
 def test_leaving_the_session_stops_the_remote_capture(lab, lab_ns, api):

@@ -170,3 +170,20 @@ def test_a_capture_file_that_cannot_be_written_is_named_and_the_cluster_left_cle
         "error: -w /dev/full: cannot write it (No space left on device); what was recorded "
         "before the failure is in it"])
     assert netmon_left(lab, lab_ns) == [] and netmon_left(lab, "default") == []
+
+
+def test_a_filter_dumpcap_rejects_is_quoted_with_its_words(lab, lab_ns, tmp_path):
+    """Not "the stream dropped ... empty": what dumpcap said of the filter, exit 1."""
+    lab.create_pod(lab_ns, pod("web"))
+
+    done = subprocess.run(
+        [sys.executable, "-m", "kubectl_netmon", "watch", "pod", "web", "-n", lab_ns, "-f",
+         "tcp port", "--duration", "30s", "-q", "-o", "json"],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "KUBECONFIG": str(lab.kubeconfig)})
+
+    code, err = done.returncode, done.stderr.splitlines()
+    assert code == 1
+    assert err[-1].startswith(f'error: {lab_ns}/web: capture failed: dumpcap: Invalid capture '
+                              'filter "tcp port" for interface \'eth0\'.')
+    assert "dropped" not in err[-1]

@@ -70,6 +70,7 @@ def live_flags(command: Callable) -> Callable:
     def wrapper(*args, bpf: str, snaplen: int, duration: str | None, count: int | None,
                 image: str, image_pull_secret: str, mode: str, node_namespace: str, output: str,
                 zeek_dir: str | None, no_detect: bool, quiet: bool, **kwargs):
+        _check_filter(bpf)
         opts = LiveOptions(bpf_filter=bpf, snaplen=snaplen,
                            duration_s=_capture_duration(duration) if duration else None,
                            count=count, image=image, image_pull_secret=image_pull_secret,
@@ -102,3 +103,16 @@ def _capture_duration(text: str) -> float:
         raise UsageError(f"--duration {escape(text)}: must be more than 0; leave it out to "
                          "capture until Ctrl-C")
     return seconds
+
+
+def _check_filter(bpf: str) -> None:
+    """A filter that is no filter at all is refused before anything is created in the cluster
+    (the local libpcap says so; without it, the remote dumpcap will)."""
+    if not bpf:
+        return
+    from kubectl_netmon.capture.bpf import syntax_error
+
+    problem = syntax_error(bpf)
+    if problem:
+        raise UsageError(f"-f {escape(bpf)}: not a capture filter ({escape(problem)}); write it "
+                         "as for tcpdump, e.g. 'tcp port 8080' (see man pcap-filter)")

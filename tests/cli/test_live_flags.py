@@ -42,3 +42,17 @@ def test_a_duration_that_cannot_bound_a_capture_is_refused_before_the_cluster(va
                          timeout=60, env={"PATH": "/usr/bin:/bin", "KUBECONFIG": "/nonexistent"})
 
     assert (run.returncode, run.stderr.splitlines()) == (2, [f"error: {message}"])
+
+
+def test_a_filter_that_is_no_filter_is_refused_before_the_cluster():
+    from kubectl_netmon.capture import bpf
+
+    if bpf._libpcap() is None:
+        pytest.skip("libpcap is not installed here (CI has it)")
+    run = subprocess.run([sys.executable, "-m", "kubectl_netmon", "capture", "web", "-w", "-",
+                          "-f", "tcp port"], cwd=REPO, capture_output=True, text=True,
+                         timeout=60, env={"PATH": "/usr/bin:/bin", "KUBECONFIG": "/nonexistent"})
+
+    assert (run.returncode, run.stderr.splitlines()) == (2, [
+        "error: -f tcp port: not a capture filter (can't parse filter expression: syntax "
+        "error); write it as for tcpdump, e.g. 'tcp port 8080' (see man pcap-filter)"])

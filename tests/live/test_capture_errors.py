@@ -173,17 +173,18 @@ def test_a_capture_file_that_cannot_be_written_is_named_and_the_cluster_left_cle
 
 
 def test_a_filter_dumpcap_rejects_is_quoted_with_its_words(lab, lab_ns, tmp_path):
-    """Not "the stream dropped ... empty": what dumpcap said of the filter, exit 1."""
+    """A filter libpcap parses but dumpcap refuses on the pod's interface: not "the stream
+    dropped ... empty" but what dumpcap said of it, exit 1."""
     lab.create_pod(lab_ns, pod("web"))
 
     done = subprocess.run(
         [sys.executable, "-m", "kubectl_netmon", "watch", "pod", "web", "-n", lab_ns, "-f",
-         "tcp port", "--duration", "30s", "-q", "-o", "json"],
+         "port 99999", "--duration", "30s", "-q", "-o", "json"],
         cwd=REPO, capture_output=True, text=True, timeout=120,
         env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "KUBECONFIG": str(lab.kubeconfig)})
 
     code, err = done.returncode, done.stderr.splitlines()
     assert code == 1
     assert err[-1].startswith(f'error: {lab_ns}/web: capture failed: dumpcap: Invalid capture '
-                              'filter "tcp port" for interface \'eth0\'.')
+                              'filter "port 99999" for interface \'eth0\'.')
     assert "dropped" not in err[-1]

@@ -45,7 +45,9 @@ def live_flags(command: Callable) -> Callable:
                      help="Capture filter (tcpdump syntax), e.g. 'tcp port 8080'."),
         click.option("--snaplen", type=click.IntRange(64, 262144), default=262144,
                      show_default=True, help="Bytes kept of each packet."),
-        click.option("--duration", metavar="DURATION", help="Stop after this long (e.g. 30s)."),
+        click.option("--duration", metavar="DURATION",
+                 help="Stop after this long (e.g. 30s, 10h); without it: at Ctrl-C, or after "
+                      "4h."),
         click.option("--count", type=click.IntRange(min=1), metavar="N",
                      help="Stop after N packets."),
         click.option("--image", metavar="IMAGE", default="",

@@ -59,14 +59,14 @@ class AcquireOptions:
     timeout_s: float = 120.0  # waiting for image pull and scheduling
     # connecting an exec stream, and then its capture's start (its first output); None: no limit
     request_timeout: float | None = 60.0
-    max_duration_s: int = 4 * 3600  # hard bound of every remote capture
+    max_duration_s: int = 4 * 3600  # hard bound of a remote capture without a duration
     linger_s: int = 60  # an idle netmon container exits after this; reused until then
     deadline_slack_s: int = 60  # node pod deadline beyond start-up and the capture limit
 
     def limit_s(self) -> int:
-        """How long a remote capture may run at most."""
-        d = self.duration_s
-        return self.max_duration_s if d is None else min(d, self.max_duration_s)
+        """How long a remote capture may run at most: the duration asked for, else the hard
+        bound (a capture nobody stops, should its client vanish unnoticed)."""
+        return self.max_duration_s if self.duration_s is None else self.duration_s
 
     def node_deadline_s(self) -> int:
         """activeDeadlineSeconds of node pods: start-up, the capture, then some slack."""
@@ -338,7 +338,7 @@ class CaptureSession:
         request timeout is closed (which stops it remotely) and fails."""
         opts = self.options
         dumpcap = specs.dumpcap_argv(plan.interface, plan.bpf_filter, opts.snaplen,
-                                     opts.duration_s, opts.count, opts.max_duration_s)
+                                     opts.limit_s(), opts.count)
         stderr = StderrLines(plan.name, self.on_status)
         stream = ExecStream(self.api_client.configuration, plan.namespace, plan.pod,
                             specs.capture_command(plan.container, dumpcap), plan.container,

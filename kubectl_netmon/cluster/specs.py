@@ -67,13 +67,12 @@ def linger_command(container: str, linger_s: int) -> list[str]:
     return ["sh", "-c", LINGER_SCRIPT, "netmon-linger", heartbeat_path(container), str(linger_s)]
 
 
-def dumpcap_argv(interface: str, bpf_filter: str, snaplen: int, duration_s: int | None,
-                 count: int | None, max_duration_s: int) -> list[str]:
-    """dumpcap writing pcapng to stdout; the duration never exceeds the hard bound. On `any`
-    the link type is pinned to Linux cooked v1, which every Wireshark reads."""
-    limit = max_duration_s if duration_s is None else min(duration_s, max_duration_s)
+def dumpcap_argv(interface: str, bpf_filter: str, snaplen: int, limit_s: int,
+                 count: int | None) -> list[str]:
+    """dumpcap writing pcapng to stdout for at most limit_s seconds. On `any` the link type is
+    pinned to Linux cooked v1, which every Wireshark reads."""
     argv = ["dumpcap", "-i", interface, "-s", str(snaplen), "-n", "-w", "-",
-            "-a", f"duration:{limit}"]
+            "-a", f"duration:{limit_s}"]
     if interface == "any":
         argv += ["-y", "LINUX_SLL"]
     if count:

@@ -73,27 +73,25 @@ def test_node_pod_image_pull_secret_only_when_given(secret, expected):
 
 
 @pytest.mark.parametrize(
-    "duration, count, bpf, limit, expected",
+    "limit, count, bpf, expected",
     [
-        (None, None, "", 3600, ["-a", "duration:3600"]),
-        (30, None, "", 3600, ["-a", "duration:30"]),
-        (7200, None, "", 3600, ["-a", "duration:3600"]),
-        (None, 100, "", 3600, ["-a", "duration:3600", "-c", "100"]),
-        (None, None, "tcp port 80", 3600, ["-a", "duration:3600", "-f", "tcp port 80"]),
+        (3600, None, "", ["-a", "duration:3600"]),
+        (30, 100, "", ["-a", "duration:30", "-c", "100"]),
+        (3600, None, "tcp port 80", ["-a", "duration:3600", "-f", "tcp port 80"]),
     ],
 )
-def test_dumpcap_argv_limits_and_filter(duration, count, bpf, limit, expected):
-    argv = specs.dumpcap_argv("eth0", bpf, 262144, duration, count, limit)
+def test_dumpcap_argv_limits_and_filter(limit, count, bpf, expected):
+    argv = specs.dumpcap_argv("eth0", bpf, 262144, limit, count)
     assert argv == ["dumpcap", "-i", "eth0", "-s", "262144", "-n", "-w", "-", *expected]
 
 
 def test_dumpcap_on_any_pins_linux_cooked_v1():
-    argv = specs.dumpcap_argv("any", "", 96, None, None, 60)
+    argv = specs.dumpcap_argv("any", "", 96, 60, None)
     assert argv[argv.index("-y") + 1] == "LINUX_SLL"
 
 
 def test_capture_command_passes_user_text_as_arguments_not_script():
-    dumpcap = specs.dumpcap_argv("eth0", "host 1.2.3.4; rm -rf /", 96, None, None, 60)
+    dumpcap = specs.dumpcap_argv("eth0", "host 1.2.3.4; rm -rf /", 96, 60, None)
     argv = specs.capture_command("netmon-abcde", dumpcap)
     assert argv[:3] == ["sh", "-c", specs.CAPTURE_SCRIPT]
     assert argv[4:] == ["/tmp/netmon-abcde.heartbeat", *dumpcap]

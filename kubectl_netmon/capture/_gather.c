@@ -7,8 +7,9 @@
  *
  * FileWriter(fd, depth): output.filethread.ThreadedFile in C. write() hands bytes or a Gather to
  * a thread that writes them to fd in order (writev; the thread never touches a Python object,
- * so it runs without the GIL); the handed-over objects are released by the writing thread's
- * next call. At most `depth` writes wait; write() then waits for the disk.
+ * so it runs without the GIL); the handed-over objects are released by the caller's next call.
+ * At most `depth` writes wait; write() then waits for the disk. One Python thread calls it (the
+ * recording's); unlike ThreadedFile, calls from several are not serialised.
  */
 #include "_speedups.h"
 

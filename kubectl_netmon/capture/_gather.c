@@ -281,11 +281,11 @@ static void release_written(FileWriter *fw) {
     }
 }
 
-/* Wait (without the GIL) until fewer than `most` objects wait to be written. */
+/* Wait (without the GIL) until fewer than `most` (>= 1) objects wait to be written. */
 static void wait_for_writes(FileWriter *fw, Py_ssize_t most) {
     Py_BEGIN_ALLOW_THREADS
     pthread_mutex_lock(&fw->mu);
-    while (fw->handed - fw->done >= most && fw->done < fw->handed)
+    while (fw->handed - fw->done >= most)
         pthread_cond_wait(&fw->written, &fw->mu);
     pthread_mutex_unlock(&fw->mu);
     Py_END_ALLOW_THREADS

@@ -119,6 +119,21 @@ def restricted(lab, namespaces: list[str] = ()) -> PodSource:
     return PodSource(client, namespaces=namespaces)
 
 
+def _named_with(lab, ns: str, source: PodSource, rules: list[dict]) -> tuple[dict, dict]:
+    """Pod `web` listed, then pod `api` seen by the watch, as lab-restricted with these rules:
+    (web, what the source knew once api came)."""
+    web = lab.create_pod(ns, pod("web"))
+    with lab.rules("lab-restricted", rules):
+        source.sync()
+        watching = Watching(source)
+        try:
+            lab.create_pod(ns, pod("api"))
+            found = watching.until(lambda current: any(i.name == "api" for i in current.values()))
+        finally:
+            watching.close()
+    return web, found
+
+
 def test_a_user_without_list_rights_gets_one_cluster_error_line(lab, lab_ns):
     with lab.rules("lab-restricted", []), pytest.raises(ClusterError) as e:
         restricted(lab, [lab_ns]).sync()
@@ -128,18 +143,10 @@ def test_a_user_without_list_rights_gets_one_cluster_error_line(lab, lab_ns):
 
 def test_a_user_whose_rights_end_at_a_namespace_gets_its_pods_named_and_watched(lab, lab_ns):
     """A RoleBinding, no ClusterRole: pods of the namespace are named, and said so once."""
-    web = lab.create_pod(lab_ns, pod("web"))
     rules = [{"verbs": ["get", "list", "watch"], "apiGroups": [""], "resources": ["pods"],
               "namespaces": [lab_ns]}]
     source = restricted(lab, [lab_ns])
-    with lab.rules("lab-restricted", rules):
-        source.sync()
-        watching = Watching(source)
-        try:
-            lab.create_pod(lab_ns, pod("api"))
-            found = watching.until(lambda current: any(i.name == "api" for i in current.values()))
-        finally:
-            watching.close()
+    web, found = _named_with(lab, lab_ns, source, rules)
     assert found[web["status"]["podIP"]].name == "web"
     assert source.limits == [
         "nodes are not named: no permission to list nodes",
@@ -198,17 +205,8 @@ def test_the_watch_adds_a_new_service_and_ends_a_deleted_one(lab, lab_ns):
 
 
 def test_a_user_who_may_not_list_services_still_gets_pods_and_nodes(lab, lab_ns):
-    web = lab.create_pod(lab_ns, pod("web"))
     rules = [{"verbs": ["get", "list", "watch"], "apiGroups": [""], "resources": ["pods", "nodes"]}]
-    source = PodSource(load_cluster(str(lab.kubeconfig), context="lab-restricted").client)
-    with lab.rules("lab-restricted", rules):
-        source.sync()
-        watching = Watching(source)
-        try:
-            lab.create_pod(lab_ns, pod("api"))
-            found = watching.until(lambda current: any(i.name == "api" for i in current.values()))
-        finally:
-            watching.close()
+    web, found = _named_with(lab, lab_ns, restricted(lab), rules)
     assert found[web["status"]["podIP"]].name == "web"
 
 

@@ -62,14 +62,19 @@ def _run_in_a_pod(lab: Lab, name: str, *args: str) -> tuple[str, str]:
         lab.request("DELETE", f"/api/v1/namespaces/demo/pods/{name}?gracePeriodSeconds=0")
 
 
+def _conns(log: str) -> list[dict]:
+    """The conn records among a pod log's lines (JSON lines between status lines)."""
+    records = (json.loads(line) for line in log.splitlines() if line.startswith("{"))
+    return [r for r in records if r["_path"] == "conn"]
+
+
 def test_in_a_pod_the_service_account_and_its_namespace_are_used(demo):
     with demo.rules(USER, WATCH_RULES):
         phase, log = _run_in_a_pod(demo, "netmon-in-cluster", "watch", "pod", "web",
                                    "--duration", "6s", "-o", "json")
 
     assert phase == "Succeeded", log
-    conns = [r for r in map(json.loads, (line for line in log.splitlines()
-                                         if line.startswith("{"))) if r["_path"] == "conn"]
+    conns = _conns(log)
     named = {(c.get(f"{side}_pod.ns"), c.get(f"{side}_pod.name"))
              for c in conns for side in ("orig", "resp")}
     assert ("demo", "web") in named, log
@@ -85,8 +90,7 @@ def test_a_service_account_whose_rights_end_at_its_namespace_names_that_namespac
                                    "--duration", "6s", "-o", "json")
 
     assert phase == "Succeeded", log
-    conns = [r for r in map(json.loads, (line for line in log.splitlines()
-                                         if line.startswith("{"))) if r["_path"] == "conn"]
+    conns = _conns(log)
     assert "web" in {c.get("resp_pod.name") for c in conns}, log
     assert "pods are named in namespace demo only: no permission to list pods in all " \
            "namespaces" in log

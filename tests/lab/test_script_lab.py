@@ -7,6 +7,7 @@ import secrets
 import shutil
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -28,8 +29,12 @@ class Lab:
         self.dir = state_dir
         self.prefix = f"nmsl-{secrets.token_hex(3)}"
 
-    def run(self, *args: str, as_nobody: bool = False) -> subprocess.CompletedProcess:
+    def run(
+        self, *args: str, as_nobody: bool = False, python: str | None = None
+    ) -> subprocess.CompletedProcess:
         cmd = [str(LAB), "--state-dir", str(self.dir), *args]
+        if python:
+            cmd.insert(0, python)
         if as_nobody:
             cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *cmd]
         return subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
@@ -53,6 +58,14 @@ def lab(root, tmp_path):
 
 def test_up_prints_the_kubeconfig_export_line(lab):
     result = lab.up()
+    assert (result.returncode, result.stdout) == (0, f"export KUBECONFIG={lab.dir}/kubeconfig\n")
+
+
+def test_up_from_a_python_without_the_packages_runs_under_the_virtualenv(lab):
+    bare = str(Path(sys.base_prefix) / "bin" / "python3")
+    if not subprocess.run([bare, "-c", "import kubernetes"], capture_output=True).returncode:
+        pytest.skip(f"{bare} has the kubernetes package: nothing to show")
+    result = lab.run("up", "--prefix", lab.prefix, "--nodes", "1", python=bare)
     assert (result.returncode, result.stdout) == (0, f"export KUBECONFIG={lab.dir}/kubeconfig\n")
 
 

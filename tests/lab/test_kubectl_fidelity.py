@@ -201,6 +201,19 @@ def test_create_service_sent_as_protobuf_gets_a_cluster_ip(kubectl):
     assert svc["spec"]["ports"][0]["targetPort"] == 8080 and svc["spec"]["clusterIP"]
 
 
+def test_create_serviceaccount_sent_as_protobuf_is_listed_beside_default(kubectl):
+    kubectl("create", "serviceaccount", "builder")
+    listed = kubectl("get", "serviceaccounts").stdout.decode().split("\n")
+    assert [line.split()[:2] for line in listed[:3]] == [
+        ["NAME", "SECRETS"], ["builder", "0"], ["default", "0"]]
+
+
+def test_describe_pod_shows_the_service_account_token_volume(web, kubectl):
+    described = kubectl("describe", "pod", "web").stdout.decode()
+    assert "/var/run/secrets/kubernetes.io/serviceaccount from kube-api-access-" in described
+    assert "TokenExpirationSeconds:  3607" in described
+
+
 def test_debug_node_runs_a_host_network_pod_on_that_node(lab, lab_ns, kubectl):
     done = kubectl(
         "debug", "node/node-2", "--image=busybox", "--profile=netadmin", "--", "sleep", "60"

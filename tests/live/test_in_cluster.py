@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 
 import pytest
 
@@ -26,10 +27,16 @@ WATCH_RULES = [
 
 
 @pytest.fixture
-def demo(log4shell_lab: RunningLab) -> Lab:  # noqa: F811
-    """The log4shell lab as tests/lab drives one (raw requests, RBAC rules)."""
+def demo(log4shell_lab: RunningLab) -> Iterator[Lab]:  # noqa: F811
+    """The log4shell lab as tests/lab drives one (raw requests, RBAC rules), with the
+    ServiceAccount ACCOUNT in demo (a real cluster refuses pods of a missing account)."""
     info = json.loads((log4shell_lab.state_dir / "server.json").read_text())
-    return Lab(log4shell_lab.state_dir, info)
+    lab = Lab(log4shell_lab.state_dir, info)
+    sa = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": ACCOUNT}}
+    code, body = lab.request("POST", "/api/v1/namespaces/demo/serviceaccounts", sa)
+    assert code == 201, body
+    yield lab
+    lab.request("DELETE", f"/api/v1/namespaces/demo/serviceaccounts/{ACCOUNT}")
 
 
 def _run_in_a_pod(lab: Lab, name: str, *args: str) -> tuple[str, str]:

@@ -16,6 +16,7 @@ from . import (
     podsecurity,
     routing,
     schema,
+    serviceaccounts,
     services,
     subresources,
     tables,
@@ -161,11 +162,14 @@ class Api:
         if resource == "nodes":
             raise method_not_allowed("create", resource)
         obj, warnings = objects.decode(req, resource, req.json())
+        meta = obj.setdefault("metadata", {})
+        requested = meta.get("name") or meta.get("generateName", "")  # admission's name for it
         objects.new_meta(obj, ns, obj["kind"])
         if ns:
             namespace = objects.check_namespace(self.store, resource, obj["metadata"]["name"], ns)
         if resource == "pods":
             pods.default_pod(obj)
+            serviceaccounts.admit(self.store, obj, ns, requested)
             pods.validate_pod(obj)
             podsecurity.check(namespace, obj)
             warnings += podsecurity.warnings(namespace, obj)
@@ -279,9 +283,10 @@ class Api:
             for obj in self.store.list(resource, name)[0]:
                 with contextlib.suppress(ApiError):
                     self.store.delete(resource, name, obj["metadata"]["name"])
-        for svc in self.store.list("services", name)[0]:
-            with contextlib.suppress(ApiError):
-                self.store.delete("services", name, svc["metadata"]["name"])
+        for resource in ("services", "serviceaccounts"):
+            for obj in self.store.list(resource, name)[0]:
+                with contextlib.suppress(ApiError):
+                    self.store.delete(resource, name, obj["metadata"]["name"])
         for _ in self.store.watch("pods", since, lambda: bool(self.store.list("pods", name)[0])):
             pass
         with contextlib.suppress(ApiError):

@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from . import pki, scheduler
+from . import pki, scheduler, serviceaccounts
 from .api import Api
 from .kubelet import Kubelet
 from .messages import Request
@@ -102,6 +102,7 @@ class LabCluster:
         self.kubelet = Kubelet(self.store, runtime, {i.name: i for i in infos},
                                PodAccess(policy, ca, runtime, self.store))
         self.requeue = scheduler.Requeue(self.store, lambda: self.kubelet.nodes)
+        self.accounts = serviceaccounts.Controller(self.store)
         self.api = Api(
             self.store,
             policy,
@@ -186,6 +187,7 @@ class LabCluster:
 
     def start(self) -> None:
         """Start the kubelet and the workload controller, and serve HTTPS."""
+        self.accounts.start()
         self.kubelet.start()
         self.requeue.start()
         self.api.apps.start()
@@ -199,6 +201,7 @@ class LabCluster:
         self.http_for_pods.shutdown()
         self.api.taint_eviction.stop()
         self.requeue.stop()
+        self.accounts.stop()
         self.kubelet.stop()
         self.store.close()
         self.http.server_close()

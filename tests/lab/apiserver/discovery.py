@@ -65,6 +65,7 @@ CORE_V1 = {
         _res("pods/exec", "PodExecOptions", True, ["create", "get"]),
         _res("pods/log", "Pod", True, ["get"]),
         _res("pods/status", "Pod", True, ["get", "patch", "update"]),
+        _res("serviceaccounts", "ServiceAccount", True, _RW, ["sa"]),
         _res(
             "services",
             "Service",

@@ -45,7 +45,7 @@ class _Pod:
         self.done = False  # terminal: nothing restarts any more
         self.deadline: threading.Timer | None = None
         self.deadline_seconds: int | None = None
-        self.api_mounts: list[tuple[str, str]] = []  # the service account token's volume
+        self.api_volumes: set[str] = set()  # the service account token's volumes
 
     @property
     def stopped(self) -> bool:
@@ -207,7 +207,7 @@ class Kubelet:
         ip = self.runtime.start_pod(pod.uid, node.name, bool(spec.get("hostNetwork")))
         with pod.lock:
             pod.sandbox = True
-        pod.api_mounts = self.access.mounts(pod.uid, spec, pod.ns, pod.name)
+        pod.api_volumes = self.access.volumes(pod.uid, spec, pod.ns, pod.name)
         if pod.stopped:
             return
 
@@ -318,7 +318,7 @@ class Kubelet:
                     self._env(pod, obj, c),
                     c.get("workingDir"),
                     lambda code: self._reaped(pod, c["name"], on_exit, code, started, cid),
-                    _empty_dirs(obj, c) + (pod.api_mounts if key != EPHEMERAL else []),
+                    _mounts(obj, c, pod.api_volumes),
                 )
             except Exception as e:  # ExecNotFound: containerd's StartError, exit code 128
                 self._spawn(on_exit, 128, started, cid, str(e))
@@ -594,7 +594,8 @@ class Kubelet:
         self.runtime.stop_pod(pod.uid)
 
 
-def _empty_dirs(obj: dict, c: dict) -> list[tuple[str, str]]:
-    """The container's emptyDir mounts as (volume name, mount path); the lab has no other kind."""
-    empty = {v["name"] for v in obj["spec"].get("volumes", []) if "emptyDir" in v}
-    return [(m["name"], m["mountPath"]) for m in c.get("volumeMounts", []) if m["name"] in empty]
+def _mounts(obj: dict, c: dict, token_volumes: set[str]) -> list[tuple[str, str]]:
+    """The container's mounts as (volume name, mount path): emptyDirs and the service account
+    token volumes; the lab has no other kind."""
+    have = token_volumes | {v["name"] for v in obj["spec"].get("volumes", []) if "emptyDir" in v}
+    return [(m["name"], m["mountPath"]) for m in c.get("volumeMounts", []) if m["name"] in have]

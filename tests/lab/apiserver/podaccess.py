@@ -1,13 +1,13 @@
 """How a pod's containers reach the API server, as on a real node: the `kubernetes` Service's
-variables in their environment, and the service account's token, CA and namespace in the
-directory in-cluster clients read (the kubelet's projected `kube-api-access-*` volume).
+variables in their environment, and what the pod's projected service account volumes
+(`kube-api-access-*`, added by the ServiceAccount admission plugin) hold: the token, the CA and
+the namespace, in the directory in-cluster clients read.
 
 The token is bound to the pod: minted for `system:serviceaccount:NS:SA` when the pod starts (groups
 system:serviceaccounts and system:serviceaccounts:NS, as the token authenticator gives) and refused
-as soon as the pod object is gone (or is another pod of that name). RBAC rules for it are the
-policy's rules for that user name.
-Not modelled: ServiceAccount objects (any spec.serviceAccountName gets a token), the volume in
-the pod's spec, token expiry and rotation.
+as soon as the pod object or its ServiceAccount is gone (or is another object of that name). RBAC
+rules for it are the policy's rules for that user name.
+Not modelled: token expiry and rotation.
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-TOKEN_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
-VOLUME = "kube-api-access"  # the emptyDir-like directory the runtime keeps per pod
+from .serviceaccounts import token_volumes
 
 
 def service_env(host: str, port: int) -> dict[str, str]:
@@ -47,28 +46,45 @@ class PodAccess:
         self._tokens: dict[str, str] = {}  # pod uid -> its token
         self._lock = threading.Lock()
 
-    def mounts(self, uid: str, spec: dict, ns: str, name: str) -> list[tuple[str, str]]:
-        """The token volume of a starting pod as (volume, mount path) for its containers;
-        none when spec.automountServiceAccountToken is false."""
-        if spec.get("automountServiceAccountToken") is False:
-            return []
+    def volumes(self, uid: str, spec: dict, ns: str, name: str) -> set[str]:
+        """Fill the starting pod's token volumes (per their projected sources); their names."""
+        projected = token_volumes(spec)
+        if not projected:
+            return set()
         account = spec.get("serviceAccountName") or "default"
+        sa = self.store.find("serviceaccounts", ns, account)
+        sa_uid = sa["metadata"]["uid"] if sa else None
+        bound = [("pods", name, uid), ("serviceaccounts", account, sa_uid)]
         token = secrets.token_urlsafe(32)
         self.policy.mint(token, f"system:serviceaccount:{ns}:{account}",
                          ["system:serviceaccounts", f"system:serviceaccounts:{ns}"],
-                         lambda: self._exists(uid, ns, name))
+                         lambda: self._bound(ns, bound))
         with self._lock:
             self._tokens[uid] = token
-        path = self.runtime.volume(uid, VOLUME)
-        (path / "token").write_text(token)
-        shutil.copyfile(self.ca, path / "ca.crt")
-        (path / "namespace").write_text(ns)
-        return [(VOLUME, TOKEN_DIR)]
+        for volume, source in projected.items():
+            self._fill(self.runtime.volume(uid, volume), source["sources"], token, ns)
+        return set(projected)
 
-    def _exists(self, uid: str, ns: str, name: str) -> bool:
-        """Whether the pod a token is bound to still exists (as the token authenticator checks)."""
-        obj = self.store.find("pods", ns, name)
-        return obj is not None and obj["metadata"]["uid"] == uid
+    def _fill(self, path: Path, sources: list[dict], token: str, ns: str) -> None:
+        """The files of a projected volume: the token, the CA (kube-root-ca.crt), the namespace."""
+        for source in sources:
+            if "serviceAccountToken" in source:
+                (path / source["serviceAccountToken"]["path"]).write_text(token)
+            for item in (source.get("configMap") or {}).get("items", []):
+                if source["configMap"].get("name") == "kube-root-ca.crt":
+                    shutil.copyfile(self.ca, path / item["path"])
+            for item in (source.get("downwardAPI") or {}).get("items", []):
+                if (item.get("fieldRef") or {}).get("fieldPath") == "metadata.namespace":
+                    (path / item["path"]).write_text(ns)
+
+    def _bound(self, ns: str, bound: list[tuple[str, str, str | None]]) -> bool:
+        """Whether the objects a token is bound to, (resource, name, uid), still exist with the
+        same uids (as the token authenticator checks)."""
+        for resource, name, uid in bound:
+            obj = self.store.find(resource, ns, name)
+            if obj is None or obj["metadata"]["uid"] != uid:
+                return False
+        return True
 
     def revoke(self, uid: str) -> None:
         """The pod is gone: its token no longer authenticates."""

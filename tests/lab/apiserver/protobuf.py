@@ -169,6 +169,21 @@ MESSAGES: dict[str, _F] = {
         5: ("tolerationSeconds", N, "p"),
     },
     "LocalObjectReference": {1: ("name", S)},
+    "ServiceAccount": {
+        1: ("metadata", "ObjectMeta"),
+        2: ("secrets", ["ObjectReference"]),
+        3: ("imagePullSecrets", ["LocalObjectReference"]),
+        4: ("automountServiceAccountToken", B, "p"),
+    },
+    "ObjectReference": {
+        1: ("kind", S),
+        2: ("namespace", S),
+        3: ("name", S),
+        4: ("uid", S),
+        5: ("apiVersion", S),
+        6: ("resourceVersion", S),
+        7: ("fieldPath", S),
+    },
     "Namespace": {
         1: ("metadata", "ObjectMeta"),
         2: ("spec", "NamespaceSpec"),

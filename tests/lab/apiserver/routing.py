@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from .status import ApiError
 
-CORE_NAMESPACED = {"pods", "services", "events"}
+CORE_NAMESPACED = {"pods", "services", "serviceaccounts", "events"}
 APPS = {"deployments", "statefulsets", "daemonsets", "replicasets", "controllerrevisions"}
 NAMESPACED = CORE_NAMESPACED | APPS
 CLUSTER = {"namespaces", "nodes"}

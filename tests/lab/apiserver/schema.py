@@ -157,6 +157,12 @@ SERVICE = {
     },
 }
 NAMESPACE = {**TOP, "spec": {"finalizers": [S]}, "status": A}
+SERVICE_ACCOUNT = {
+    **TOP,
+    "secrets": [A],
+    "imagePullSecrets": [{"name": S}],
+    "automountServiceAccountToken": B,
+}
 NODE = {**TOP, "spec": A, "status": A}
 EVENT = {
     **TOP,
@@ -214,6 +220,7 @@ EPHEMERAL_UPDATE = POD  # the ephemeralcontainers subresource takes a whole Pod
 KINDS: dict[str, tuple[str, dict]] = {
     "pods": ("Pod", POD),
     "services": ("Service", SERVICE),
+    "serviceaccounts": ("ServiceAccount", SERVICE_ACCOUNT),
     "namespaces": ("Namespace", NAMESPACE),
     "nodes": ("Node", NODE),
     "events": ("Event", EVENT),

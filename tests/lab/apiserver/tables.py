@@ -66,6 +66,7 @@ _COLUMNS = {
         ("Container-Runtime", 1),
     ],
     "namespaces": [("Name", 0), ("Status", 0), ("Age", 0)],
+    "serviceaccounts": [("Name", 0), ("Secrets", 0), ("Age", 0)],
     "controllerrevisions": [("Name", 0), ("Controller", 0), ("Revision", 0), ("Age", 0)],
     "events": [
         ("Last Seen", 0),
@@ -236,6 +237,14 @@ def _namespace(ns: dict) -> list[Any]:
     ]
 
 
+def _serviceaccount(sa: dict) -> list[Any]:
+    return [
+        sa["metadata"]["name"],
+        len(sa.get("secrets") or []),
+        age(sa["metadata"].get("creationTimestamp")),
+    ]
+
+
 def _service(svc: dict) -> list[Any]:
     spec = svc["spec"]
     ports = ",".join(f"{p['port']}/{p.get('protocol', 'TCP')}" for p in spec.get("ports", []))
@@ -359,5 +368,6 @@ _CELLS = {
     "nodes": _node,
     "namespaces": _namespace,
     "services": _service,
+    "serviceaccounts": _serviceaccount,
     "events": _event,
 }

@@ -98,6 +98,10 @@ class Chunks:
                 self._rest, self._rest_at = chunk, stop
         return data, 0
 
+    def unread(self) -> bytes:
+        """What was read from the stream but not yet handed on by a refill."""
+        return self._rest[self._rest_at:]
+
     def _next(self) -> tuple[bytes, int]:
         """The rest of the last chunk (in place), else the next chunk; (b"", 0) at the end."""
         if self._rest:

@@ -64,7 +64,8 @@ class AnalyzeOptions:
 def analyze(capture: str, output: str, zeek_dir: str | None, pods_json: str | None,
             inspect: str | None, decode_as: tuple[str, ...], max_flows: int | None, top: int,
             no_detect: bool) -> None:
-    """Read a pcap or pcapng FILE (- for stdin): flows busiest first, with pod names, and alerts."""
+    """Read a pcap or pcapng FILE (gzipped too; - for stdin): flows busiest first, with pod names,
+    and alerts."""
     opts = AnalyzeOptions(capture, output, zeek_dir, pods_json, inspect, max_flows, top,
                           not no_detect, decode_as)
     opts.validate()

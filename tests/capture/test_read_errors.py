@@ -67,10 +67,29 @@ def test_a_file_that_is_not_a_capture_shows_its_first_bytes_and_what_to_do(tmp_p
         "`editcap -F pcapng IN OUT`")
 
 
-def test_a_gzip_compressed_capture_is_refused_with_how_to_stream_it(tmp_path):
+def test_a_gzip_compressed_capture_is_read_through(tmp_path):
     path = write(tmp_path / "x.pcap.gz", gzip.compress(pcap_bytes(FRAMES)))
-    assert error_of(str(path)) == (f"{path}: gzip-compressed; decompress it first, or stream "
-                                   "it: `gunzip -c FILE | kubectl netmon analyze -`")
+    assert read_all(path) == (len(FRAMES), None)
+
+
+def test_a_gzip_compressed_stream_is_read_through(tmp_path):
+    with open(write(tmp_path / "x.gz", gzip.compress(pcap_bytes(FRAMES))), "rb") as f:
+        reader = open_stream(f, "stdin", owns_file=False)
+        assert sum(1 for _ in packets(reader, DecodeStats())) == len(FRAMES)
+
+
+def test_a_cut_off_gzip_capture_keeps_the_packets_before_the_cut(tmp_path):
+    squeezed = gzip.compress(pcap_bytes(FRAMES * 50), compresslevel=0)
+    path = write(tmp_path / "x.pcap.gz", squeezed[: len(squeezed) // 2])
+    count, damage = read_all(path)
+    assert 0 < count < len(FRAMES) * 50
+    assert "read failed: gzip stream cut off or damaged" in damage
+
+
+def test_a_zstd_compressed_capture_is_refused_with_how_to_stream_it(tmp_path):
+    path = write(tmp_path / "x.pcap.zst", b"\x28\xb5\x2f\xfd" + bytes(40))
+    assert error_of(str(path)) == (f"{path}: zstd-compressed; stream it decompressed: "
+                                   "`zstd -dc FILE | kubectl netmon analyze -`")
 
 
 def test_a_pcap_file_header_cut_short_is_refused(tmp_path):

@@ -87,14 +87,16 @@ def denied(api_client: client.ApiClient, needs: Iterable[Need]) -> list[Need]:
     return out
 
 
-def namespace_labels(api_client: client.ApiClient, namespace: str) -> dict | None:
-    """The namespace's labels; None when we may not read it (admission is then learnt late)."""
+def namespace_labels(api_client: client.ApiClient, namespace: str,
+                     flag: str = "") -> dict | None:
+    """The namespace's labels; None when we may not read it (admission is then learnt late).
+    `flag`: the option that named it, for the error when it does not exist."""
     core = client.CoreV1Api(api_client)
     try:
         ns = rest.call(f'namespace "{escape(namespace)}"', core.read_namespace, namespace)
     except rest.ApiError as e:
         if e.code == 404:
-            raise missing_namespace(namespace) from None
+            raise missing_namespace(namespace, flag) from None
         if e.code == 403:
             return None
         raise
@@ -108,7 +110,7 @@ def problems(api_client: client.ApiClient, mode: str, targets: Targets,
     needs = ephemeral_needs(namespaces) if mode == "ephemeral" else node_needs(node_namespace)
     blocking = []
     for ns in namespaces:
-        labels = namespace_labels(api_client, ns)
+        labels = namespace_labels(api_client, ns, "--node-namespace" if mode == "node" else "")
         problem = psa_problem(ns, labels, mode) if labels is not None else None
         if problem:
             blocking.append(problem)

@@ -220,9 +220,11 @@ def _check_namespace(core: client.CoreV1Api, namespace: str) -> None:
             raise missing_namespace(namespace) from None
 
 
-def missing_namespace(namespace: str) -> ClusterError:
-    """The error for a namespace that does not exist, with how to list the ones that do."""
-    return ClusterError(f'namespace "{escape(namespace)}" not found; check the name with '
+def missing_namespace(namespace: str, flag: str = "") -> ClusterError:
+    """The error for a namespace that does not exist (named by `flag`, when a flag named it),
+    with how to list the ones that do."""
+    given = f"{flag} " if flag else ""
+    return ClusterError(f'{given}namespace "{escape(namespace)}" not found; check the name with '
                         f'{_get("namespaces")}')
 
 

@@ -61,6 +61,14 @@ def test_a_missing_namespace_says_how_to_list_the_namespaces(lab, capture):
         'error: namespace "no-such-ns" not found; check the name with kubectl get namespaces'])
 
 
+def test_a_missing_node_namespace_names_its_flag(lab, lab_ns, capture):
+    lab.create_pod(lab_ns, pod("web"))
+
+    assert capture("web", "-n", lab_ns, "--mode", "node", "--node-namespace", "no-such-ns") == (
+        1, ['error: --node-namespace namespace "no-such-ns" not found; check the name with '
+            "kubectl get namespaces"])
+
+
 def test_a_missing_node_says_how_to_list_the_nodes(lab, capture):
     assert capture("node", "nope") == (1, [
         'error: node "nope" not found; check the name with kubectl get nodes'])

@@ -46,6 +46,7 @@ class Api:
             store, lambda: sorted(self.kubelet.nodes), lambda pod: self._delete_pod(pod, {})
         )
         self.taint_eviction = taints.TaintEviction(store, lambda pod: self._delete_pod(pod, {}))
+        self.accounts = serviceaccounts.Controller(store)
 
     # entry ---------------------------------------------------------------------------------------
 
@@ -186,6 +187,8 @@ class Api:
         if objects.dry_run(req):
             return ok(obj, 201, **warning_headers(warnings))
         created = self.store.create(resource, obj)
+        if resource == "namespaces":  # the controller's work, done at once: pods may follow now
+            self.accounts.ensure(obj["metadata"]["name"])
         if resource in apps.KINDS:
             self.apps.reconcile(resource, created)
             created = self.store.find(resource, ns, obj["metadata"]["name"]) or created

@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from . import pki, scheduler, serviceaccounts
+from . import pki, scheduler
 from .api import Api
 from .kubelet import Kubelet
 from .messages import Request
@@ -102,7 +102,6 @@ class LabCluster:
         self.kubelet = Kubelet(self.store, runtime, {i.name: i for i in infos},
                                PodAccess(policy, ca, runtime, self.store))
         self.requeue = scheduler.Requeue(self.store, lambda: self.kubelet.nodes)
-        self.accounts = serviceaccounts.Controller(self.store)
         self.api = Api(
             self.store,
             policy,
@@ -187,7 +186,7 @@ class LabCluster:
 
     def start(self) -> None:
         """Start the kubelet and the workload controller, and serve HTTPS."""
-        self.accounts.start()
+        self.api.accounts.start()
         self.kubelet.start()
         self.requeue.start()
         self.api.apps.start()
@@ -201,7 +200,7 @@ class LabCluster:
         self.http_for_pods.shutdown()
         self.api.taint_eviction.stop()
         self.requeue.stop()
-        self.accounts.stop()
+        self.api.accounts.stop()
         self.kubelet.stop()
         self.store.close()
         self.http.server_close()

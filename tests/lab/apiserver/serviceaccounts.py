@@ -144,7 +144,8 @@ def _volume(name: str) -> dict:
 
 class Controller:
     """The serviceaccounts controller: `default` in every active namespace, made again if
-    deleted."""
+    deleted. The lab also calls `ensure` as a namespace is created (a real controller follows
+    within moments; admission's retries cover that gap there)."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -154,7 +155,7 @@ class Controller:
     def start(self) -> None:
         self._since = int(self.store.resource_version)
         for ns in self.store.list("namespaces")[0]:
-            self._ensure(ns["metadata"]["name"])
+            self.ensure(ns["metadata"]["name"])
         self._thread.start()
 
     def stop(self) -> None:
@@ -164,13 +165,14 @@ class Controller:
         swept = time.monotonic()
         for event in self.store.watch("namespaces", self._since, lambda: not self._stopping):
             if event is not None and event.type != "DELETED":
-                self._ensure(event.obj["metadata"]["name"])
+                self.ensure(event.obj["metadata"]["name"])
             if time.monotonic() - swept >= 1.0:  # a deleted `default` comes back within a second
                 swept = time.monotonic()
                 for ns in self.store.list("namespaces")[0]:
-                    self._ensure(ns["metadata"]["name"])
+                    self.ensure(ns["metadata"]["name"])
 
-    def _ensure(self, ns: str) -> None:
+    def ensure(self, ns: str) -> None:
+        """`default` in namespace ns, unless it is gone or terminating."""
         obj = self.store.find("namespaces", "", ns)
         if obj is None or obj["metadata"].get("deletionTimestamp"):
             return

@@ -15,6 +15,7 @@ import json
 import select
 import socket
 import ssl
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlparse
@@ -128,6 +129,11 @@ class ExecStream:
         self._timeout = timeout
         self._idle: float | None = None  # see idle_every()
         self._ws: websocket.WebSocket | None = None
+        # One TLS connection may not be read and written at once (OpenSSL's SSL object is not
+        # thread-safe, and Python releases the GIL in both calls): the reader holds this while
+        # it reads, a writer (stdin, its close, our close) while it writes; the reader's own
+        # pongs take it again (reentrant).
+        self._tls = threading.RLock()
         self.protocol = ""
         self.exit: ExitStatus | None = None
         self.bytes_received = 0
@@ -164,7 +170,8 @@ class ExecStream:
         sock = ws.sock
         sock.settimeout(0)  # reads take what is there; the waiting is done here
         while True:
-            blocked = self._fill(frames)
+            with self._tls:
+                blocked = self._fill(frames)
             if reader.status is not None:
                 self.exit, reader.status = parse_status(reader.status), None
             chunk = frames.take()
@@ -180,7 +187,7 @@ class ExecStream:
                                    "without a close frame")
             if blocked and not self._wait(sock, blocked):
                 yield b""
-        with contextlib.suppress(OSError, websocket.WebSocketException):
+        with self._tls, contextlib.suppress(OSError, websocket.WebSocketException):
             sock.settimeout(None)
             ws.send_close()  # answer the server's close; nothing more will be read
         ws.shutdown()
@@ -218,13 +225,15 @@ class ExecStream:
 
     def send_stdin(self, data: bytes) -> None:
         """Bytes to the remote command's stdin."""
-        if self._ws is not None:
-            self._ws.send_binary(bytes([STDIN]) + data)
+        with self._tls:
+            if self._ws is not None:
+                self._ws.send_binary(bytes([STDIN]) + data)
 
     def close_stdin(self) -> None:
         """Half-close stdin (v5 only) so a remote watchdog reading stdin sees EOF."""
-        if self._ws is not None and self.protocol.startswith("v5"):
-            self._ws.send_binary(bytes([CLOSE, STDIN]))
+        with self._tls:
+            if self._ws is not None and self.protocol.startswith("v5"):
+                self._ws.send_binary(bytes([CLOSE, STDIN]))
 
     def close(self) -> None:
         """Close the WebSocket (the remote side ends its reads; captures also bound themselves).
@@ -234,7 +243,7 @@ class ExecStream:
         ws, self._ws = self._ws, None
         if ws is None:
             return
-        with contextlib.suppress(OSError, websocket.WebSocketException):
+        with self._tls, contextlib.suppress(OSError, websocket.WebSocketException):
             if ws.connected:
                 ws.send_close()
         with contextlib.suppress(OSError):

@@ -282,11 +282,7 @@ class Api:
         for pod in self.store.list("pods", name)[0]:
             with contextlib.suppress(ApiError):  # already gone
                 self._delete_pod(pod, {})
-        for resource in (*apps.KINDS, "controllerrevisions"):
-            for obj in self.store.list(resource, name)[0]:
-                with contextlib.suppress(ApiError):
-                    self.store.delete(resource, name, obj["metadata"]["name"])
-        for resource in ("services", "serviceaccounts"):
+        for resource in (*apps.KINDS, "controllerrevisions", "services", "serviceaccounts"):
             for obj in self.store.list(resource, name)[0]:
                 with contextlib.suppress(ApiError):
                     self.store.delete(resource, name, obj["metadata"]["name"])

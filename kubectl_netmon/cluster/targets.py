@@ -162,7 +162,14 @@ def _pod(core: client.CoreV1Api, spec: TargetSpec, name: str) -> PodRef:
 def _running(core: client.CoreV1Api, spec: TargetSpec, selector: str) -> list[PodRef]:
     what = f'pods in namespace "{escape(spec.namespace)}"'
     kwargs = {"label_selector": selector} if selector else {}
-    listed = rest.call(what, core.list_namespaced_pod, spec.namespace, **kwargs)
+    try:
+        listed = rest.call(what, core.list_namespaced_pod, spec.namespace, **kwargs)
+    except rest.ApiError as e:
+        if selector and e.code == 400:  # the server could not parse it
+            why = str(e).removeprefix(f"{what}: ")
+            raise UsageError(f"label selector {escape(selector)!r}: {why}; write it as for "
+                             "kubectl get -l, e.g. app=web or 'tier in (web,api)'") from None
+        raise
     refs = [r for r in (_ref(p, spec.container) for p in listed.get("items", [])) if r]
     if not refs:
         _check_namespace(core, spec.namespace)

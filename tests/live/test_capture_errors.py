@@ -61,6 +61,14 @@ def test_a_missing_namespace_says_how_to_list_the_namespaces(lab, capture):
         'error: namespace "no-such-ns" not found; check the name with kubectl get namespaces'])
 
 
+def test_a_selector_the_server_cannot_parse_is_a_usage_error_naming_it(lab, lab_ns, capture):
+    code, err = capture("-l", "app in (a", "-n", lab_ns)
+
+    assert (code, len(err)) == (2, 1)
+    assert err[0].startswith("error: label selector 'app in (a': unable to parse requirement")
+    assert err[0].endswith("write it as for kubectl get -l, e.g. app=web or 'tier in (web,api)'")
+
+
 def test_a_missing_node_namespace_names_its_flag(lab, lab_ns, capture):
     lab.create_pod(lab_ns, pod("web"))
 

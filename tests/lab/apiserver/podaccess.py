@@ -70,8 +70,9 @@ class PodAccess:
         for source in sources:
             if "serviceAccountToken" in source:
                 (path / source["serviceAccountToken"]["path"]).write_text(token)
-            for item in (source.get("configMap") or {}).get("items", []):
-                if source["configMap"].get("name") == "kube-root-ca.crt":
+            config_map = source.get("configMap") or {}
+            if config_map.get("name") == "kube-root-ca.crt":
+                for item in config_map.get("items", []):
                     shutil.copyfile(self.ca, path / item["path"])
             for item in (source.get("downwardAPI") or {}).get("items", []):
                 if (item.get("fieldRef") or {}).get("fieldPath") == "metadata.namespace":
